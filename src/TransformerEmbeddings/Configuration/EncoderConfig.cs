@@ -1,0 +1,199 @@
+using System.Text.Json;
+
+namespace TransformerEmbeddings.Configuration;
+
+/// <summary>
+/// The fields of a HuggingFace <c>config.json</c> that change the encoder's math, validated when read.
+/// Optional fields take HuggingFace's defaults (<c>hidden_act</c> gelu, <c>layer_norm_eps</c> 1e-12,
+/// <c>type_vocab_size</c> 2, <c>pad_token_id</c> 0 for BERT and 1 for RoBERTa, <c>position_embedding_type</c> absolute).
+/// </summary>
+public sealed record EncoderConfig
+{
+    /// <summary>The <c>model_type</c> as written (<c>bert</c>, <c>roberta</c>, <c>xlm-roberta</c>, <c>camembert</c>).</summary>
+    public required string ModelType { get; init; }
+
+    /// <summary>BERT or RoBERTa embeddings.</summary>
+    public required ModelArchitecture Architecture { get; init; }
+
+    /// <summary><c>vocab_size</c>.</summary>
+    public required int VocabSize { get; init; }
+
+    /// <summary><c>hidden_size</c> (d_model).</summary>
+    public required int HiddenSize { get; init; }
+
+    /// <summary><c>num_hidden_layers</c>.</summary>
+    public required int NumHiddenLayers { get; init; }
+
+    /// <summary><c>num_attention_heads</c>.</summary>
+    public required int NumAttentionHeads { get; init; }
+
+    /// <summary><c>intermediate_size</c> (the feed-forward width).</summary>
+    public required int IntermediateSize { get; init; }
+
+    /// <summary><c>hidden_act</c>.</summary>
+    public HiddenActivation HiddenAct { get; init; } = HiddenActivation.Gelu;
+
+    /// <summary><c>layer_norm_eps</c>.</summary>
+    public double LayerNormEps { get; init; } = 1e-12;
+
+    /// <summary><c>max_position_embeddings</c>: rows of the position table.</summary>
+    public required int MaxPositionEmbeddings { get; init; }
+
+    /// <summary><c>type_vocab_size</c>: rows of the token-type table.</summary>
+    public int TypeVocabSize { get; init; } = 2;
+
+    /// <summary><c>pad_token_id</c>; RoBERTa's padding_idx for position ids.</summary>
+    public int PadTokenId { get; init; }
+
+    /// <summary>Size of one attention head: <c>hidden_size / num_attention_heads</c>.</summary>
+    public int HeadDim => HiddenSize / NumAttentionHeads;
+
+    /// <summary>
+    /// The longest sequence the position table allows: <c>max_position_embeddings</c>, minus
+    /// <c>pad_token_id + 1</c> for RoBERTa (whose positions start after the padding index).
+    /// </summary>
+    public int MaxSequenceLength => Architecture == ModelArchitecture.Roberta
+        ? MaxPositionEmbeddings - PadTokenId - 1
+        : MaxPositionEmbeddings;
+
+    /// <summary>Reads and validates <c>config.json</c> from a model folder or a file path.</summary>
+    /// <param name="path">A model folder or the path of its <c>config.json</c>.</param>
+    /// <returns>The validated configuration.</returns>
+    /// <exception cref="ModelConfigurationException">The file is missing, not JSON, lacks a field or describes an unsupported model.</exception>
+    public static EncoderConfig FromFile(string path)
+    {
+        var file = Directory.Exists(path) ? Path.Combine(path, "config.json") : path;
+        if (!File.Exists(file))
+            throw new ModelConfigurationException(file, null, "the file does not exist; a HuggingFace model folder holds a config.json.");
+        string json;
+        try
+        {
+            json = File.ReadAllText(file);
+        }
+        catch (IOException e)
+        {
+            throw new ModelConfigurationException(file, null, "the file cannot be read: " + e.Message, e);
+        }
+        return Parse(json, file);
+    }
+
+    /// <summary>Parses and validates the text of a <c>config.json</c>.</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <param name="sourceName">The name used in error messages (usually the file path).</param>
+    /// <returns>The validated configuration.</returns>
+    /// <exception cref="ModelConfigurationException">The JSON is malformed, lacks a field or describes an unsupported model.</exception>
+    public static EncoderConfig Parse(string json, string sourceName = "config.json")
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip, MaxDepth = 64 });
+        }
+        catch (JsonException e)
+        {
+            throw new ModelConfigurationException(sourceName, null, "not valid JSON: " + e.Message, e);
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new ModelConfigurationException(sourceName, null, $"expected a JSON object, found {root.ValueKind}.");
+
+            var modelType = RequiredString(root, "model_type", sourceName);
+            var architecture = modelType switch
+            {
+                "bert" => ModelArchitecture.Bert,
+                "roberta" or "xlm-roberta" or "camembert" => ModelArchitecture.Roberta,
+                _ => throw new ModelConfigurationException(sourceName, "model_type",
+                    $"unsupported model type '{modelType}'; supported: bert, roberta, xlm-roberta, camembert."),
+            };
+
+            var positionType = OptionalString(root, "position_embedding_type", sourceName) ?? "absolute";
+            if (positionType != "absolute")
+                throw new ModelConfigurationException(sourceName, "position_embedding_type",
+                    $"'{positionType}' is not supported; only 'absolute' position embeddings are.");
+
+            var act = OptionalString(root, "hidden_act", sourceName) ?? "gelu";
+            var activation = act switch
+            {
+                "gelu" => HiddenActivation.Gelu,
+                "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => HiddenActivation.GeluTanh,
+                "relu" => HiddenActivation.Relu,
+                "silu" or "swish" => HiddenActivation.Silu,
+                _ => throw new ModelConfigurationException(sourceName, "hidden_act",
+                    $"unsupported activation '{act}'; supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu."),
+            };
+
+            var config = new EncoderConfig
+            {
+                ModelType = modelType,
+                Architecture = architecture,
+                VocabSize = PositiveInt(root, "vocab_size", sourceName, null),
+                HiddenSize = PositiveInt(root, "hidden_size", sourceName, null),
+                NumHiddenLayers = PositiveInt(root, "num_hidden_layers", sourceName, null),
+                NumAttentionHeads = PositiveInt(root, "num_attention_heads", sourceName, null),
+                IntermediateSize = PositiveInt(root, "intermediate_size", sourceName, null),
+                MaxPositionEmbeddings = PositiveInt(root, "max_position_embeddings", sourceName, null),
+                TypeVocabSize = PositiveInt(root, "type_vocab_size", sourceName, 2),
+                PadTokenId = NonNegativeInt(root, "pad_token_id", sourceName, architecture == ModelArchitecture.Roberta ? 1 : 0),
+                HiddenAct = activation,
+                LayerNormEps = PositiveDouble(root, "layer_norm_eps", sourceName, 1e-12),
+            };
+
+            if (config.HiddenSize % config.NumAttentionHeads != 0)
+                throw new ModelConfigurationException(sourceName, "num_attention_heads",
+                    $"the hidden size ({config.HiddenSize}) is not a multiple of the number of attention heads ({config.NumAttentionHeads}).");
+            if (config.PadTokenId >= config.VocabSize)
+                throw new ModelConfigurationException(sourceName, "pad_token_id",
+                    $"{config.PadTokenId} is outside the vocabulary (vocab_size {config.VocabSize}).");
+            if (config.MaxSequenceLength < 1)
+                throw new ModelConfigurationException(sourceName, "max_position_embeddings",
+                    $"{config.MaxPositionEmbeddings} leaves no usable positions after the padding index {config.PadTokenId}.");
+            return config;
+        }
+    }
+
+    private static string RequiredString(JsonElement root, string name, string source)
+        => OptionalString(root, name, source)
+           ?? throw new ModelConfigurationException(source, name, "required field is missing.");
+
+    private static string? OptionalString(JsonElement root, string name, string source)
+    {
+        if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != JsonValueKind.String)
+            throw new ModelConfigurationException(source, name, $"expected a string, found {v.ValueKind} ({v.GetRawText()}).");
+        return v.GetString()!;
+    }
+
+    private static int PositiveInt(JsonElement root, string name, string source, int? fallback)
+    {
+        var value = Int(root, name, source, fallback);
+        if (value <= 0) throw new ModelConfigurationException(source, name, $"must be positive, found {value}.");
+        return value;
+    }
+
+    private static int NonNegativeInt(JsonElement root, string name, string source, int fallback)
+    {
+        var value = Int(root, name, source, fallback);
+        if (value < 0) throw new ModelConfigurationException(source, name, $"must not be negative, found {value}.");
+        return value;
+    }
+
+    private static int Int(JsonElement root, string name, string source, int? fallback)
+    {
+        if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+            return fallback ?? throw new ModelConfigurationException(source, name, "required field is missing.");
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out var i))
+            throw new ModelConfigurationException(source, name, $"expected an integer, found {v.GetRawText()}.");
+        return i;
+    }
+
+    private static double PositiveDouble(JsonElement root, string name, string source, double fallback)
+    {
+        if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return fallback;
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out var d) || !(d > 0) || double.IsInfinity(d))
+            throw new ModelConfigurationException(source, name, $"expected a positive number, found {v.GetRawText()}.");
+        return d;
+    }
+}

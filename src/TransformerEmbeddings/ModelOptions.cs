@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Logging;
+using TransformerEmbeddings.Runtime;
+
+namespace TransformerEmbeddings;
+
+/// <summary>How to load a model folder.</summary>
+public sealed record ModelOptions
+{
+    /// <summary><c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>.</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>The numeric type of weights and activations; <see cref="Runtime.Precision.Float32"/> is exact.</summary>
+    public Precision Precision { get; init; } = Precision.Float32;
+
+    /// <summary>A token limit that overrides the tokenizer's default (model_max_length and the position table).</summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary>Where load reports go (unused tensors, legacy names, timings); nothing is logged when null.</summary>
+    public ILogger? Logger { get; init; }
+}

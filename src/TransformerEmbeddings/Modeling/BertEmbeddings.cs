@@ -1,0 +1,51 @@
+using TorchSharp;
+using TorchSharp.Utils;
+using TransformerEmbeddings.Configuration;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Modeling;
+
+/// <summary>HF <c>BertEmbeddings</c> / <c>RobertaEmbeddings</c>: word + position + token type, then LayerNorm.</summary>
+internal sealed class BertEmbeddings : nn.Module
+{
+    private readonly EmbeddingTable word_embeddings;
+    private readonly EmbeddingTable position_embeddings;
+    private readonly EmbeddingTable token_type_embeddings;
+    [ComponentName(Name = "LayerNorm")] private readonly LayerNormalization layerNorm;
+    private readonly EncoderConfig config;
+
+    public BertEmbeddings(WeightPath w, EncoderConfig config) : base("embeddings")
+    {
+        this.config = config;
+        word_embeddings = new EmbeddingTable(w["word_embeddings"], config.VocabSize, config.HiddenSize);
+        position_embeddings = new EmbeddingTable(w["position_embeddings"], config.MaxPositionEmbeddings, config.HiddenSize);
+        token_type_embeddings = new EmbeddingTable(w["token_type_embeddings"], config.TypeVocabSize, config.HiddenSize);
+        layerNorm = new LayerNormalization(w["LayerNorm"], config.HiddenSize, config.LayerNormEps);
+        RegisterComponents();
+    }
+
+    public EmbeddingTable WordEmbeddings => word_embeddings;
+
+    public EmbeddingTable PositionEmbeddings => position_embeddings;
+
+    public EmbeddingTable TokenTypeEmbeddings => token_type_embeddings;
+
+    /// <summary>Position ids as HF makes them: BERT 0..S-1; RoBERTa padding_idx + cumsum(real), pads at padding_idx.</summary>
+    public Tensor PositionIds(Tensor attentionMask)                               // (B, S) int64
+    {
+        var (b, s) = (attentionMask.shape[0], attentionMask.shape[1]);
+        if (config.Architecture == ModelArchitecture.Bert)
+            return arange(s, dtype: ScalarType.Int64, device: attentionMask.device).unsqueeze(0).expand(b, s);
+        var real = attentionMask.to(ScalarType.Int64);
+        return real.cumsum(1) * real + config.PadTokenId;
+    }
+
+    /// <param name="inputsEmbeds">(B, S, H): rows to use instead of <c>E[input_ids]</c> (HF <c>inputs_embeds</c>).</param>
+    /// <param name="tokenTypeIds">(B, S).</param>
+    /// <param name="positionIds">(B, S).</param>
+    public Tensor forward(Tensor inputsEmbeds, Tensor tokenTypeIds, Tensor positionIds)
+    {
+        var x = inputsEmbeds + token_type_embeddings.call(tokenTypeIds) + position_embeddings.call(positionIds);
+        return layerNorm.call(x);                                                 // (B, S, H)
+    }
+}

@@ -1,0 +1,28 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Modeling;
+
+/// <summary>
+/// A linear layer (<c>y = x Wᵀ + b</c>) built from checkpoint tensors. Unlike <c>torch.nn.Linear</c> it never creates
+/// randomly initialised weights first.
+/// </summary>
+internal sealed class Dense : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight; // (out, in)
+    private readonly Parameter bias;   // (out)
+
+    public Dense(WeightPath w, long inFeatures, long outFeatures) : base(nameof(Dense))
+    {
+        weight = w.Take("weight", outFeatures, inFeatures);
+        bias = w.Take("bias", outFeatures);
+        RegisterComponents();
+    }
+
+    public Tensor Weight => weight;
+
+    public Tensor Bias => bias;
+
+    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+}

@@ -1,0 +1,95 @@
+using TorchSharp;
+using TransformerEmbeddings.Tokenization;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings;
+
+/// <summary>
+/// One right-padded batch: ids, attention mask and token type ids, (B, S) int64 each, plus the tokenization it came
+/// from when it came from text. Owns its tensors.
+/// </summary>
+public sealed class EncoderInputs : IDisposable
+{
+    private EncoderInputs(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds, IReadOnlyList<TokenizedText>? tokenization)
+    {
+        InputIds = inputIds;
+        AttentionMask = attentionMask;
+        TokenTypeIds = tokenTypeIds;
+        Tokenization = tokenization;
+    }
+
+    /// <summary>(B, S) token ids, padded with the model's pad id.</summary>
+    public Tensor InputIds { get; }
+
+    /// <summary>(B, S) 1 on real tokens, 0 on padding.</summary>
+    public Tensor AttentionMask { get; }
+
+    /// <summary>(B, S) segment ids (1 on the second text of a BERT pair), 0 on padding.</summary>
+    public Tensor TokenTypeIds { get; }
+
+    /// <summary>The tokenization of each row, when the batch was made from text.</summary>
+    public IReadOnlyList<TokenizedText>? Tokenization { get; }
+
+    /// <summary>B.</summary>
+    public int BatchSize => (int)InputIds.shape[0];
+
+    /// <summary>S, the padded length.</summary>
+    public int SequenceLength => (int)InputIds.shape[1];
+
+    /// <summary>Pads tokenized texts to the longest into one batch.</summary>
+    /// <param name="texts">The tokenized texts.</param>
+    /// <param name="padTokenId">The id padding positions get.</param>
+    /// <returns>The batch, on the CPU.</returns>
+    public static EncoderInputs FromTokenized(IReadOnlyList<TokenizedText> texts, int padTokenId)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        return Build(texts.Select(t => t.Ids).ToList(), texts.Select(t => t.TypeIds).ToList(), padTokenId, texts);
+    }
+
+    /// <summary>Pads id sequences to the longest into one batch.</summary>
+    /// <param name="ids">Token ids per row (special tokens included).</param>
+    /// <param name="padTokenId">The id padding positions get.</param>
+    /// <param name="tokenTypeIds">Segment ids per row, or null for all zeros.</param>
+    /// <returns>The batch, on the CPU.</returns>
+    public static EncoderInputs FromIds(IReadOnlyList<IReadOnlyList<int>> ids, int padTokenId, IReadOnlyList<IReadOnlyList<int>>? tokenTypeIds = null)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        return Build(ids, tokenTypeIds, padTokenId, null);
+    }
+
+    private static EncoderInputs Build(
+        IReadOnlyList<IReadOnlyList<int>> ids, IReadOnlyList<IReadOnlyList<int>>? types, int pad, IReadOnlyList<TokenizedText>? tokenization)
+    {
+        if (ids.Count == 0) throw new ArgumentException("A batch needs at least one sequence.", nameof(ids));
+        var b = ids.Count;
+        var s = Math.Max(1, ids.Max(r => r.Count));
+        var idData = new long[b * s];
+        var maskData = new long[b * s];
+        var typeData = new long[b * s];
+        for (var i = 0; i < b; i++)
+        {
+            var row = ids[i];
+            var typeRow = types?[i];
+            for (var j = 0; j < s; j++)
+            {
+                var real = j < row.Count;
+                idData[i * s + j] = real ? row[j] : pad;
+                maskData[i * s + j] = real ? 1 : 0;
+                typeData[i * s + j] = real && typeRow != null ? typeRow[j] : 0;
+            }
+        }
+        return new EncoderInputs(
+            tensor(idData, [b, s]).DetachFromDisposeScope(),
+            tensor(maskData, [b, s]).DetachFromDisposeScope(),
+            tensor(typeData, [b, s]).DetachFromDisposeScope(),
+            tokenization);
+    }
+
+    /// <summary>Releases the tensors.</summary>
+    public void Dispose()
+    {
+        InputIds.Dispose();
+        AttentionMask.Dispose();
+        TokenTypeIds.Dispose();
+    }
+}

@@ -1,0 +1,180 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+
+namespace TransformerEmbeddings.Runtime;
+
+/// <summary>
+/// Makes sure TorchSharp's native library can load before the first <c>torch</c> call.
+/// </summary>
+/// <remarks>
+/// TorchSharp 0.107's <c>libLibTorchSharp.so</c> declares a need for <c>GLIBCXX_3.4.32</c> (for
+/// <c>std::ios_base_library_init</c>, which it never calls). Debian 12 and Ubuntu 22.04 ship an older libstdc++, so
+/// the loader refuses the file. When that happens we copy the library into a cache folder, mark that one version
+/// requirement weak (<c>VER_FLG_WEAK</c>) in the copy, and load the copy first; the NuGet original is never modified.
+/// See docs/runtime.md.
+/// </remarks>
+public static class NativeRuntime
+{
+    private const string RequiredGlibcxx = "GLIBCXX_3.4.32";
+    private static readonly object Gate = new();
+    private static volatile bool _ready;
+
+    /// <summary>Where the patched copy was loaded from, when one was needed; otherwise null.</summary>
+    public static string? PatchedLibraryPath { get; private set; }
+
+    /// <summary>The original <c>libLibTorchSharp</c> that was found next to TorchSharp, if any.</summary>
+    public static string? OriginalLibraryPath { get; private set; }
+
+    /// <summary>
+    /// Loads the native runtime once per process (idempotent, thread-safe). Called by every entry point of the
+    /// library; call it yourself before using TorchSharp directly.
+    /// </summary>
+    /// <exception cref="NativeRuntimeException">The native runtime cannot load; the message says what is missing.</exception>
+    public static void EnsureLoaded()
+    {
+        if (_ready) return;
+        lock (Gate)
+        {
+            if (_ready) return;
+            if (OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64)
+                PrepareLinux();
+            try
+            {
+                // Touching torch runs its static initialiser, which loads the backend.
+                _ = TorchSharp.torch.get_default_dtype();
+            }
+            catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
+            {
+                throw new NativeRuntimeException(
+                    "TorchSharp's native runtime could not be loaded: " + Innermost(e).Message +
+                    " Reference a runtime package in your application: 'TorchSharp-cpu' (CPU) or 'TorchSharp-cuda-linux' " +
+                    "/ 'TorchSharp-cuda-windows' (CUDA), version 0.107.0, and make sure its native files are copied to the output.",
+                    e);
+            }
+            _ready = true;
+        }
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException != null) e = e.InnerException;
+        return e;
+    }
+
+    private static void PrepareLinux()
+    {
+        var original = FindNativeFile("libLibTorchSharp.so");
+        OriginalLibraryPath = original;
+        if (original == null) return; // let TorchSharp's own probing produce the error
+
+        var nativeDir = Path.GetDirectoryName(original)!;
+        // Load libtorch first so the copy's dependencies resolve by soname even though it lives elsewhere.
+        var libtorch = Path.Combine(nativeDir, "libtorch.so");
+        if (!File.Exists(libtorch)) libtorch = FindNativeFile("libtorch.so") ?? libtorch;
+        if (File.Exists(libtorch)) NativeLibrary.TryLoad(libtorch, out _);
+
+        if (!ElfVersionPatch.RequiresVersion(original, RequiredGlibcxx) || SystemHasGlibcxx(RequiredGlibcxx))
+            return;
+
+        var patched = EnsurePatchedCopy(original);
+        try
+        {
+            NativeLibrary.Load(patched);
+            PatchedLibraryPath = patched;
+        }
+        catch (DllNotFoundException e)
+        {
+            throw new NativeRuntimeException(
+                $"The patched copy '{patched}' of '{original}' could not be loaded: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Copies and patches the library into a per-user cache folder, keyed by the original's hash.</summary>
+    internal static string EnsurePatchedCopy(string original)
+    {
+        var bytes = File.ReadAllBytes(original);
+        var hash = Convert.ToHexString(SHA256.HashData(bytes))[..16].ToLowerInvariant();
+        var dir = Path.Combine(CacheRoot(), "native", hash);
+        var target = Path.Combine(dir, Path.GetFileName(original));
+        if (File.Exists(target)) return target;
+
+        Directory.CreateDirectory(dir);
+        var patchedCount = ElfVersionPatch.MarkVersionWeak(bytes, RequiredGlibcxx);
+        if (patchedCount == 0)
+            throw new NativeRuntimeException($"'{original}' has no {RequiredGlibcxx} requirement to relax.");
+
+        // Concurrent processes: each writes its own temp file; the rename is atomic and all copies are identical.
+        var temp = Path.Combine(dir, $".{Path.GetFileName(original)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        File.WriteAllBytes(temp, bytes);
+        try
+        {
+            File.Move(temp, target, overwrite: true);
+        }
+        catch (IOException) when (File.Exists(target))
+        {
+            File.Delete(temp);
+        }
+        return target;
+    }
+
+    /// <summary>The cache folder: <c>TE_CACHE</c>, else <c>$XDG_CACHE_HOME/transformer-embeddings</c>, else <c>~/.cache/transformer-embeddings</c>.</summary>
+    internal static string CacheRoot()
+    {
+        var env = Environment.GetEnvironmentVariable("TE_CACHE");
+        if (!string.IsNullOrEmpty(env)) return env;
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        var baseDir = !string.IsNullOrEmpty(xdg)
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        if (string.IsNullOrEmpty(baseDir) || baseDir == ".cache") baseDir = Path.Combine(Path.GetTempPath(), "te-cache");
+        return Path.Combine(baseDir, "transformer-embeddings");
+    }
+
+    private static bool SystemHasGlibcxx(string version)
+    {
+        foreach (var candidate in new[]
+                 {
+                     "/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/lib/x86_64-linux-gnu/libstdc++.so.6",
+                     "/usr/lib64/libstdc++.so.6", "/usr/lib/libstdc++.so.6",
+                 })
+        {
+            if (File.Exists(candidate)) return ElfVersionPatch.DefinesVersion(candidate, version);
+        }
+        return false;
+    }
+
+    /// <summary>Finds a native file the way the host lays them out: app folder, runtimes/RID/native, TorchSharp's folder.</summary>
+    internal static string? FindNativeFile(string fileName)
+    {
+        var dirs = new List<string>();
+        void Add(string? d)
+        {
+            if (string.IsNullOrEmpty(d)) return;
+            dirs.Add(d);
+            dirs.Add(Path.Combine(d, "runtimes", "linux-x64", "native"));
+        }
+
+        Add(AppContext.BaseDirectory);
+        Add(Path.GetDirectoryName(typeof(TorchSharp.torch).Assembly.Location));
+        if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirs)
+            foreach (var d in searchDirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)) dirs.Add(d);
+        // NuGet cache layout when running from a deps.json that points there (e.g. `dotnet run` of a project).
+        var asm = typeof(TorchSharp.torch).Assembly.Location;
+        if (!string.IsNullOrEmpty(asm))
+        {
+            // .../torchsharp/0.107.0/lib/net8.0/TorchSharp.dll -> .../torchsharp/0.107.0/runtimes/linux-x64/native
+            var pkg = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(asm)!, "..", ".."));
+            dirs.Add(Path.Combine(pkg, "runtimes", "linux-x64", "native"));
+        }
+
+        foreach (var d in dirs)
+        {
+            var p = Path.Combine(d, fileName);
+            if (File.Exists(p)) return Path.GetFullPath(p);
+        }
+        return null;
+    }
+
+    internal static Assembly TorchAssembly => typeof(TorchSharp.torch).Assembly;
+}

@@ -1,0 +1,284 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Inspection;
+using TransformerEmbeddings.Modeling;
+using TransformerEmbeddings.Runtime;
+using TransformerEmbeddings.Tokenization;
+using TransformerEmbeddings.Weights;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings;
+
+/// <summary>
+/// A HuggingFace BERT/RoBERTa encoder loaded from a model folder, with its tokenizer: the entry point of the library.
+/// <code>
+/// using var model = TransformerModel.Load("all-MiniLM-L6-v2");
+/// using var output = model.Encode(["The quick brown fox."]);
+/// float[][] vectors = output.LastLayer().Tokens().Mean().Normalize().ToArrays();
+/// </code>
+/// Thread-safe for concurrent <c>Encode</c> calls; every call runs without autograd inside its own dispose scope.
+/// </summary>
+public sealed class TransformerModel : IDisposable
+{
+    private readonly BertModel model;
+    private readonly ILogger logger;
+    private bool disposed;
+
+    private TransformerModel(string folder, EncoderConfig config, BertModel model, TransformerTokenizer tokenizer,
+        CheckpointReport checkpoint, Device device, ScalarType dtype, TimeSpan loadTime, ILogger logger)
+    {
+        Folder = folder;
+        Config = config;
+        this.model = model;
+        Tokenizer = tokenizer;
+        Checkpoint = checkpoint;
+        Device = device;
+        DType = dtype;
+        LoadTime = loadTime;
+        this.logger = logger;
+    }
+
+    /// <summary>The folder the model was loaded from.</summary>
+    public string Folder { get; }
+
+    /// <summary>The validated <c>config.json</c>.</summary>
+    public EncoderConfig Config { get; }
+
+    /// <summary>The folder's tokenizer.</summary>
+    public TransformerTokenizer Tokenizer { get; }
+
+    /// <summary>What loading the weights found: files, prefix, optional heads, unused tensors.</summary>
+    public CheckpointReport Checkpoint { get; }
+
+    /// <summary>Where the weights live and the forward pass runs.</summary>
+    public Device Device { get; }
+
+    /// <summary>The weights' and activations' numeric type.</summary>
+    public ScalarType DType { get; }
+
+    /// <summary>How long <see cref="Load"/> took (config, tokenizer, weights).</summary>
+    public TimeSpan LoadTime { get; }
+
+    /// <summary>Whether the checkpoint has a pooler (then <see cref="EncoderOutput.PoolerOutput"/> is set).</summary>
+    public bool HasPooler => model.HasPooler;
+
+    /// <summary>The width of every token vector (hidden_size).</summary>
+    public int HiddenSize => Config.HiddenSize;
+
+    internal BertModel Module => model;
+
+    /// <summary>Loads a HuggingFace model folder: config.json, safetensors weights (single or sharded) and tokenizer files.</summary>
+    /// <param name="folder">The model folder.</param>
+    /// <param name="options">Device, precision, logging; defaults to exact float32 on the CPU.</param>
+    /// <returns>The model.</returns>
+    /// <exception cref="ModelConfigurationException">config.json is missing, malformed or unsupported.</exception>
+    /// <exception cref="WeightLoadingException">A tensor is missing or has the wrong shape.</exception>
+    /// <exception cref="SafeTensorsException">A weights file is malformed.</exception>
+    /// <exception cref="TokenizerException">The tokenizer files are missing, malformed or unsupported.</exception>
+    /// <exception cref="DeviceUnavailableException">The device asked for cannot be used.</exception>
+    /// <exception cref="NativeRuntimeException">TorchSharp's native runtime cannot be loaded.</exception>
+    public static TransformerModel Load(string folder, ModelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        options ??= new ModelOptions();
+        var logger = options.Logger ?? NullLogger.Instance;
+        if (!Directory.Exists(folder))
+            throw new ModelConfigurationException(folder, null, "the model folder does not exist.");
+
+        var clock = Stopwatch.StartNew();
+        NativeRuntime.EnsureLoaded();
+        var config = EncoderConfig.FromFile(folder);
+        var device = ComputeDevice.Resolve(options.Device);
+        var dtype = options.Precision switch
+        {
+            Precision.BFloat16 => ScalarType.BFloat16,
+            Precision.Float16 => ScalarType.Float16,
+            _ => ScalarType.Float32,
+        };
+        var tokenizer = TransformerTokenizer.FromFolder(folder, new TokenizerOptions { MaxLength = options.MaxLength });
+
+        using var loader = CheckpointLoader.Open(folder, dtype, device);
+        BertModel module;
+        using (no_grad())
+        {
+            module = new BertModel(new WeightPath(loader), config);
+        }
+        module.eval();
+        var report = loader.Report();
+        clock.Stop();
+
+        logger.LogInformation("Loaded {Folder} ({Type}, {Layers} layers, hidden {Hidden}) in {Ms:F0} ms; prefix '{Prefix}', pooler {Pooler}",
+            folder, config.ModelType, config.NumHiddenLayers, config.HiddenSize, clock.Elapsed.TotalMilliseconds, report.KeyPrefix, report.HasPooler);
+        if (report.UnusedTensors.Count > 0)
+            logger.LogInformation("Tensors not used by the encoder: {Unused}", string.Join(", ", report.UnusedTensors));
+
+        return new TransformerModel(Path.GetFullPath(folder), config, module, tokenizer, report, device, dtype, clock.Elapsed, logger);
+    }
+
+    /// <summary>Tokenizes and encodes texts as one right-padded batch.</summary>
+    /// <param name="texts">The texts.</param>
+    /// <param name="capture">Which internals to keep; nothing by default.</param>
+    /// <param name="maxLength">A token limit for this call; the tokenizer's default when null.</param>
+    /// <returns>The output, which owns its tensors: dispose it.</returns>
+    public EncoderOutput Encode(IReadOnlyList<string> texts, CaptureOptions? capture = null, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var tokens = Tokenizer.EncodeBatch(texts, maxLength);
+        using var inputs = EncoderInputs.FromTokenized(tokens, Tokenizer.PadTokenId);
+        return Forward(inputs, capture);
+    }
+
+    /// <summary>Tokenizes and encodes text pairs (<c>[CLS] a [SEP] b [SEP]</c>) as one right-padded batch.</summary>
+    /// <param name="pairs">The pairs.</param>
+    /// <param name="capture">Which internals to keep; nothing by default.</param>
+    /// <param name="maxLength">A token limit for this call; the tokenizer's default when null.</param>
+    /// <returns>The output, which owns its tensors: dispose it.</returns>
+    public EncoderOutput Encode(IReadOnlyList<(string Text, string Pair)> pairs, CaptureOptions? capture = null, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        var tokens = Tokenizer.EncodeBatch(pairs, maxLength);
+        using var inputs = EncoderInputs.FromTokenized(tokens, Tokenizer.PadTokenId);
+        return Forward(inputs, capture);
+    }
+
+    /// <summary>Encodes a batch that is already tokenized and padded.</summary>
+    /// <param name="inputs">The batch.</param>
+    /// <param name="capture">Which internals to keep; nothing by default.</param>
+    /// <returns>The output, which owns its tensors: dispose it.</returns>
+    /// <exception cref="ArgumentException">A sequence is longer than the position table allows, or an id is outside the vocabulary.</exception>
+    public EncoderOutput Forward(EncoderInputs inputs, CaptureOptions? capture = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ValidateIds(inputs);
+        return Run(inputs.InputIds, null, inputs.AttentionMask, inputs.TokenTypeIds, inputs.Tokenization, capture ?? CaptureOptions.Nothing);
+    }
+
+    /// <summary>
+    /// Encodes caller-given input vectors instead of token ids (HF <c>inputs_embeds</c>): each row replaces
+    /// <c>E[input_id]</c>; position and token-type embeddings and the LayerNorm still apply.
+    /// </summary>
+    /// <param name="inputsEmbeds">(B, S, H) vectors.</param>
+    /// <param name="attentionMask">(B, S) 1 on real positions, 0 on padding; all ones when null.</param>
+    /// <param name="tokenTypeIds">(B, S) segment ids; zeros when null.</param>
+    /// <param name="capture">Which internals to keep.</param>
+    /// <returns>The output, which owns its tensors: dispose it.</returns>
+    public EncoderOutput ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null, CaptureOptions? capture = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputsEmbeds);
+        if (inputsEmbeds.dim() != 3 || inputsEmbeds.shape[2] != Config.HiddenSize)
+            throw new ArgumentException($"inputs_embeds must be (B, S, {Config.HiddenSize}); found ({string.Join(", ", inputsEmbeds.shape)}).", nameof(inputsEmbeds));
+        var (b, s) = (inputsEmbeds.shape[0], inputsEmbeds.shape[1]);
+        CheckLength(s);
+        using var scope = NewDisposeScope();
+        var mask = attentionMask?.to(ScalarType.Int64) ?? ones(b, s, ScalarType.Int64);
+        var types = tokenTypeIds?.to(ScalarType.Int64) ?? zeros(b, s, ScalarType.Int64);
+        var ids = full(b, s, Tokenizer.PadTokenId, ScalarType.Int64);
+        var output = Run(ids, inputsEmbeds, mask, types, null, capture ?? CaptureOptions.Nothing);
+        return output;
+    }
+
+    /// <summary>Raw rows of the word-embedding matrix, <c>E[id]</c> (no position, type or LayerNorm), (N, H).</summary>
+    /// <param name="ids">Token ids.</param>
+    /// <returns>A new tensor the caller owns.</returns>
+    public Tensor EmbeddingRows(IReadOnlyList<int> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        foreach (var id in ids)
+        {
+            if (id < 0 || id >= Config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is outside the vocabulary (0..{Config.VocabSize - 1}).");
+        }
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var idx = tensor(ids.Select(i => (long)i).ToArray(), device: Device);
+        return scope.MoveToOuter(model.Embeddings.WordEmbeddings.call(idx).clone());
+    }
+
+    /// <summary>Raw rows of the word-embedding matrix for token strings (as the tokenizer spells them, e.g. <c>##ing</c>, <c>Ġthe</c>), (N, H).</summary>
+    /// <param name="tokens">Token strings from the vocabulary.</param>
+    /// <returns>A new tensor the caller owns.</returns>
+    /// <exception cref="KeyNotFoundException">A token is not in the vocabulary.</exception>
+    public Tensor EmbeddingRows(IReadOnlyList<string> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        return EmbeddingRows(tokens.Select(t => Tokenizer.TokenToId(t)
+            ?? throw new KeyNotFoundException($"'{t}' is not in the vocabulary of {Folder}.")).ToList());
+    }
+
+    /// <summary>The whole word-embedding matrix E, (vocab, H); owned by the model, do not dispose.</summary>
+    public Tensor WordEmbeddingTable => model.Embeddings.WordEmbeddings.Weight;
+
+    /// <summary>The position-embedding table, (max_position_embeddings, H); owned by the model.</summary>
+    public Tensor PositionEmbeddingTable => model.Embeddings.PositionEmbeddings.Weight;
+
+    /// <summary>The token-type-embedding table, (type_vocab_size, H); owned by the model.</summary>
+    public Tensor TokenTypeEmbeddingTable => model.Embeddings.TokenTypeEmbeddings.Weight;
+
+    /// <summary>
+    /// The attention weights of one layer in TransformerLens shapes: W_Q, W_K, W_V (heads, d_model, d_head),
+    /// W_O (heads, d_head, d_model) and their biases. New tensors the caller owns (dispose the result).
+    /// </summary>
+    /// <param name="layer">The layer, negative from the end.</param>
+    /// <returns>The weights.</returns>
+    public AttentionWeights AttentionWeightsOf(int layer)
+    {
+        var l = LayerIndex.Normalize(layer, Config.NumHiddenLayers, nameof(layer));
+        var attention = model.Encoder.Layers[l].Attention;
+        return AttentionWeights.From(attention, Config);
+    }
+
+    private void ValidateIds(EncoderInputs inputs)
+    {
+        CheckLength(inputs.SequenceLength);
+        using var scope = NewDisposeScope();
+        var (min, max) = (inputs.InputIds.min().item<long>(), inputs.InputIds.max().item<long>());
+        if (min < 0 || max >= Config.VocabSize)
+            throw new ArgumentException($"Token ids must lie in 0..{Config.VocabSize - 1}; found {(min < 0 ? min : max)}.", nameof(inputs));
+        var (tmin, tmax) = (inputs.TokenTypeIds.min().item<long>(), inputs.TokenTypeIds.max().item<long>());
+        if (tmin < 0 || tmax >= Config.TypeVocabSize)
+            throw new ArgumentException($"Token type ids must lie in 0..{Config.TypeVocabSize - 1}; found {(tmin < 0 ? tmin : tmax)}.", nameof(inputs));
+    }
+
+    private void CheckLength(long length)
+    {
+        if (length > Config.MaxSequenceLength)
+            throw new ArgumentException(
+                $"A sequence of {length} tokens is longer than this model's {Config.MaxSequenceLength} positions; truncate it (the tokenizer does so by default).");
+    }
+
+    private EncoderOutput Run(Tensor inputIds, Tensor? inputsEmbeds, Tensor attentionMask, Tensor tokenTypeIds,
+        IReadOnlyList<TokenizedText>? tokenization, CaptureOptions capture)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var ids = inputIds.to(Device);
+        var mask = attentionMask.to(Device);
+        var types = tokenTypeIds.to(Device);
+        var positions = model.Embeddings.PositionIds(mask);
+        var trace = capture.Kinds == ActivationKind.None && !capture.Perturbs
+            ? null
+            : new ForwardTrace(capture, Config.NumHiddenLayers, Config.NumAttentionHeads, Device);
+        var embeds = inputsEmbeds?.to(DType, Device);
+        var (last, pooled) = model.forward(embeds is null ? ids : null, embeds, mask, types, positions, trace);
+
+        var captured = trace?.Captured ?? new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        // Inputs are cloned so the output never aliases tensors the caller may dispose.
+        var keep = new List<Tensor> { ids.clone(), mask.clone(), types.clone(), positions.contiguous(), last };
+        if (pooled is not null) keep.Add(pooled);
+        keep.AddRange(captured.Values);
+        scope.Detach(keep.Cast<IDisposable>().ToArray());
+        return new EncoderOutput(Config, keep[0], keep[1], keep[2], keep[3], last, pooled, captured, tokenization, capture, keep.Distinct());
+    }
+
+    /// <summary>Releases the weights.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        model.Dispose();
+    }
+}

@@ -1,0 +1,213 @@
+using System.Text.Json;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Weights;
+
+/// <summary>
+/// The one place where checkpoint keys meet HF module names: it opens a single file or the shards of an index,
+/// strips the <c>bert.</c>/<c>roberta.</c> prefix, maps legacy <c>gamma</c>/<c>beta</c>, converts dtypes, checks
+/// shapes, and reports what it did not use. Modules ask for weights by their HF path (<see cref="Modeling.WeightPath"/>).
+/// </summary>
+internal sealed class CheckpointLoader : IDisposable
+{
+    private readonly List<SafeTensorsFile> files = [];
+    private readonly Dictionary<string, (SafeTensorsFile File, SafeTensorInfo Info)> tensors = new(StringComparer.Ordinal);
+    private readonly HashSet<string> used = new(StringComparer.Ordinal);
+    private readonly string source;
+    private readonly ScalarType dtype;
+    private readonly Device device;
+    private bool usedLegacyNames;
+
+    private CheckpointLoader(string source, ScalarType dtype, Device device)
+    {
+        this.source = source;
+        this.dtype = dtype;
+        this.device = device;
+    }
+
+    /// <summary>The detected key prefix, with its trailing dot, or empty.</summary>
+    public string Prefix { get; private set; } = "";
+
+    /// <summary>Opens the checkpoint of a model folder: <c>model.safetensors</c>, else <c>model.safetensors.index.json</c>.</summary>
+    public static CheckpointLoader Open(string folder, ScalarType dtype, Device device)
+    {
+        var single = Path.Combine(folder, "model.safetensors");
+        var index = Path.Combine(folder, "model.safetensors.index.json");
+        var loader = new CheckpointLoader(File.Exists(single) ? single : index, dtype, device);
+        try
+        {
+            if (File.Exists(single)) loader.Add(SafeTensorsFile.Open(single));
+            else if (File.Exists(index)) loader.OpenShards(folder, index);
+            else
+            {
+                var hint = File.Exists(Path.Combine(folder, "pytorch_model.bin"))
+                    ? " It holds pytorch_model.bin, a pickle file, which is not read for safety: convert it to safetensors."
+                    : "";
+                throw new WeightLoadingException(folder, null,
+                    "no weights found: expected model.safetensors or model.safetensors.index.json." + hint);
+            }
+            loader.DetectPrefix();
+            return loader;
+        }
+        catch
+        {
+            loader.Dispose();
+            throw;
+        }
+    }
+
+    private void OpenShards(string folder, string index)
+    {
+        Dictionary<string, string> map;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(index));
+            if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
+                throw new WeightLoadingException(index, null, "the index has no 'weight_map' object.");
+            map = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var p in wm.EnumerateObject())
+            {
+                if (p.Value.ValueKind != JsonValueKind.String)
+                    throw new WeightLoadingException(index, p.Name, $"the shard name must be a string, found {p.Value.ValueKind}.");
+                map[p.Name] = p.Value.GetString()!;
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new WeightLoadingException(index, null, "not valid JSON: " + e.Message, e);
+        }
+
+        var root = Path.GetFullPath(folder);
+        foreach (var shard in map.Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            var path = Path.GetFullPath(Path.Combine(folder, shard));
+            if (!path.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                throw new WeightLoadingException(index, null, $"shard '{shard}' lies outside the model folder.");
+            if (!File.Exists(path))
+                throw new WeightLoadingException(index, null, $"shard '{shard}' named by the index does not exist.");
+            Add(SafeTensorsFile.Open(path));
+        }
+
+        foreach (var (name, shard) in map)
+        {
+            if (!tensors.TryGetValue(name, out var entry))
+                throw new WeightLoadingException(index, name, $"the index places it in '{shard}', which does not hold it.");
+            if (!string.Equals(Path.GetFileName(entry.File.FilePath), Path.GetFileName(shard), StringComparison.Ordinal))
+                throw new WeightLoadingException(index, name, $"the index places it in '{shard}' but it is in '{Path.GetFileName(entry.File.FilePath)}'.");
+        }
+    }
+
+    private void Add(SafeTensorsFile file)
+    {
+        files.Add(file);
+        foreach (var info in file.Tensors)
+        {
+            if (!tensors.TryAdd(info.Name, (file, info)))
+                throw new WeightLoadingException(file.FilePath, info.Name,
+                    $"also present in '{tensors[info.Name].File.FilePath}'; a tensor must live in one shard.");
+        }
+    }
+
+    private void DetectPrefix()
+    {
+        const string anchor = "embeddings.word_embeddings.weight";
+        var hit = tensors.Keys.Where(k => k == anchor || k.EndsWith("." + anchor, StringComparison.Ordinal))
+            .OrderBy(k => k.Length).FirstOrDefault()
+            ?? throw new WeightLoadingException(source, anchor,
+                "not found under any prefix; this does not look like a BERT/RoBERTa checkpoint.");
+        Prefix = hit[..^anchor.Length];
+    }
+
+    /// <summary>Whether a tensor exists at the HF module path.</summary>
+    public bool Has(string path) => Resolve(path) != null;
+
+    /// <summary>Loads the tensor at the HF module path, checks its shape and converts it to the model dtype and device.</summary>
+    public Parameter Take(string path, long[] shape)
+    {
+        var key = Resolve(path) ?? throw new WeightLoadingException(source, Prefix + path,
+            $"missing; the model needs it with shape [{string.Join(", ", shape)}].");
+        var (file, info) = tensors[key];
+        if (!info.Shape.SequenceEqual(shape))
+            throw new WeightLoadingException(file.FilePath, key,
+                $"shape mismatch: expected [{string.Join(", ", shape)}], found [{string.Join(", ", info.Shape)}].");
+        used.Add(key);
+        using var scope = NewDisposeScope();
+        var tensor = Materialize(file, info).to(dtype, device);
+        var parameter = new Parameter(tensor, requires_grad: false);
+        scope.Detach(parameter);
+        return parameter;
+    }
+
+    private string? Resolve(string path)
+    {
+        foreach (var candidate in Candidates(path))
+        {
+            if (tensors.ContainsKey(Prefix + candidate)) return Prefix + candidate;
+        }
+        return null;
+    }
+
+    private IEnumerable<string> Candidates(string path)
+    {
+        yield return path;
+        // Old TF-converted checkpoints name LayerNorm parameters gamma/beta (as HF's _fix_key).
+        if (path.EndsWith("LayerNorm.weight", StringComparison.Ordinal))
+        {
+            usedLegacyNames = true;
+            yield return path[..^"weight".Length] + "gamma";
+        }
+        else if (path.EndsWith("LayerNorm.bias", StringComparison.Ordinal))
+        {
+            usedLegacyNames = true;
+            yield return path[..^"bias".Length] + "beta";
+        }
+    }
+
+    private static unsafe Tensor Materialize(SafeTensorsFile file, SafeTensorInfo info)
+    {
+        var type = ToScalarType(info.DType) ?? throw new WeightLoadingException(file.FilePath, info.Name,
+            $"dtype {info.DType} is not supported for weights; expected F32, F16, BF16 or F64.");
+        var t = empty(info.Shape.ToArray(), type);
+        if (info.ByteLength == 0) return t;
+        if (info.ByteLength > int.MaxValue)
+            throw new WeightLoadingException(file.FilePath, info.Name, $"{info.ByteLength} bytes exceed the 2 GiB per-tensor limit.");
+        // One copy, straight from the memory-mapped file into the tensor's storage.
+        t.bytes = new Span<byte>(file.GetPointer(info), (int)info.ByteLength);
+        return t;
+    }
+
+    private static ScalarType? ToScalarType(SafeTensorsDType d) => d switch
+    {
+        SafeTensorsDType.F32 => ScalarType.Float32,
+        SafeTensorsDType.F16 => ScalarType.Float16,
+        SafeTensorsDType.BF16 => ScalarType.BFloat16,
+        SafeTensorsDType.F64 => ScalarType.Float64,
+        _ => null,
+    };
+
+    /// <summary>Summarises what was loaded; call after the model has taken its weights.</summary>
+    public CheckpointReport Report()
+    {
+        static bool IsHead(string k) => k.StartsWith("cls.predictions.", StringComparison.Ordinal) || k.StartsWith("lm_head.", StringComparison.Ordinal);
+        var unused = tensors.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        var floatTypes = tensors.Values.Select(v => v.Info.DType)
+            .Where(d => d is SafeTensorsDType.F32 or SafeTensorsDType.F16 or SafeTensorsDType.BF16 or SafeTensorsDType.F64)
+            .Distinct().ToList();
+        return new CheckpointReport(
+            files.Select(f => f.FilePath).ToList(),
+            Prefix,
+            used.Contains(Prefix + "pooler.dense.weight"),
+            tensors.Keys.Any(IsHead),
+            usedLegacyNames && used.Any(k => k.EndsWith(".gamma", StringComparison.Ordinal)),
+            unused,
+            floatTypes.Count == 1 ? floatTypes[0] : SafeTensorsDType.F32);
+    }
+
+    public void Dispose()
+    {
+        foreach (var f in files) f.Dispose();
+        files.Clear();
+    }
+}

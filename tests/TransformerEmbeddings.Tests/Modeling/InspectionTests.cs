@@ -1,0 +1,125 @@
+using TransformerEmbeddings.Inspection;
+using TransformerEmbeddings.Tests.Infrastructure;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Tests.Modeling;
+
+/// <summary>Properties of the captured internals and of perturbations (head mask, ablation, inputs_embeds).</summary>
+public sealed class InspectionTests
+{
+    public static TheoryData<string> Models() => new(SharedData.ModelNames);
+
+    private static (TransformerModel Model, GoldenTensors Golden, EncoderInputs Inputs) Sentences(string model)
+    {
+        var m = ModelCache.Get(model);
+        var g = ModelCache.Golden(model);
+        var inputs = EncoderInputs.FromIds(GoldenTensors.RealRows(g["input_ids"], g["attention_mask"]), m.Tokenizer.PadTokenId);
+        return (m, g, inputs);
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Head_mask_matches_the_golden_head_masked_output(string model)
+    {
+        var (m, g, inputs) = Sentences(model);
+        using var _ = inputs;
+        if (!g.Has("head_mask"))
+        {
+            Assert.Equal("all-MiniLM-L6-v2", model); // the only golden file without a head-mask case
+            return;
+        }
+        var mask = g["head_mask"];
+        var rows = Enumerable.Range(0, (int)mask.shape[0]).Select(l => mask[l].data<float>().ToArray()).ToArray();
+        using var masked = m.Forward(inputs, new CaptureOptions { HeadMask = rows });
+        TensorAssert.Close(g["head_masked.last_hidden_state"], masked.LastHiddenState, g["attention_mask"], EncoderParityTests.Tolerance, "head_masked.last_hidden_state");
+        using var plain = m.Forward(inputs);
+        Assert.True(TensorAssert.MaxAbsDiff(plain.LastHiddenState, masked.LastHiddenState, g["attention_mask"]) > 1e-3, "the head mask changed nothing");
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void A_head_mask_of_ones_changes_nothing(string model)
+    {
+        var (m, g, inputs) = Sentences(model);
+        using var _ = inputs;
+        var ones = Enumerable.Range(0, m.Config.NumHiddenLayers).Select(_ => Enumerable.Repeat(1f, m.Config.NumAttentionHeads).ToArray()).ToArray();
+        using var plain = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions });
+        using var masked = m.Forward(inputs, new CaptureOptions { HeadMask = ones });
+        TensorAssert.Equal(plain.LastHiddenState, masked.LastHiddenState, g["attention_mask"], "ones head mask");
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Attention_is_zero_on_padded_keys_rows_sum_to_one_and_context_is_attention_times_value(string model)
+    {
+        var (m, g, inputs) = Sentences(model);
+        using var _ = inputs;
+        using var output = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions | ActivationKind.Values | ActivationKind.Contexts, Layers = [0, -1] });
+        var keyMask = g["attention_mask"].view(inputs.BatchSize, 1, 1, inputs.SequenceLength);
+        foreach (var layer in new[] { 0, -1 })
+        {
+            var probs = output.Attentions(layer);
+            Assert.Equal(0.0, (probs * (1 - keyMask)).abs().max().item<float>());
+            TensorAssert.Close(ones_like(probs.sum(-1)), probs.sum(-1), g["attention_mask"], 1e-5, "row sums", sequenceDim: 2);
+            TensorAssert.Close(probs.matmul(output.Values(layer)), output.Contexts(layer), g["attention_mask"], 1e-6, "context", sequenceDim: 2);
+        }
+        Assert.Throws<KeyNotFoundException>(() => output.Queries(0));
+        if (m.Config.NumHiddenLayers > 2) Assert.Throws<KeyNotFoundException>(() => output.Attentions(1));
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Inputs_embeds_equal_to_embedding_rows_reproduce_the_id_path(string model)
+    {
+        var (m, g, inputs) = Sentences(model);
+        using var _ = inputs;
+        using var byIds = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.WordEmbeddings });
+        using var byRows = m.ForwardEmbeddings(byIds.WordEmbeddings, inputs.AttentionMask, inputs.TokenTypeIds);
+        TensorAssert.Close(byIds.LastHiddenState, byRows.LastHiddenState, g["attention_mask"], 1e-6, "inputs_embeds");
+
+        using var rows = m.EmbeddingRows([(int)inputs.InputIds[0, 1].item<long>()]);
+        TensorAssert.Close(byIds.WordEmbeddings[0, 1].unsqueeze(0), rows, null, 0, "EmbeddingRows");
+    }
+
+    [Fact]
+    public void Ablating_a_head_zeroes_its_context_and_changes_the_output()
+    {
+        var (m, g, inputs) = Sentences("bert-tiny-uncased");
+        using var _ = inputs;
+        using var ablated = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Contexts, Interventions = [HeadIntervention.Ablate(-1, 2)] });
+        Assert.Equal(0f, ablated.Contexts(-1)[.., 2].abs().max().item<float>());
+        Assert.NotEqual(0f, ablated.Contexts(-1)[.., 1].abs().max().item<float>());
+        using var plain = m.Forward(inputs);
+        Assert.True(TensorAssert.MaxAbsDiff(plain.LastHiddenState, ablated.LastHiddenState, g["attention_mask"]) > 1e-4);
+    }
+
+    [Fact]
+    public void Attention_weights_in_transformer_lens_shapes_reproduce_the_queries()
+    {
+        var (m, g, inputs) = Sentences("bert-tiny-uncased");
+        using var _ = inputs;
+        using var output = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Queries | ActivationKind.HiddenStates });
+        using var w = m.AttentionWeightsOf(0);
+        var (h, dh, d) = (m.Config.NumAttentionHeads, m.Config.HeadDim, m.Config.HiddenSize);
+        Assert.Equal(new long[] { h, d, dh }, w.W_Q.shape);
+        Assert.Equal(new long[] { h, dh, d }, w.W_O.shape);
+        // q[b, h, s] = x[b, s] @ W_Q[h] + b_Q[h]
+        var x = output.HiddenState(0);                                   // (B, S, d)
+        var q = einsum("bsd,hde->bhse", x, w.W_Q) + w.B_Q.view(1, h, 1, dh);
+        TensorAssert.Close(output.Queries(0), q, g["attention_mask"], 1e-5, "W_Q", sequenceDim: 2);
+    }
+
+    [Fact]
+    public void Negative_indices_count_from_the_end_and_missing_captures_say_what_to_ask_for()
+    {
+        var (m, _, inputs) = Sentences("bert-tiny-cased-sharded");
+        using var __ = inputs;
+        using var output = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.HiddenStates });
+        Assert.Same(output.LastHiddenState, output.HiddenState(-1));
+        Assert.Same(output["hidden_states.-2"], output.HiddenState(m.Config.NumHiddenLayers - 1));
+        var e = Assert.Throws<KeyNotFoundException>(() => output.Attentions(-1));
+        Assert.Contains("ActivationKind.Attentions", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => output.Attentions(m.Config.NumHiddenLayers));
+    }
+}
