@@ -271,7 +271,10 @@ public sealed class TransformerModel : IDisposable
         if (pooled is not null) keep.Add(pooled);
         keep.AddRange(captured.Values);
         scope.Detach(keep.Cast<IDisposable>().ToArray());
-        return new EncoderOutput(Config, keep[0], keep[1], keep[2], keep[3], last, pooled, captured, tokenization, capture, keep.Distinct());
+        // The output's own copies of the inputs, so a later re-run never touches tensors the caller disposed.
+        EncoderOutput Rerun(CaptureOptions more) => Run(keep[0], null, keep[1], keep[2], tokenization, more);
+        return new EncoderOutput(Config, keep[0], keep[1], keep[2], keep[3], last, pooled, captured, tokenization, capture, keep.Distinct(),
+            inputsEmbeds is null ? Rerun : null);
     }
 
     /// <summary>Releases the weights.</summary>

@@ -21,13 +21,16 @@ public sealed class EncoderOutput : IDisposable
 {
     private readonly Dictionary<string, Tensor> captured;
     private readonly List<IDisposable> owned;
+    private readonly Func<CaptureOptions, EncoderOutput>? rerun;
     private bool disposed;
 
     internal EncoderOutput(
         EncoderConfig config, Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds, Tensor positionIds,
         Tensor lastHiddenState, Tensor? poolerOutput, Dictionary<string, Tensor> captured,
-        IReadOnlyList<TokenizedText>? tokenization, CaptureOptions capture, IEnumerable<IDisposable> owned)
+        IReadOnlyList<TokenizedText>? tokenization, CaptureOptions capture, IEnumerable<IDisposable> owned,
+        Func<CaptureOptions, EncoderOutput>? rerun = null)
     {
+        this.rerun = rerun;
         Config = config;
         InputIds = inputIds;
         AttentionMask = attentionMask;
@@ -45,7 +48,7 @@ public sealed class EncoderOutput : IDisposable
     public EncoderConfig Config { get; }
 
     /// <summary>What was asked to be captured.</summary>
-    public CaptureOptions Capture { get; }
+    public CaptureOptions Capture { get; private set; }
 
     /// <summary>(B, S) int64 token ids, right-padded.</summary>
     public Tensor InputIds { get; }
@@ -217,6 +220,34 @@ public sealed class EncoderOutput : IDisposable
             return $"{kind}.{resolved}";
         }
         return name;
+    }
+
+    /// <summary>
+    /// Makes sure <paramref name="kinds"/> are captured for every layer, running the forward pass again (same inputs,
+    /// same perturbations) when they were not asked for at first. Poolings that need more than the last layer call it.
+    /// </summary>
+    /// <param name="kinds">The internals needed.</param>
+    /// <exception cref="InvalidOperationException">They are missing and this output cannot re-run its forward pass.</exception>
+    public void EnsureCaptured(ActivationKind kinds)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var missing = kinds & ~Capture.Kinds;
+        if (missing == ActivationKind.None && Capture.Layers is null) return;
+        if (rerun is null)
+            throw new InvalidOperationException(
+                $"This output did not capture {kinds} for every layer and cannot re-run; pass CaptureOptions with Kinds = {kinds} when encoding.");
+        var options = Capture with { Kinds = Capture.Kinds | kinds, Layers = null };
+        var again = rerun(options);
+        // Take ownership of the new captures; identical inputs give identical activations.
+        foreach (var (name, t) in again.captured)
+        {
+            if (!captured.TryAdd(name, t)) continue;
+            owned.Add(t);
+            again.owned.Remove(t);
+        }
+        again.captured.Clear();
+        again.Dispose();
+        Capture = options;
     }
 
     private Tensor Get(string name)

@@ -123,3 +123,23 @@ public sealed class InspectionTests
         Assert.Throws<ArgumentOutOfRangeException>(() => output.Attentions(m.Config.NumHiddenLayers));
     }
 }
+
+public sealed class RecaptureTests
+{
+    [Fact]
+    public void Missing_hidden_states_are_captured_by_re_running_the_same_inputs()
+    {
+        var m = ModelCache.Get("bert-tiny-uncased");
+        var g = ModelCache.Golden("bert-tiny-uncased");
+        EncoderOutput output;
+        using (var inputs = EncoderInputs.FromIds(GoldenTensors.RealRows(g["input_ids"], g["attention_mask"]), m.Tokenizer.PadTokenId))
+            output = m.Forward(inputs);
+        using (output)
+        {
+            Assert.False(output.Has("hidden_states.1"));
+            output.EnsureCaptured(ActivationKind.HiddenStates);
+            TensorAssert.Close(g["hidden_states.1"], output.HiddenState(1), g["attention_mask"], EncoderParityTests.Tolerance, "recaptured hidden_states.1");
+            TensorAssert.Equal(output.LastHiddenState, output.HiddenState(-1), g["attention_mask"], "last");
+        }
+    }
+}
