@@ -1,1 +1,7 @@
-System.Console.WriteLine(TorchSharp.torch.ones(2).sum().item<float>());
+using System.CommandLine;
+using TransformerEmbeddings.Cli.Commands;
+
+var root = new RootCommand("te: HuggingFace-exact BERT/RoBERTa encoders for .NET — tokenize, dump internals, embed texts.");
+root.Subcommands.Add(TokenizeCommand.Create());
+root.Subcommands.Add(DumpCommand.Create());
+return root.Parse(args).Invoke();

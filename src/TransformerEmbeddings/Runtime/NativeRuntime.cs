@@ -91,11 +91,11 @@ public static class NativeRuntime
     }
 
     /// <summary>Copies and patches the library into a per-user cache folder, keyed by the original's hash.</summary>
-    internal static string EnsurePatchedCopy(string original)
+    internal static string EnsurePatchedCopy(string original, string? cacheRoot = null)
     {
         var bytes = File.ReadAllBytes(original);
         var hash = Convert.ToHexString(SHA256.HashData(bytes))[..16].ToLowerInvariant();
-        var dir = Path.Combine(CacheRoot(), "native", hash);
+        var dir = Path.Combine(cacheRoot ?? CacheRoot(), "native", hash);
         var target = Path.Combine(dir, Path.GetFileName(original));
         if (File.Exists(target)) return target;
 

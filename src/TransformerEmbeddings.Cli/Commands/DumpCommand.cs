@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Text.Json;
+using TorchSharp;
+using TransformerEmbeddings.Inspection;
+using TransformerEmbeddings.Weights;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Cli.Commands;
+
+/// <summary>
+/// <c>te dump --model DIR --input IN.json --output OUT.safetensors</c>: every tensor named in ../shared/README.md for
+/// each batch (sentences, and pairs with the <c>pairs.</c> prefix), so our numbers can be diffed against HuggingFace's.
+/// </summary>
+internal static class DumpCommand
+{
+    private static readonly Dictionary<string, ActivationKind> Kinds = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["word_embeddings"] = ActivationKind.WordEmbeddings,
+        ["hidden_states"] = ActivationKind.HiddenStates,
+        ["attentions"] = ActivationKind.Attentions,
+        ["query"] = ActivationKind.Queries,
+        ["key"] = ActivationKind.Keys,
+        ["value"] = ActivationKind.Values,
+        ["context"] = ActivationKind.Contexts,
+        ["attention_output"] = ActivationKind.AttentionOutputs,
+        ["intermediate"] = ActivationKind.Intermediates,
+        ["all"] = ActivationKind.All,
+    };
+
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "A HuggingFace model folder.", Required = true };
+        var input = new Option<string>("--input") { Description = "{\"sentences\": [...], \"pairs\": [[a, b], ...]}", Required = true };
+        var output = new Option<string>("--output") { Description = "Where to write the tensors (.safetensors).", Required = true };
+        var maxLength = new Option<int?>("--max-length") { Description = "Truncate to this many tokens (default: the model's limit)." };
+        var capture = new Option<string>("--capture")
+        {
+            Description = "Comma-separated internals to dump: word_embeddings, hidden_states, attentions, query, key, value, context, attention_output, intermediate, or all.",
+            DefaultValueFactory = _ => "all",
+        };
+        var layers = new Option<string?>("--layers") { Description = "Comma-separated layers for per-layer internals (negative counts from the end); default all." };
+        var headMask = new Option<string?>("--head-mask") { Description = "A JSON [layers][heads] array of multipliers on attention probabilities; adds head_masked.last_hidden_state." };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
+
+        var command = new Command("dump", "Run a model and write its inputs, hidden states and internals to a safetensors file.")
+        {
+            model, input, output, maxLength, capture, layers, headMask, device,
+        };
+        command.SetAction(parse => CommandRunner.Run(() =>
+        {
+            var options = new CaptureOptions { Kinds = ParseKinds(parse.GetValue(capture)!), Layers = ParseLayers(parse.GetValue(layers)) };
+            var mask = parse.GetValue(headMask) is { } maskPath ? ReadHeadMask(maskPath) : null;
+            var file = InputFile.Read(parse.GetValue(input)!);
+            using var m = TransformerModel.Load(parse.GetValue(model)!, new ModelOptions { Device = parse.GetValue(device)! });
+            var limit = parse.GetValue(maxLength);
+
+            var entries = new List<SafeTensorEntry>();
+            if (file.Sentences is { Count: > 0 } sentences)
+                Collect(entries, "", options, mask, c => m.Encode(sentences, c, limit));
+            if (file.Pairs is { Count: > 0 } pairs)
+                Collect(entries, "pairs.", options, mask, c => m.Encode(pairs, c, limit));
+            if (entries.Count == 0) throw new CliException("the input holds no texts.");
+            SafeTensorsWriter.Write(parse.GetValue(output)!, entries, new Dictionary<string, string>
+            {
+                ["model"] = Path.GetFileName(m.Folder),
+                ["producer"] = "TransformerEmbeddings te dump",
+            });
+            return 0;
+        }));
+        return command;
+    }
+
+    private static void Collect(List<SafeTensorEntry> entries, string prefix, CaptureOptions options,
+        float[][]? headMask, Func<CaptureOptions, EncoderOutput> encode)
+    {
+        using (var output = encode(options))
+        {
+            Add(entries, prefix + "input_ids", output.InputIds);
+            Add(entries, prefix + "attention_mask", output.AttentionMask);
+            Add(entries, prefix + "token_type_ids", output.TokenTypeIds);
+            Add(entries, prefix + "position_ids", output.PositionIds);
+            foreach (var name in output.CapturedNames.Order(StringComparer.Ordinal)) Add(entries, prefix + name, output[name]);
+            Add(entries, prefix + "last_hidden_state", output.LastHiddenState);
+            if (output.PoolerOutput is { } pooled) Add(entries, prefix + "pooler_output", pooled);
+            DumpExtensions.AddPooling(entries, prefix, output);
+        }
+
+        if (headMask is not null)
+        {
+            using var masked = encode(new CaptureOptions { HeadMask = headMask });
+            Add(entries, prefix + "head_masked.last_hidden_state", masked.LastHiddenState);
+        }
+    }
+
+    internal static void Add(List<SafeTensorEntry> entries, string name, Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        var isInt = t.dtype is ScalarType.Int64 or ScalarType.Int32;
+        var c = (isInt ? t.to(ScalarType.Int64) : t.to(ScalarType.Float32)).cpu().contiguous();
+        entries.Add(new SafeTensorEntry(name, isInt ? SafeTensorsDType.I64 : SafeTensorsDType.F32, c.shape, c.bytes.ToArray()));
+    }
+
+    private static ActivationKind ParseKinds(string value)
+    {
+        var kinds = ActivationKind.None;
+        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            kinds |= Kinds.TryGetValue(part, out var k)
+                ? k
+                : throw new CliException($"unknown --capture value '{part}'; use {string.Join(", ", Kinds.Keys)}.");
+        }
+        return kinds;
+    }
+
+    private static IReadOnlyList<int>? ParseLayers(string? value) =>
+        value is null
+            ? null
+            : value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(s => int.TryParse(s, out var i) ? i : throw new CliException($"--layers: '{s}' is not an integer.")).ToList();
+
+    private static float[][] ReadHeadMask(string path)
+    {
+        if (!File.Exists(path)) throw new CliException($"head mask file '{path}' does not exist.");
+        try
+        {
+            return JsonSerializer.Deserialize<float[][]>(File.ReadAllText(path))
+                   ?? throw new CliException($"{path}: expected a [layers][heads] array of numbers.");
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"{path}: expected a [layers][heads] array of numbers: {e.Message}");
+        }
+    }
+}
