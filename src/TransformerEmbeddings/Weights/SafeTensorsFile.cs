@@ -190,6 +190,14 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return _base + _header.DataStart + own.ByteOffset;
     }
 
+    /// <summary>The same address as <see cref="GetPointer"/>, as a native integer for callers without unsafe code
+    /// (for example <c>torch.from_blob</c>-style APIs or <see cref="System.Runtime.InteropServices.Marshal"/>).</summary>
+    /// <param name="info">A description obtained from this file.</param>
+    /// <returns>The address of the tensor's first byte.</returns>
+    /// <exception cref="ArgumentException"><paramref name="info"/> does not describe a tensor of this file.</exception>
+    /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
+    public nint GetAddress(SafeTensorInfo info) => (nint)GetPointer(info);
+
     /// <summary>Reads a floating-point tensor (F32, F16, BF16 or F64) as a new float32 array.</summary>
     /// <param name="name">The tensor name.</param>
     /// <returns>The values, converted with <see cref="DTypeConversion.ToFloat32(ReadOnlySpan{byte}, SafeTensorsDType, Span{float})"/>.</returns>
