@@ -234,8 +234,13 @@ public static class SafeTensorsWriter
     private static void WriteJsonString(Stream json, ReadOnlySpan<byte> utf8)
     {
         json.WriteByte((byte)'"');
-        foreach (var b in utf8)
+        var run = 0; // start of the pending run of bytes that need no escaping
+        for (var i = 0; i < utf8.Length; i++)
         {
+            var b = utf8[i];
+            if (b >= 0x20 && b != (byte)'"' && b != (byte)'\\') continue;
+            json.Write(utf8[run..i]);
+            run = i + 1;
             switch (b)
             {
                 case (byte)'"': WriteAscii(json, "\\\""); break;
@@ -245,11 +250,11 @@ public static class SafeTensorsWriter
                 case (byte)'\n': WriteAscii(json, "\\n"); break;
                 case (byte)'\r': WriteAscii(json, "\\r"); break;
                 case (byte)'\t': WriteAscii(json, "\\t"); break;
-                case < 0x20: WriteAscii(json, "\\u00" + b.ToString("x2", CultureInfo.InvariantCulture)); break;
-                default: json.WriteByte(b); break;
+                default: WriteAscii(json, "\\u00" + b.ToString("x2", CultureInfo.InvariantCulture)); break;
             }
         }
 
+        json.Write(utf8[run..]);
         json.WriteByte((byte)'"');
     }
 
