@@ -1,0 +1,159 @@
+namespace TransformerEmbeddings.Tokenization;
+
+/// <summary>
+/// One code point of a normalized string and the span of the ORIGINAL text (UTF-16 units) it aligns to. This is
+/// HF's NormalizedString alignment at code-point granularity (HF keeps it per byte, but every byte of a char always
+/// carries the same alignment, so nothing is lost).
+/// </summary>
+internal readonly record struct NChar(int Cp, int Start, int End);
+
+/// <summary>HF NormalizedString operations over <see cref="NChar"/> lists, with HF's alignment rules.</summary>
+internal static class NormalizedText
+{
+    /// <summary>
+    /// HF <c>NormalizedString::transform</c>: <paramref name="dest"/> yields (char, change) with change 0 = replaces the
+    /// next original char, 1 = newly inserted (aligned like the previous original char), -N = replaces and removes
+    /// the N following chars. <paramref name="initialOffset"/> chars are removed at the start.
+    /// </summary>
+    internal static List<NChar> Transform(IReadOnlyList<NChar> old, IReadOnlyList<(int Cp, int Change)> dest, int initialOffset, int originStart)
+    {
+        var result = new List<NChar>(dest.Count);
+        var offset = initialOffset;
+        foreach (var (cp, change) in dest)
+        {
+            int s, e;
+            if (change > 0)
+            {
+                if (offset < 1)
+                {
+                    s = originStart;
+                    e = originStart;
+                }
+                else
+                {
+                    s = old[offset - 1].Start;
+                    e = old[offset - 1].End;
+                }
+            }
+            else
+            {
+                s = old[offset].Start;
+                e = old[offset].End;
+                offset++;
+                if (change < 0) offset += -change;
+            }
+
+            result.Add(new NChar(cp, s, e));
+        }
+
+        return result;
+    }
+
+    /// <summary>HF <c>filter</c>: drops chars; kept chars keep their alignment.</summary>
+    internal static List<NChar> Filter(List<NChar> chars, Func<int, bool> keep)
+    {
+        var result = new List<NChar>(chars.Count);
+        foreach (var c in chars)
+            if (keep(c.Cp))
+                result.Add(c);
+        return result;
+    }
+
+    /// <summary>HF <c>lowercase</c> (Rust char::to_lowercase; extra chars are inserted).</summary>
+    internal static List<NChar> Lowercase(List<NChar> chars)
+    {
+        var result = new List<NChar>(chars.Count);
+        foreach (var c in chars)
+        {
+            var n = UnicodeTables.ToLower(c.Cp, out var first, out var second);
+            result.Add(c with { Cp = first });
+            if (n == 2) result.Add(c with { Cp = second });
+        }
+
+        return result;
+    }
+
+    /// <summary>HF <c>nfd</c>: canonical decomposition and canonical reordering, with the change flags of unicode-normalization-alignments.</summary>
+    internal static List<NChar> Nfd(List<NChar> chars, int originStart)
+    {
+        var needed = false;
+        foreach (var c in chars)
+        {
+            if (c.Cp >= 0xC0)
+            {
+                needed = true;
+                break;
+            }
+        }
+
+        if (!needed) return chars;
+
+        var dest = new List<(int Cp, int Change)>(chars.Count + 8);
+        var buffer = new List<int>(4);
+        foreach (var c in chars)
+        {
+            buffer.Clear();
+            UnicodeTables.Decompose(c.Cp, buffer);
+            for (var i = 0; i < buffer.Count; i++) dest.Add((buffer[i], i == 0 ? 0 : 1));
+        }
+
+        // Canonical ordering: stable sort of every run of non-starters by combining class (the pairs move together).
+        var k = 0;
+        while (k < dest.Count)
+        {
+            if (UnicodeTables.GetCombiningClass(dest[k].Cp) == 0)
+            {
+                k++;
+                continue;
+            }
+
+            var runStart = k;
+            while (k < dest.Count && UnicodeTables.GetCombiningClass(dest[k].Cp) != 0) k++;
+            if (k - runStart > 1)
+            {
+                var run = dest.GetRange(runStart, k - runStart);
+                var sorted = run.Select((p, i) => (p, i, ccc: UnicodeTables.GetCombiningClass(p.Cp)))
+                    .OrderBy(x => x.ccc).ThenBy(x => x.i).Select(x => x.p).ToList();
+                for (var i = 0; i < sorted.Count; i++) dest[runStart + i] = sorted[i];
+            }
+        }
+
+        return Transform(chars, dest, 0, originStart);
+    }
+
+    /// <summary>Converts text to code points with their UTF-16 spans; lone surrogates become U+FFFD (Rust strings cannot hold them).</summary>
+    internal static NChar[] FromText(string text, int start, int end)
+    {
+        var result = new List<NChar>(end - start);
+        var i = start;
+        while (i < end)
+        {
+            var ch = text[i];
+            if (char.IsHighSurrogate(ch) && i + 1 < end && char.IsLowSurrogate(text[i + 1]))
+            {
+                result.Add(new NChar(char.ConvertToUtf32(ch, text[i + 1]), i, i + 2));
+                i += 2;
+            }
+            else
+            {
+                result.Add(new NChar(char.IsSurrogate(ch) ? 0xFFFD : ch, i, i + 1));
+                i++;
+            }
+        }
+
+        return result.ToArray();
+    }
+
+    /// <summary>The normalized text as a .NET string.</summary>
+    internal static string ToText(ReadOnlySpan<NChar> chars)
+    {
+        var sb = new System.Text.StringBuilder(chars.Length);
+        foreach (var c in chars)
+        {
+            if (c.Cp < 0x10000) sb.Append((char)c.Cp);
+            else sb.Append(char.ConvertFromUtf32(c.Cp));
+        }
+
+        return sb.ToString();
+    }
+}

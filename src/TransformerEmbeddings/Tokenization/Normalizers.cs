@@ -1,0 +1,90 @@
+namespace TransformerEmbeddings.Tokenization;
+
+/// <summary>A normalizer stage (HF <c>Normalizer</c>).</summary>
+internal interface INormalizer
+{
+    List<NChar> Normalize(List<NChar> chars, int originStart);
+}
+
+/// <summary>HF <c>BertNormalizer</c>: clean text, pad CJK ideographs with spaces, strip accents, lowercase.</summary>
+internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bool stripAccents, bool lowercase) : INormalizer
+{
+    public List<NChar> Normalize(List<NChar> chars, int originStart)
+    {
+        if (cleanText)
+        {
+            chars = NormalizedText.Filter(chars, cp => !(cp == 0 || cp == 0xFFFD || IsControl(cp)));
+            for (var i = 0; i < chars.Count; i++)
+                if (IsWhitespace(chars[i].Cp))
+                    chars[i] = chars[i] with { Cp = ' ' };
+        }
+
+        if (handleChineseChars)
+        {
+            var any = false;
+            foreach (var c in chars)
+            {
+                if (UnicodeTables.IsChineseChar(c.Cp))
+                {
+                    any = true;
+                    break;
+                }
+            }
+
+            if (any)
+            {
+                var dest = new List<(int, int)>(chars.Count + 16);
+                foreach (var c in chars)
+                {
+                    if (UnicodeTables.IsChineseChar(c.Cp))
+                    {
+                        dest.Add((' ', 1));
+                        dest.Add((c.Cp, 0));
+                        dest.Add((' ', 1));
+                    }
+                    else
+                    {
+                        dest.Add((c.Cp, 0));
+                    }
+                }
+
+                chars = NormalizedText.Transform(chars, dest, 0, originStart);
+            }
+        }
+
+        if (stripAccents)
+        {
+            chars = NormalizedText.Nfd(chars, originStart);
+            chars = NormalizedText.Filter(chars, cp => !UnicodeTables.IsNonspacingMark9(cp));
+        }
+
+        if (lowercase) chars = NormalizedText.Lowercase(chars);
+        return chars;
+    }
+
+    private static bool IsWhitespace(int cp) => cp == '\t' || cp == '\n' || cp == '\r' || UnicodeTables.IsWhiteSpace(cp);
+
+    private static bool IsControl(int cp) => cp != '\t' && cp != '\n' && cp != '\r' && UnicodeTables.IsOther9(cp);
+}
+
+/// <summary>HF <c>Lowercase</c> normalizer.</summary>
+internal sealed class LowercaseNormalizer : INormalizer
+{
+    public List<NChar> Normalize(List<NChar> chars, int originStart) => NormalizedText.Lowercase(chars);
+}
+
+/// <summary>HF <c>NFD</c> normalizer.</summary>
+internal sealed class NfdNormalizer : INormalizer
+{
+    public List<NChar> Normalize(List<NChar> chars, int originStart) => NormalizedText.Nfd(chars, originStart);
+}
+
+/// <summary>HF <c>Sequence</c> of normalizers.</summary>
+internal sealed class SequenceNormalizer(IReadOnlyList<INormalizer> normalizers) : INormalizer
+{
+    public List<NChar> Normalize(List<NChar> chars, int originStart)
+    {
+        foreach (var n in normalizers) chars = n.Normalize(chars, originStart);
+        return chars;
+    }
+}

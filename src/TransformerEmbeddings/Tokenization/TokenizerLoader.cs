@@ -1,0 +1,452 @@
+using System.Text.Json;
+
+namespace TransformerEmbeddings.Tokenization;
+
+/// <summary>Builds a <see cref="TransformerTokenizer"/> from a HuggingFace model folder.</summary>
+internal static class TokenizerLoader
+{
+    private static readonly string[] SpecialTokenAttributes =
+        ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
+
+    public static TransformerTokenizer Load(string folder, TokenizerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        if (!Directory.Exists(folder)) throw new TokenizerException($"The tokenizer folder '{folder}' does not exist.");
+
+        var config = ReadJson(Path.Combine(folder, "tokenizer_config.json"));
+        var specialMap = ReadJson(Path.Combine(folder, "special_tokens_map.json"));
+        var modelConfig = ReadJson(Path.Combine(folder, "config.json"));
+        var tokenizerJson = Path.Combine(folder, "tokenizer.json");
+
+        Built built;
+        if (File.Exists(tokenizerJson)) built = FromTokenizerJson(tokenizerJson);
+        else if (File.Exists(Path.Combine(folder, "vocab.txt"))) built = FromVocabTxt(folder, config, specialMap);
+        else if (File.Exists(Path.Combine(folder, "vocab.json")) && File.Exists(Path.Combine(folder, "merges.txt")))
+            built = FromVocabJsonMerges(folder, config, specialMap);
+        else
+            throw new TokenizerException($"'{folder}' holds no tokenizer: expected tokenizer.json, vocab.txt, or vocab.json with merges.txt.");
+
+        var maxLength = options.MaxLength ?? (options.ApplyTokenizerJsonTruncation ? built.JsonTruncation : null)
+            ?? DefaultMaxLength(config, modelConfig);
+        if (maxLength < 0) throw new TokenizerException($"'{folder}': the maximum length {maxLength} is negative.");
+
+        var added = built.Added;
+        int? IdOf(string? token)
+        {
+            if (token == null) return null;
+            foreach (var t in added.Tokens)
+                if (t.Content == token)
+                    return t.Id;
+            return built.Model.TokenToId(token);
+        }
+
+        var padToken = SpecialToken(config, specialMap, "pad_token") ?? built.JsonPadToken
+            ?? (built.Kind == TokenizerKind.WordPiece ? "[PAD]" : "<pad>");
+        var padId = IdOf(padToken) ?? (modelConfig?.TryGetProperty("pad_token_id", out var p) == true && p.ValueKind == JsonValueKind.Number ? p.GetInt32() : 0);
+        var maskToken = SpecialToken(config, specialMap, "mask_token")
+            ?? (IdOf("[MASK]") != null ? "[MASK]" : IdOf("<mask>") != null ? "<mask>" : null);
+        var maskId = IdOf(maskToken);
+        if (maskId == null) maskToken = null;
+
+        return new TransformerTokenizer(built.Normalizer, built.PreTokenizer, built.Model, built.PostProcessor, added,
+            built.Kind, maxLength, padToken, padId, maskToken, maskId);
+    }
+
+    private sealed record Built(INormalizer? Normalizer, IPreTokenizer? PreTokenizer, ITokenizerModel Model,
+        IPostProcessor PostProcessor, AddedVocabulary Added, TokenizerKind Kind, int? JsonTruncation, string? JsonPadToken);
+
+    private static JsonElement? ReadJson(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true });
+            return doc.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            throw new TokenizerException($"{path}: invalid JSON ({e.Message}).", e);
+        }
+    }
+
+    private static int DefaultMaxLength(JsonElement? config, JsonElement? modelConfig)
+    {
+        long? limit = null;
+        if (config?.TryGetProperty("model_max_length", out var m) == true && m.ValueKind == JsonValueKind.Number)
+        {
+            var v = m.GetDouble();
+            if (v > 0 && v < int.MaxValue) limit = (long)v;
+        }
+
+        if (modelConfig?.TryGetProperty("max_position_embeddings", out var mp) == true && mp.ValueKind == JsonValueKind.Number)
+        {
+            long positions = mp.GetInt32();
+            var type = modelConfig?.TryGetProperty("model_type", out var mt) == true && mt.ValueKind == JsonValueKind.String ? mt.GetString() : null;
+            if (type is "roberta" or "xlm-roberta" or "camembert") positions -= 2;
+            limit = limit == null ? positions : Math.Min(limit.Value, positions);
+        }
+
+        return (int)(limit ?? 512);
+    }
+
+    /// <summary>A special token of tokenizer_config.json (preferred) or special_tokens_map.json: a string or {content: ...}.</summary>
+    private static string? SpecialToken(JsonElement? config, JsonElement? specialMap, string name) =>
+        TokenContent(config, name) ?? TokenContent(specialMap, name);
+
+    private static string? TokenContent(JsonElement? root, string name)
+    {
+        if (root is not { ValueKind: JsonValueKind.Object } r || !r.TryGetProperty(name, out var v)) return null;
+        return v.ValueKind switch
+        {
+            JsonValueKind.String => v.GetString(),
+            JsonValueKind.Object when v.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String => c.GetString(),
+            _ => null,
+        };
+    }
+
+    private static bool? Flag(JsonElement? root, string name, string? sub = null)
+    {
+        if (root is not { ValueKind: JsonValueKind.Object } r || !r.TryGetProperty(name, out var v)) return null;
+        if (sub != null)
+        {
+            if (v.ValueKind != JsonValueKind.Object || !v.TryGetProperty(sub, out v)) return null;
+        }
+
+        return v.ValueKind switch { JsonValueKind.True => true, JsonValueKind.False => false, _ => null };
+    }
+
+    // ---------------------------------------------------------------- tokenizer.json
+
+    private static Built FromTokenizerJson(string path)
+    {
+        var root = ReadJson(path)!.Value;
+        try
+        {
+            var normalizer = ParseNormalizer(path, root.TryGetProperty("normalizer", out var n) ? n : default);
+            var preTokenizer = ParsePreTokenizer(path, root.TryGetProperty("pre_tokenizer", out var pt) ? pt : default);
+            if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
+                throw new TokenizerException($"{path}: the 'model' block is missing.");
+            var modelType = model.TryGetProperty("type", out var mt) ? mt.GetString() : InferModelType(model);
+            ITokenizerModel m;
+            TokenizerKind kind;
+            switch (modelType)
+            {
+                case "WordPiece":
+                    m = new WordPieceModel(ReadVocabObject(path, model), Str(model, "unk_token") ?? "[UNK]",
+                        Str(model, "continuing_subword_prefix") ?? "##",
+                        model.TryGetProperty("max_input_chars_per_word", out var mx) && mx.ValueKind == JsonValueKind.Number ? mx.GetInt32() : 100, path);
+                    kind = TokenizerKind.WordPiece;
+                    break;
+                case "BPE":
+                    CheckBpeOptions(path, model);
+                    if (preTokenizer is not ByteLevelPreTokenizer)
+                        throw new TokenizerException($"{path}: a BPE model is supported only with the ByteLevel pre_tokenizer.");
+                    m = new ByteLevelBpeModel(ReadVocabObject(path, model), ReadMergesJson(path, model),
+                        model.TryGetProperty("ignore_merges", out var im) && im.ValueKind == JsonValueKind.True, path);
+                    kind = TokenizerKind.ByteLevelBpe;
+                    break;
+                default:
+                    throw new TokenizerException($"{path}: model type '{modelType}' is not supported (WordPiece, BPE).");
+            }
+
+            var addedTokens = new List<AddedToken>();
+            if (root.TryGetProperty("added_tokens", out var at) && at.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var t in at.EnumerateArray())
+                {
+                    var content = Str(t, "content") ?? throw new TokenizerException($"{path}: an added_tokens entry has no 'content'.");
+                    if (content.Length == 0) continue;
+                    var special = Bool(t, "special", false);
+                    addedTokens.Add(new AddedToken(content, t.GetProperty("id").GetInt32(), Bool(t, "single_word", false),
+                        Bool(t, "lstrip", false), Bool(t, "rstrip", false), Bool(t, "normalized", !special), special));
+                }
+            }
+
+            var post = ParsePostProcessor(path, root.TryGetProperty("post_processor", out var pp) ? pp : default, m, addedTokens);
+            int? truncation = null;
+            if (root.TryGetProperty("truncation", out var tr) && tr.ValueKind == JsonValueKind.Object)
+            {
+                var strategy = Str(tr, "strategy") ?? "LongestFirst";
+                var direction = Str(tr, "direction") ?? "Right";
+                var stride = tr.TryGetProperty("stride", out var st) && st.ValueKind == JsonValueKind.Number ? st.GetInt32() : 0;
+                if (strategy != "LongestFirst" || direction != "Right" || stride != 0)
+                    throw new TokenizerException($"{path}: truncation strategy '{strategy}', direction '{direction}', stride {stride} is not supported (LongestFirst, Right, 0).");
+                truncation = tr.GetProperty("max_length").GetInt32();
+            }
+
+            string? padToken = null;
+            if (root.TryGetProperty("padding", out var pad) && pad.ValueKind == JsonValueKind.Object) padToken = Str(pad, "pad_token");
+
+            return new Built(normalizer, preTokenizer, m, post, new AddedVocabulary(addedTokens, normalizer), kind, truncation, padToken);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new TokenizerException($"{path}: malformed tokenizer.json ({e.Message}).", e);
+        }
+    }
+
+    private static string InferModelType(JsonElement model) =>
+        model.TryGetProperty("merges", out _) ? "BPE" : model.TryGetProperty("continuing_subword_prefix", out _) ? "WordPiece" : "unknown";
+
+    private static string? Str(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static bool Bool(JsonElement e, string name, bool fallback) =>
+        e.TryGetProperty(name, out var v) ? v.ValueKind switch { JsonValueKind.True => true, JsonValueKind.False => false, _ => fallback } : fallback;
+
+    private static INormalizer? ParseNormalizer(string path, JsonElement n)
+    {
+        if (n.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null) return null;
+        var type = Str(n, "type");
+        switch (type)
+        {
+            case "BertNormalizer":
+                var lowercase = Bool(n, "lowercase", true);
+                bool strip = n.TryGetProperty("strip_accents", out var sa) && sa.ValueKind is JsonValueKind.True or JsonValueKind.False
+                    ? sa.ValueKind == JsonValueKind.True
+                    : lowercase;
+                return new BertNormalizer(Bool(n, "clean_text", true), Bool(n, "handle_chinese_chars", true), strip, lowercase);
+            case "Lowercase":
+                return new LowercaseNormalizer();
+            case "NFD":
+                return new NfdNormalizer();
+            case "Sequence":
+                return new SequenceNormalizer(n.GetProperty("normalizers").EnumerateArray().Select(x => ParseNormalizer(path, x)!).ToList());
+            default:
+                throw new TokenizerException($"{path}: normalizer type '{type}' is not supported (BertNormalizer, Lowercase, NFD, Sequence).");
+        }
+    }
+
+    private static IPreTokenizer? ParsePreTokenizer(string path, JsonElement p)
+    {
+        if (p.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null) return null;
+        var type = Str(p, "type");
+        return type switch
+        {
+            "BertPreTokenizer" => new BertPreTokenizer(),
+            "ByteLevel" => new ByteLevelPreTokenizer(Bool(p, "add_prefix_space", true), Bool(p, "use_regex", true)),
+            _ => throw new TokenizerException($"{path}: pre_tokenizer type '{type}' is not supported (BertPreTokenizer, ByteLevel)."),
+        };
+    }
+
+    private static void CheckBpeOptions(string path, JsonElement model)
+    {
+        if (model.TryGetProperty("dropout", out var d) && d.ValueKind == JsonValueKind.Number && d.GetDouble() > 0)
+            throw new TokenizerException($"{path}: BPE dropout is not supported.");
+        foreach (var name in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
+            if (!string.IsNullOrEmpty(Str(model, name)))
+                throw new TokenizerException($"{path}: BPE '{name}' is not supported with byte-level BPE.");
+        foreach (var name in new[] { "fuse_unk", "byte_fallback" })
+            if (Bool(model, name, false))
+                throw new TokenizerException($"{path}: BPE '{name}' is not supported.");
+    }
+
+    private static Dictionary<string, int> ReadVocabObject(string path, JsonElement model)
+    {
+        if (!model.TryGetProperty("vocab", out var v) || v.ValueKind != JsonValueKind.Object)
+            throw new TokenizerException($"{path}: the model's 'vocab' is missing or not an object.");
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var kv in v.EnumerateObject()) vocab[kv.Name] = kv.Value.GetInt32();
+        return vocab;
+    }
+
+    private static List<(string, string)> ReadMergesJson(string path, JsonElement model)
+    {
+        if (!model.TryGetProperty("merges", out var ms) || ms.ValueKind != JsonValueKind.Array)
+            throw new TokenizerException($"{path}: the BPE model's 'merges' is missing.");
+        var merges = new List<(string, string)>();
+        foreach (var m in ms.EnumerateArray())
+        {
+            if (m.ValueKind == JsonValueKind.String)
+            {
+                var s = m.GetString()!;
+                var parts = s.Split(' ');
+                if (parts.Length != 2) throw new TokenizerException($"{path}: merge '{s}' is not two tokens separated by a space.");
+                merges.Add((parts[0], parts[1]));
+            }
+            else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2)
+            {
+                merges.Add((m[0].GetString()!, m[1].GetString()!));
+            }
+            else
+            {
+                throw new TokenizerException($"{path}: a merges entry is neither \"a b\" nor [a, b].");
+            }
+        }
+
+        return merges;
+    }
+
+    private static IPostProcessor ParsePostProcessor(string path, JsonElement p, ITokenizerModel model, List<AddedToken> added)
+    {
+        if (p.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
+            return new TemplateProcessor([new TemplatePiece(true, 0, [], [], 0)],
+                [new TemplatePiece(true, 0, [], [], 0), new TemplatePiece(true, 1, [], [], 1)]);
+        var type = Str(p, "type");
+        switch (type)
+        {
+            case "TemplateProcessing":
+            {
+                var specials = new Dictionary<string, (string[] Tokens, int[] Ids)>();
+                if (p.TryGetProperty("special_tokens", out var sts))
+                    foreach (var kv in sts.EnumerateObject())
+                        specials[kv.Name] = (kv.Value.GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!).ToArray(),
+                            kv.Value.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32()).ToArray());
+                List<TemplatePiece> Parse(JsonElement arr) => arr.EnumerateArray().Select(item =>
+                {
+                    if (item.TryGetProperty("Sequence", out var s))
+                    {
+                        var id = Str(s, "id");
+                        return new TemplatePiece(true, id == "B" ? 1 : 0, [], [], s.GetProperty("type_id").GetInt32());
+                    }
+
+                    var sp = item.GetProperty("SpecialToken");
+                    var name = Str(sp, "id")!;
+                    if (!specials.TryGetValue(name, out var st))
+                        throw new TokenizerException($"{path}: TemplateProcessing uses special token '{name}' missing from its special_tokens.");
+                    return new TemplatePiece(false, 0, st.Tokens, st.Ids, sp.GetProperty("type_id").GetInt32());
+                }).ToList();
+                return new TemplateProcessor(Parse(p.GetProperty("single")), Parse(p.GetProperty("pair")));
+            }
+
+            case "BertProcessing":
+            {
+                var sep = p.GetProperty("sep");
+                var cls = p.GetProperty("cls");
+                var sepPiece0 = new TemplatePiece(false, 0, [sep[0].GetString()!], [sep[1].GetInt32()], 0);
+                var sepPiece1 = sepPiece0 with { TypeId = 1 };
+                var clsPiece = new TemplatePiece(false, 0, [cls[0].GetString()!], [cls[1].GetInt32()], 0);
+                return new TemplateProcessor([clsPiece, new TemplatePiece(true, 0, [], [], 0), sepPiece0],
+                    [clsPiece, new TemplatePiece(true, 0, [], [], 0), sepPiece0, new TemplatePiece(true, 1, [], [], 1), sepPiece1]);
+            }
+
+            case "RobertaProcessing":
+            {
+                var sep = p.GetProperty("sep");
+                var cls = p.GetProperty("cls");
+                return new RobertaProcessor(sep[0].GetString()!, sep[1].GetInt32(), cls[0].GetString()!, cls[1].GetInt32(),
+                    Bool(p, "trim_offsets", true), Bool(p, "add_prefix_space", true));
+            }
+
+            default:
+                throw new TokenizerException($"{path}: post_processor type '{type}' is not supported (TemplateProcessing, BertProcessing, RobertaProcessing).");
+        }
+    }
+
+    // ---------------------------------------------------------------- vocab.txt (BERT)
+
+    private static Built FromVocabTxt(string folder, JsonElement? config, JsonElement? specialMap)
+    {
+        var path = Path.Combine(folder, "vocab.txt");
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        var text = File.ReadAllText(path);
+        var lines = text.Split(["\r\n", "\r", "\n"], StringSplitOptions.None);
+        var count = lines.Length;
+        if (count > 0 && lines[^1].Length == 0) count--;
+        for (var i = 0; i < count; i++) vocab[lines[i]] = i;
+
+        var lower = Flag(config, "do_lower_case") ?? true;
+        var strip = Flag(config, "strip_accents") ?? lower;
+        var chinese = Flag(config, "tokenize_chinese_chars") ?? true;
+        var normalizer = new BertNormalizer(true, chinese, strip, lower);
+        var unk = SpecialToken(config, specialMap, "unk_token") ?? "[UNK]";
+        var model = new WordPieceModel(vocab, unk, "##", 100, path);
+
+        var cls = SpecialToken(config, specialMap, "cls_token") ?? "[CLS]";
+        var sep = SpecialToken(config, specialMap, "sep_token") ?? "[SEP]";
+        var clsId = model.TokenToId(cls) ?? throw new TokenizerException($"{path}: cls_token '{cls}' is not in the vocabulary.");
+        var sepId = model.TokenToId(sep) ?? throw new TokenizerException($"{path}: sep_token '{sep}' is not in the vocabulary.");
+        var clsPiece = new TemplatePiece(false, 0, [cls], [clsId], 0);
+        var sep0 = new TemplatePiece(false, 0, [sep], [sepId], 0);
+        var post = new TemplateProcessor([clsPiece, new TemplatePiece(true, 0, [], [], 0), sep0],
+            [clsPiece, new TemplatePiece(true, 0, [], [], 0), sep0, new TemplatePiece(true, 1, [], [], 1), sep0 with { TypeId = 1 }]);
+
+        var added = SpecialAddedTokens(config, specialMap, model, lstripMask: false);
+        return new Built(normalizer, new BertPreTokenizer(), model, post, new AddedVocabulary(added, normalizer), TokenizerKind.WordPiece, null, null);
+    }
+
+    // ---------------------------------------------------------------- vocab.json + merges.txt (RoBERTa / GPT-2)
+
+    private static Built FromVocabJsonMerges(string folder, JsonElement? config, JsonElement? specialMap)
+    {
+        var vocabPath = Path.Combine(folder, "vocab.json");
+        var mergesPath = Path.Combine(folder, "merges.txt");
+        var vocabRoot = ReadJson(vocabPath)!.Value;
+        if (vocabRoot.ValueKind != JsonValueKind.Object) throw new TokenizerException($"{vocabPath}: expected a JSON object token -> id.");
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var kv in vocabRoot.EnumerateObject()) vocab[kv.Name] = kv.Value.GetInt32();
+
+        // transformers' slow GPT-2/RoBERTa tokenizer: skip a leading "#version:" line and empty lines, split on whitespace.
+        var lines = File.ReadAllText(mergesPath).Split('\n');
+        var merges = new List<(string, string)>();
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].Trim();
+            if ((i == 0 && line.StartsWith("#version:", StringComparison.Ordinal)) || line.Length == 0) continue;
+            var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length != 2) throw new TokenizerException($"{mergesPath}: line {i + 1} is not two tokens.");
+            merges.Add((parts[0], parts[1]));
+        }
+
+        var model = new ByteLevelBpeModel(vocab, merges, false, mergesPath);
+        var addPrefixSpace = Flag(config, "add_prefix_space") ?? false;
+        var trimOffsets = Flag(config, "trim_offsets") ?? true;
+        var cls = SpecialToken(config, specialMap, "cls_token") ?? "<s>";
+        var sep = SpecialToken(config, specialMap, "sep_token") ?? "</s>";
+        var clsId = model.TokenToId(cls) ?? throw new TokenizerException($"{vocabPath}: cls_token '{cls}' is not in the vocabulary.");
+        var sepId = model.TokenToId(sep) ?? throw new TokenizerException($"{vocabPath}: sep_token '{sep}' is not in the vocabulary.");
+        var post = new RobertaProcessor(sep, sepId, cls, clsId, trimOffsets, addPrefixSpace);
+        var added = SpecialAddedTokens(config, specialMap, model, lstripMask: true);
+        return new Built(null, new ByteLevelPreTokenizer(addPrefixSpace, true), model, post, new AddedVocabulary(added, null),
+            TokenizerKind.ByteLevelBpe, null, null);
+    }
+
+    /// <summary>
+    /// The special tokens transformers adds to a converted slow tokenizer: added_tokens_decoder entries, then the
+    /// named special tokens (normalized false; a RoBERTa mask given as a plain string strips left).
+    /// </summary>
+    private static List<AddedToken> SpecialAddedTokens(JsonElement? config, JsonElement? specialMap, ITokenizerModel model, bool lstripMask)
+    {
+        var result = new List<AddedToken>();
+        var nextId = model.VocabSize;
+
+        void Add(string content, int? id, bool single, bool l, bool r, bool normalized, bool special)
+        {
+            if (content.Length == 0 || result.Any(t => t.Content == content)) return;
+            var tokenId = id ?? model.TokenToId(content) ?? nextId++;
+            result.Add(new AddedToken(content, tokenId, single, l, r, normalized, special));
+        }
+
+        if (config?.TryGetProperty("added_tokens_decoder", out var dec) == true && dec.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var kv in dec.EnumerateObject())
+            {
+                var t = kv.Value;
+                var special = Bool(t, "special", false);
+                Add(Str(t, "content") ?? "", int.Parse(kv.Name, System.Globalization.CultureInfo.InvariantCulture), Bool(t, "single_word", false),
+                    Bool(t, "lstrip", false), Bool(t, "rstrip", false), Bool(t, "normalized", !special), special);
+            }
+        }
+
+        foreach (var name in SpecialTokenAttributes)
+        {
+            var obj = TokenObject(config, name) ?? TokenObject(specialMap, name);
+            if (obj is { } o)
+            {
+                Add(Str(o, "content") ?? "", null, Bool(o, "single_word", false), Bool(o, "lstrip", false), Bool(o, "rstrip", false),
+                    Bool(o, "normalized", false), true);
+                continue;
+            }
+
+            var content = SpecialToken(config, specialMap, name);
+            if (content == null) continue;
+            if (model.TokenToId(content) == null && name != "mask_token") continue;
+            Add(content, null, false, lstripMask && name == "mask_token", false, false, true);
+        }
+
+        return result;
+    }
+
+    private static JsonElement? TokenObject(JsonElement? root, string name) =>
+        root is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Object ? v : null;
+}

@@ -1,0 +1,224 @@
+namespace TransformerEmbeddings.Tokenization;
+
+/// <summary>
+/// A HuggingFace-exact tokenizer (tokenizers 0.23.2) for BERT WordPiece and RoBERTa byte-level BPE folders: same ids,
+/// tokens, offsets, word ids, type ids, special-token mask and sequence ids as a fast tokenizer called with
+/// <c>truncation=True</c>. Immutable and thread-safe.
+/// </summary>
+public sealed class TransformerTokenizer
+{
+    private readonly INormalizer? _normalizer;
+    private readonly IPreTokenizer? _preTokenizer;
+    private readonly ITokenizerModel _model;
+    private readonly IPostProcessor _postProcessor;
+    private readonly AddedVocabulary _added;
+
+    internal TransformerTokenizer(INormalizer? normalizer, IPreTokenizer? preTokenizer, ITokenizerModel model,
+        IPostProcessor postProcessor, AddedVocabulary added, TokenizerKind kind, int maxLength, string padToken,
+        int padTokenId, string? maskToken, int? maskTokenId)
+    {
+        _normalizer = normalizer;
+        _preTokenizer = preTokenizer;
+        _model = model;
+        _postProcessor = postProcessor;
+        _added = added;
+        Kind = kind;
+        MaxLength = maxLength;
+        PadToken = padToken;
+        PadTokenId = padTokenId;
+        MaskToken = maskToken;
+        MaskTokenId = maskTokenId;
+        VocabSize = model.VocabSize + added.Tokens.Count(t => model.TokenToId(t.Content) == null);
+    }
+
+    /// <summary>
+    /// Loads the tokenizer of a HuggingFace model folder: tokenizer.json when present, else vocab.txt (WordPiece) or
+    /// vocab.json + merges.txt (byte-level BPE) with tokenizer_config.json / special_tokens_map.json.
+    /// </summary>
+    /// <param name="folder">The model folder.</param>
+    /// <param name="options">Options; null for the defaults.</param>
+    /// <exception cref="TokenizerException">The files are missing, malformed or use an unsupported component.</exception>
+    public static TransformerTokenizer FromFolder(string folder, TokenizerOptions? options = null) =>
+        TokenizerLoader.Load(folder, options ?? new TokenizerOptions());
+
+    /// <summary>The default token limit (special tokens included): the option, else min(model_max_length,
+    /// max_position_embeddings, minus 2 for RoBERTa-family position ids), else 512.</summary>
+    public int MaxLength { get; }
+
+    /// <summary>The padding token's id.</summary>
+    public int PadTokenId { get; }
+
+    /// <summary>The padding token.</summary>
+    public string PadToken { get; }
+
+    /// <summary>The mask token ([MASK], &lt;mask&gt;), if the tokenizer has one.</summary>
+    public string? MaskToken { get; }
+
+    /// <summary>The mask token's id, if the tokenizer has one.</summary>
+    public int? MaskTokenId { get; }
+
+    /// <summary>The vocabulary size, added tokens included (HF <c>get_vocab_size(True)</c>).</summary>
+    public int VocabSize { get; }
+
+    /// <summary>The algorithm this tokenizer runs.</summary>
+    public TokenizerKind Kind { get; }
+
+    /// <summary>The id of a token (added tokens first, then the model's vocabulary), or null.</summary>
+    /// <param name="token">The token string, as the vocabulary spells it.</param>
+    public int? TokenToId(string token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        foreach (var t in _added.Tokens)
+            if (t.Content == token)
+                return t.Id;
+        return _model.TokenToId(token);
+    }
+
+    /// <summary>The token of an id (added tokens first, then the model's vocabulary), or null.</summary>
+    /// <param name="id">The token id.</param>
+    public string? IdToToken(int id)
+    {
+        foreach (var t in _added.Tokens)
+            if (t.Id == id)
+                return t.Content;
+        return _model.IdToToken(id);
+    }
+
+    /// <summary>Encodes one text with special tokens, truncated to <paramref name="maxLength"/> (default <see cref="MaxLength"/>).</summary>
+    /// <param name="text">The text; any string is valid.</param>
+    /// <param name="maxLength">The token limit, special tokens included; null for <see cref="MaxLength"/>.</param>
+    public TokenizedText Encode(string text, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return EncodeCore(text, null, maxLength);
+    }
+
+    /// <summary>Encodes a text pair with special tokens, truncated longest-first to <paramref name="maxLength"/>.</summary>
+    /// <param name="text">The first text.</param>
+    /// <param name="pair">The second text.</param>
+    /// <param name="maxLength">The token limit, special tokens included; null for <see cref="MaxLength"/>.</param>
+    public TokenizedText Encode(string text, string pair, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(pair);
+        return EncodeCore(text, pair, maxLength);
+    }
+
+    /// <summary>Encodes texts in parallel; results are in input order.</summary>
+    /// <param name="texts">The texts.</param>
+    /// <param name="maxLength">The token limit, special tokens included; null for <see cref="MaxLength"/>.</param>
+    public IReadOnlyList<TokenizedText> EncodeBatch(IReadOnlyList<string> texts, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var results = new TokenizedText[texts.Count];
+        Parallel.For(0, texts.Count, i => results[i] = Encode(texts[i], maxLength));
+        return results;
+    }
+
+    /// <summary>Encodes text pairs in parallel; results are in input order.</summary>
+    /// <param name="pairs">The text pairs.</param>
+    /// <param name="maxLength">The token limit, special tokens included; null for <see cref="MaxLength"/>.</param>
+    public IReadOnlyList<TokenizedText> EncodeBatch(IReadOnlyList<(string Text, string Pair)> pairs, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        var results = new TokenizedText[pairs.Count];
+        Parallel.For(0, pairs.Count, i => results[i] = Encode(pairs[i].Text, pairs[i].Pair, maxLength));
+        return results;
+    }
+
+    private TokenizedText EncodeCore(string text, string? pair, int? maxLength)
+    {
+        var limit = maxLength ?? MaxLength;
+        var added = _postProcessor.AddedTokens(pair != null);
+        if (limit < added)
+            throw new ArgumentOutOfRangeException(nameof(maxLength), limit,
+                $"The limit must leave room for the {added} special tokens this tokenizer adds.");
+
+        var a = EncodeSequence(text);
+        var b = pair == null ? null : EncodeSequence(pair);
+        var truncated = Truncate(a, b, limit - added, limit);
+        return _postProcessor.Process(a, b, truncated);
+    }
+
+    /// <summary>
+    /// HF <c>truncate_encodings</c>, longest_first, right, stride 0. With truncation on, tokenizers 0.23 stops
+    /// tokenizing a sequence at the first word boundary where it holds at least the full limit
+    /// (<paramref name="wordCap"/>, special tokens included), so longest_first compares those capped lengths; this
+    /// reproduces that while still counting every token that was cut.
+    /// </summary>
+    internal static int Truncate(SequenceEncoding a, SequenceEncoding? b, int maxLength, int wordCap)
+    {
+        if (b == null) return a.Truncate(maxLength);
+        if (maxLength == 0) return a.Truncate(0) + b.Truncate(0);
+        int n1 = CappedLength(a, wordCap), n2 = CappedLength(b, wordCap);
+        if (n1 + n2 <= maxLength) return 0;
+
+        var swap = false;
+        if (n1 > n2)
+        {
+            swap = true;
+            (n1, n2) = (n2, n1);
+        }
+
+        n2 = n1 > maxLength ? n1 : Math.Max(n1, maxLength - n1);
+        if (n1 + n2 > maxLength)
+        {
+            n1 = maxLength / 2;
+            n2 = n1 + maxLength % 2;
+        }
+
+        if (swap) (n1, n2) = (n2, n1);
+        return a.Truncate(n1) + b.Truncate(n2);
+    }
+
+    /// <summary>The number of tokens up to the first word end at which at least <paramref name="cap"/> tokens are held.</summary>
+    internal static int CappedLength(SequenceEncoding e, int cap)
+    {
+        for (var i = 0; i < e.Count; i++)
+        {
+            if (i + 1 >= cap && (i + 1 == e.Count || e.WordIds[i + 1] != e.WordIds[i])) return i + 1;
+        }
+
+        return e.Count;
+    }
+
+    /// <summary>Normalizes, pre-tokenizes and runs the model over one sequence (HF <c>encode_single_sequence</c>).</summary>
+    internal SequenceEncoding EncodeSequence(string text)
+    {
+        var encoding = new SequenceEncoding();
+        var words = new List<List<NChar>>();
+        var tokens = new List<ModelToken>();
+        var wordIndex = 0;
+        foreach (var piece in _added.ExtractAndNormalize(text, _normalizer))
+        {
+            if (piece.Token != null)
+            {
+                encoding.Ids.Add(piece.Token.Id);
+                encoding.Tokens.Add(piece.Value!);
+                encoding.Offsets.Add(new TokenOffset(piece.Chars[0].Start, piece.Chars[^1].End));
+                encoding.WordIds.Add(wordIndex++);
+                continue;
+            }
+
+            words.Clear();
+            if (_preTokenizer != null) _preTokenizer.Split(piece.Chars, words);
+            else words.Add(piece.Chars);
+            foreach (var word in words)
+            {
+                tokens.Clear();
+                _model.Tokenize(word, tokens);
+                foreach (var t in tokens)
+                {
+                    encoding.Ids.Add(t.Id);
+                    encoding.Tokens.Add(t.Value);
+                    encoding.Offsets.Add(new TokenOffset(word[t.Start].Start, word[t.End - 1].End));
+                    encoding.WordIds.Add(wordIndex);
+                }
+
+                wordIndex++;
+            }
+        }
+
+        return encoding;
+    }
+}
