@@ -27,6 +27,9 @@ internal sealed class WordPieceModel : ITokenizerModel
     private readonly int _unkId;
     private readonly string _prefix;
     private readonly int _maxInputCharsPerWord;
+#if NET9_0_OR_GREATER
+    private readonly FrozenDictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _spanLookup;
+#endif
 
     public WordPieceModel(IReadOnlyDictionary<string, int> vocab, string unkToken, string prefix, int maxInputCharsPerWord, string source)
     {
@@ -35,6 +38,9 @@ internal sealed class WordPieceModel : ITokenizerModel
         _unkToken = unkToken;
         _prefix = prefix;
         _maxInputCharsPerWord = maxInputCharsPerWord;
+#if NET9_0_OR_GREATER
+        _spanLookup = _vocab.GetAlternateLookup<ReadOnlySpan<char>>();
+#endif
         if (!_vocab.TryGetValue(unkToken, out _unkId))
             throw new TokenizerException($"{source}: the WordPiece unk_token '{unkToken}' is not in the vocabulary.");
     }
@@ -55,6 +61,24 @@ internal sealed class WordPieceModel : ITokenizerModel
 
     public string? IdToToken(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;
 
+    private bool TryGetId(ReadOnlySpan<char> candidate, out int id, out string piece)
+    {
+#if NET9_0_OR_GREATER
+        if (_spanLookup.TryGetValue(candidate, out id))
+        {
+            var known = IdToToken(id);
+            piece = known != null && candidate.SequenceEqual(known) ? known : candidate.ToString();
+            return true;
+        }
+
+        piece = "";
+        return false;
+#else
+        piece = candidate.ToString();
+        return _vocab.TryGetValue(piece, out id);
+#endif
+    }
+
     public void Tokenize(List<NChar> word, List<ModelToken> output)
     {
         var n = word.Count;
@@ -70,16 +94,21 @@ internal sealed class WordPieceModel : ITokenizerModel
         for (var i = 0; i < n; i++) u16[i + 1] = u16[i] + (word[i].Cp >= 0x10000 ? 2 : 1);
 
         var first = output.Count;
+        // Candidates after the first piece are "##" + text[start..end]: built once per start in a scratch buffer.
+        var scratch = new char[_prefix.Length + text.Length];
+        _prefix.CopyTo(scratch);
         var start = 0;
         while (start < n)
         {
+            if (start > 0) text.AsSpan(u16[start]).CopyTo(scratch.AsSpan(_prefix.Length));
             var end = n;
             var found = false;
             while (start < end)
             {
-                var piece = text.Substring(u16[start], u16[end] - u16[start]);
-                if (start > 0) piece = _prefix + piece;
-                if (_vocab.TryGetValue(piece, out var id))
+                var candidate = start == 0
+                    ? text.AsSpan(0, u16[end])
+                    : scratch.AsSpan(0, _prefix.Length + u16[end] - u16[start]);
+                if (TryGetId(candidate, out var id, out var piece))
                 {
                     output.Add(new ModelToken(id, piece, start, end));
                     found = true;
