@@ -29,7 +29,7 @@ public sealed class LayerStack
 
     /// <summary>The element-wise sum of the hidden states.</summary>
     /// <returns>Token vectors, (B, S, H).</returns>
-    public TokenStates Sum() => Reduce("sum", s => stack(s).sum(0));
+    public TokenStates Sum() => Reduce("sum", s => stack(s).sum(0, keepdim: false));
 
     /// <summary>The hidden states concatenated along the feature axis, in order.</summary>
     /// <returns>Token vectors, (B, S, n·H).</returns>
@@ -51,7 +51,7 @@ public sealed class LayerStack
         return Reduce("weighted", s =>
         {
             var wt = tensor(w, ScalarType.Float32, s[0].device).view(-1, 1, 1, 1);
-            return (stack(s) * wt).sum(0) / wt.sum();
+            return (stack(s) * wt).sum(0, keepdim: false) / wt.sum();
         });
     }
 
