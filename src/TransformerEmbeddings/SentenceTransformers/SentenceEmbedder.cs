@@ -109,7 +109,7 @@ public sealed class SentenceEmbedder : IDisposable
                 throw new ModelConfigurationException(Path.Combine(folder, "1_Pooling", "config.json"), "word_embedding_dimension",
                     $"Is {w}; the model's hidden size is {model.HiddenSize}.");
             foreach (var module in st.AfterPooling) dense.Add(module is null ? null : DenseModule.Load(module, model.Device));
-            return new SentenceEmbedder(model, true, st.Pooling, null, dense, st.MaxSeqLength ?? model.Tokenizer.MaxLength, st.DoLowerCase,
+            return new SentenceEmbedder(model, true, st.Pooling, null, dense, Math.Min(st.MaxSeqLength ?? model.Tokenizer.MaxLength, model.Config.MaxSequenceLength), st.DoLowerCase,
                 st.IncludePrompt, st.Prompts, st.DefaultPromptName, st.TruncateDim, true);
         }
         catch
