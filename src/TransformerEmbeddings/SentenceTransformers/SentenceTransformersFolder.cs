@@ -1,0 +1,195 @@
+using System.Text.Json;
+using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Pooling;
+
+namespace TransformerEmbeddings.SentenceTransformers;
+
+/// <summary>What a sentence-transformers folder describes: modules.json and the files it points to.</summary>
+internal sealed class SentenceTransformersFolder
+{
+    public const string TransformerType = "sentence_transformers.models.Transformer";
+    public const string PoolingType = "sentence_transformers.models.Pooling";
+    public const string DenseType = "sentence_transformers.models.Dense";
+    public const string NormalizeType = "sentence_transformers.models.Normalize";
+
+    private static readonly string[] Supported = [TransformerType, PoolingType, DenseType, NormalizeType];
+
+    public required string TransformerFolder { get; init; }
+    public int? MaxSeqLength { get; init; }
+    public bool DoLowerCase { get; init; }
+    public required PoolingStrategy Pooling { get; init; }
+    public int? WordEmbeddingDimension { get; init; }
+    public bool IncludePrompt { get; init; } = true;
+
+    /// <summary>The modules after pooling, in order: a Dense folder, or null for Normalize.</summary>
+    public required IReadOnlyList<string?> AfterPooling { get; init; }
+
+    public IReadOnlyDictionary<string, string> Prompts { get; init; } = new Dictionary<string, string>();
+    public string? DefaultPromptName { get; init; }
+    public int? TruncateDim { get; init; }
+
+    public static bool IsSentenceTransformers(string folder) => File.Exists(Path.Combine(folder, "modules.json"));
+
+    public static SentenceTransformersFolder Read(string folder)
+    {
+        var modulesPath = Path.Combine(folder, "modules.json");
+        using var modules = Parse(modulesPath);
+        if (modules.RootElement.ValueKind != JsonValueKind.Array)
+            throw new ModelConfigurationException(modulesPath, null, "Expected a JSON array of modules.");
+        var list = new List<(string Type, string Path, string Name)>();
+        foreach (var m in modules.RootElement.EnumerateArray())
+        {
+            var type = String(m, "type", modulesPath) ?? throw new ModelConfigurationException(modulesPath, "type", "A module has no type.");
+            var path = String(m, "path", modulesPath) ?? "";
+            var name = String(m, "name", modulesPath) ?? path;
+            if (!Supported.Contains(type))
+                throw new ModelConfigurationException(modulesPath, "type",
+                    $"Module '{name}' has type '{type}', which is not supported; supported module types: {string.Join(", ", Supported)}.");
+            list.Add((type, path, name));
+        }
+        if (list.Count < 2 || list[0].Type != TransformerType || list[1].Type != PoolingType)
+            throw new ModelConfigurationException(modulesPath, null,
+                $"Expected a {TransformerType} module followed by a {PoolingType} module; found {string.Join(", ", list.Select(l => l.Type))}.");
+        if (list.Skip(2).Any(l => l.Type is TransformerType or PoolingType))
+            throw new ModelConfigurationException(modulesPath, "type", "Only Dense and Normalize modules may follow the Pooling module.");
+
+        var transformerFolder = Path.Combine(folder, list[0].Path);
+        int? maxSeq = null;
+        var lower = false;
+        var sbert = Path.Combine(transformerFolder, "sentence_bert_config.json");
+        if (File.Exists(sbert))
+        {
+            using var doc = Parse(sbert);
+            maxSeq = Int(doc.RootElement, "max_seq_length", sbert);
+            lower = Bool(doc.RootElement, "do_lower_case", sbert) ?? false;
+            if (maxSeq is <= 0) throw new ModelConfigurationException(sbert, "max_seq_length", $"Must be positive; found {maxSeq}.");
+        }
+
+        var (pooling, dim, includePrompt) = ReadPooling(Path.Combine(folder, list[1].Path, "config.json"));
+        var after = list.Skip(2).Select(l => l.Type == DenseType ? Path.Combine(folder, l.Path) : null).ToList();
+
+        var prompts = new Dictionary<string, string>(StringComparer.Ordinal);
+        string? defaultPrompt = null;
+        int? truncateDim = null;
+        var stConfig = Path.Combine(folder, "config_sentence_transformers.json");
+        if (File.Exists(stConfig))
+        {
+            using var doc = Parse(stConfig);
+            var root = doc.RootElement;
+            if (root.TryGetProperty("prompts", out var p) && p.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var kv in p.EnumerateObject())
+                {
+                    if (kv.Value.ValueKind != JsonValueKind.String)
+                        throw new ModelConfigurationException(stConfig, $"prompts.{kv.Name}", $"Expected a string; found {kv.Value.ValueKind}.");
+                    prompts[kv.Name] = kv.Value.GetString()!;
+                }
+            }
+            defaultPrompt = String(root, "default_prompt_name", stConfig);
+            if (defaultPrompt is not null && !prompts.ContainsKey(defaultPrompt))
+                throw new ModelConfigurationException(stConfig, "default_prompt_name",
+                    $"'{defaultPrompt}' is not one of the prompts ({string.Join(", ", prompts.Keys)}).");
+            truncateDim = Int(root, "truncate_dim", stConfig);
+            if (truncateDim is <= 0) throw new ModelConfigurationException(stConfig, "truncate_dim", $"Must be positive; found {truncateDim}.");
+        }
+
+        return new SentenceTransformersFolder
+        {
+            TransformerFolder = transformerFolder,
+            MaxSeqLength = maxSeq,
+            DoLowerCase = lower,
+            Pooling = pooling,
+            WordEmbeddingDimension = dim,
+            IncludePrompt = includePrompt,
+            AfterPooling = after,
+            Prompts = prompts,
+            DefaultPromptName = defaultPrompt,
+            TruncateDim = truncateDim,
+        };
+    }
+
+    /// <summary>Reads <c>1_Pooling/config.json</c>: the boolean keys, or the legacy <c>pooling_mode</c> string; order as sentence-transformers concatenates.</summary>
+    internal static (PoolingStrategy Strategy, int? Dimension, bool IncludePrompt) ReadPooling(string path)
+    {
+        using var doc = Parse(path);
+        var root = doc.RootElement;
+        var flags = new (string Key, TokenPooling Mode)[]
+        {
+            ("pooling_mode_cls_token", TokenPooling.Cls),
+            ("pooling_mode_max_tokens", TokenPooling.Max),
+            ("pooling_mode_mean_tokens", TokenPooling.Mean),
+            ("pooling_mode_mean_sqrt_len_tokens", TokenPooling.MeanSqrtLength),
+            ("pooling_mode_weightedmean_tokens", TokenPooling.WeightedMean),
+            ("pooling_mode_lasttoken", TokenPooling.LastToken),
+        };
+        var on = new HashSet<TokenPooling>();
+        var legacy = root.TryGetProperty("pooling_mode", out var pm) && pm.ValueKind != JsonValueKind.Null;
+        if (legacy)
+        {
+            var names = pm.ValueKind switch
+            {
+                JsonValueKind.String => [pm.GetString()!],
+                JsonValueKind.Array => pm.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String
+                    ? e.GetString()!
+                    : throw new ModelConfigurationException(path, "pooling_mode", $"Expected strings; found {e.ValueKind}.")).ToArray(),
+                _ => throw new ModelConfigurationException(path, "pooling_mode", $"Expected a string; found {pm.ValueKind}."),
+            };
+            foreach (var n in names)
+            {
+                if (!PoolingStrategy.TryParse(n, out var s))
+                    throw new ModelConfigurationException(path, "pooling_mode",
+                        $"Unknown pooling mode '{n}'; expected one of {string.Join(", ", PoolingStrategy.SupportedNames)}.");
+                on.UnionWith(s.Modes);
+            }
+        }
+        else
+        {
+            foreach (var (key, mode) in flags)
+            {
+                if (Bool(root, key, path) == true) on.Add(mode);
+            }
+        }
+        if (on.Count == 0)
+            throw new ModelConfigurationException(path, null, "No pooling mode is enabled (pooling_mode_* keys are all false or missing).");
+        var ordered = flags.Select(f => f.Mode).Where(on.Contains).ToArray();
+        var dim = Int(root, "word_embedding_dimension", path);
+        var includePrompt = Bool(root, "include_prompt", path) ?? true;
+        return (new PoolingStrategy(ordered), dim, includePrompt);
+    }
+
+    internal static JsonDocument Parse(string path)
+    {
+        if (!File.Exists(path)) throw new ModelConfigurationException(path, null, "The file is missing.");
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            throw new ModelConfigurationException(path, null, $"Not valid JSON: {e.Message}", e);
+        }
+    }
+
+    internal static string? String(JsonElement e, string key, string path)
+    {
+        if (!e.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        return v.ValueKind == JsonValueKind.String ? v.GetString() : throw new ModelConfigurationException(path, key, $"Expected a string; found {v.ValueKind}.");
+    }
+
+    internal static int? Int(JsonElement e, string key, string path)
+    {
+        if (!e.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw new ModelConfigurationException(path, key, $"Expected an integer; found {v}.");
+    }
+
+    internal static bool? Bool(JsonElement e, string key, string path)
+    {
+        if (!e.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw new ModelConfigurationException(path, key, $"Expected true or false; found {v}."),
+        };
+    }
+}
