@@ -4,4 +4,5 @@ using TransformerEmbeddings.Cli.Commands;
 var root = new RootCommand("te: HuggingFace-exact BERT/RoBERTa encoders for .NET — tokenize, dump internals, embed texts.");
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(DumpCommand.Create());
+root.Subcommands.Add(EmbedCommand.Create());
 return root.Parse(args).Invoke();

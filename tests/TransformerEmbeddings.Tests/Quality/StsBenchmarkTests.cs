@@ -1,0 +1,41 @@
+using TransformerEmbeddings.SentenceTransformers;
+using TransformerEmbeddings.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace TransformerEmbeddings.Tests.Quality;
+
+/// <summary>
+/// The embedding pipeline on real text: Spearman correlation (x100) between all-MiniLM-L6-v2 cosine similarities
+/// and the gold scores of the STS-benchmark dev split. The figure is printed (and recorded in docs/pooling.md) to be
+/// checked against sentence-transformers' own; the assertion guards against a broken pipeline.
+/// </summary>
+public sealed class StsBenchmarkTests(ITestOutputHelper log)
+{
+    [Fact]
+    public void All_MiniLM_L6_v2_correlates_with_human_judgements_on_STS_dev()
+    {
+        var pairs = StsBenchmark.Dev();
+        Assert.Equal(1500, pairs.Count);
+        using var embedder = SentenceEmbedder.Create(ModelCache.Get("all-MiniLM-L6-v2"));
+        var a = embedder.Embed(pairs.Select(p => p.A).ToList());
+        var b = embedder.Embed(pairs.Select(p => p.B).ToList());
+        var cosines = a.Zip(b).Select(p => Cosine(p.First, p.Second)).ToList();
+        var spearman = 100 * StsBenchmark.Spearman(cosines, pairs.Select(p => p.Score).ToList());
+        log.WriteLine($"STS-benchmark dev Spearman x100: {spearman:F2}");
+        Console.WriteLine($"STS-benchmark dev Spearman x100 (all-MiniLM-L6-v2): {spearman:F2}");
+        Assert.InRange(spearman, 80, 100);
+    }
+
+    private static double Cosine(float[] x, float[] y)
+    {
+        double dot = 0, xx = 0, yy = 0;
+        for (var i = 0; i < x.Length; i++)
+        {
+            dot += (double)x[i] * y[i];
+            xx += (double)x[i] * x[i];
+            yy += (double)y[i] * y[i];
+        }
+        return dot / Math.Sqrt(xx * yy);
+    }
+}
