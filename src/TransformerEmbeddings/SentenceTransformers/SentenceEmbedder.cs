@@ -258,6 +258,10 @@ public sealed class SentenceEmbedder : IDisposable
         return e.Dimension;
     }
 
+    /// <summary>This embedder as a Microsoft.Extensions.AI embedding generator (which then owns it).</summary>
+    /// <returns>The generator.</returns>
+    public SentenceEmbeddingGenerator AsEmbeddingGenerator() => new(this);
+
     /// <summary>Releases the Dense weights, and the model when this embedder loaded it.</summary>
     public void Dispose()
     {

@@ -1,0 +1,90 @@
+using Microsoft.Extensions.AI;
+
+namespace TransformerEmbeddings.SentenceTransformers;
+
+/// <summary>
+/// <see cref="SentenceEmbedder"/> as a Microsoft.Extensions.AI <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>,
+/// so it plugs into anything written against that abstraction (vector stores, RAG pipelines, DI).
+/// <code>
+/// IEmbeddingGenerator&lt;string, Embedding&lt;float&gt;&gt; generator = SentenceEmbedder.Load(folder).AsEmbeddingGenerator();
+/// var embeddings = await generator.GenerateAsync(["first text", "second text"]);
+/// </code>
+/// <see cref="EmbeddingGenerationOptions.Dimensions"/> truncates to the first d dimensions (Matryoshka) and
+/// renormalises; a <c>"prompt_name"</c> additional property picks a sentence-transformers prompt.
+/// </summary>
+public sealed class SentenceEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+{
+    private readonly SentenceEmbedder embedder;
+    private readonly bool ownsEmbedder;
+    private readonly EmbeddingGeneratorMetadata metadata;
+
+    /// <summary>Wraps an embedder.</summary>
+    /// <param name="embedder">The embedder.</param>
+    /// <param name="ownsEmbedder">Whether disposing the generator disposes the embedder.</param>
+    public SentenceEmbeddingGenerator(SentenceEmbedder embedder, bool ownsEmbedder = true)
+    {
+        ArgumentNullException.ThrowIfNull(embedder);
+        this.embedder = embedder;
+        this.ownsEmbedder = ownsEmbedder;
+        metadata = new EmbeddingGeneratorMetadata("TransformerEmbeddings", null, Path.GetFileName(embedder.Model.Folder), embedder.Dimension);
+    }
+
+    /// <summary>Embeds the texts (batched, in input order) on a worker thread.</summary>
+    /// <param name="values">The texts.</param>
+    /// <param name="options">Dimensions (Matryoshka truncation) and an optional <c>prompt_name</c>.</param>
+    /// <param name="cancellationToken">Cancels before the work starts.</param>
+    /// <returns>One embedding per text.</returns>
+    public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
+        IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var texts = values.ToList();
+        var dimensions = options?.Dimensions;
+        if (dimensions is { } d && (d < 1 || d > embedder.Dimension))
+            throw new ArgumentOutOfRangeException(nameof(options), d, $"Dimensions must lie in 1..{embedder.Dimension}.");
+        var prompt = options?.AdditionalProperties?.TryGetValue("prompt_name", out var p) == true ? p?.ToString() : null;
+        return Task.Run(() =>
+        {
+            var vectors = embedder.Embed(texts, prompt);
+            var result = new GeneratedEmbeddings<Embedding<float>>(vectors.Length);
+            var created = DateTimeOffset.UtcNow;
+            foreach (var v in vectors)
+            {
+                var vector = dimensions is { } n ? Renormalized(v.AsSpan(0, n)) : v;
+                result.Add(new Embedding<float>(vector) { ModelId = metadata.DefaultModelId, CreatedAt = created });
+            }
+            return result;
+        }, cancellationToken);
+    }
+
+    private static float[] Renormalized(ReadOnlySpan<float> v)
+    {
+        var norm = 0.0;
+        foreach (var x in v) norm += (double)x * x;
+        var scale = (float)(1 / Math.Max(Math.Sqrt(norm), 1e-12));
+        var result = new float[v.Length];
+        for (var i = 0; i < v.Length; i++) result[i] = v[i] * scale;
+        return result;
+    }
+
+    /// <summary>Returns the metadata, the embedder, the model or this generator when asked for their type.</summary>
+    /// <param name="serviceType">The type asked for.</param>
+    /// <param name="serviceKey">Unused.</param>
+    /// <returns>The service, or null.</returns>
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is not null) return null;
+        if (serviceType == typeof(EmbeddingGeneratorMetadata)) return metadata;
+        if (serviceType.IsInstanceOfType(this)) return this;
+        if (serviceType.IsInstanceOfType(embedder)) return embedder;
+        if (serviceType.IsInstanceOfType(embedder.Model)) return embedder.Model;
+        return null;
+    }
+
+    /// <summary>Disposes the embedder when this generator owns it.</summary>
+    public void Dispose()
+    {
+        if (ownsEmbedder) embedder.Dispose();
+    }
+}
