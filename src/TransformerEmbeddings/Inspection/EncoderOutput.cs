@@ -190,6 +190,46 @@ public sealed class EncoderOutput : IDisposable
         return list;
     }
 
+    /// <summary>The vector of one token as a managed array: hidden state <paramref name="hiddenState"/> (default: the last).</summary>
+    /// <param name="sequence">The row.</param>
+    /// <param name="token">The token index (see <see cref="TokenAt"/> and <see cref="TokensOfWord"/>).</param>
+    /// <param name="hiddenState">0 the embeddings output, l + 1 the output of layer l, -1 the last.</param>
+    /// <returns>H floats.</returns>
+    public float[] TokenVector(int sequence, int token, int hiddenState = -1)
+    {
+        CheckPosition(sequence, token);
+        return ToArray(HiddenState(hiddenState)[sequence, token]);
+    }
+
+    /// <summary>
+    /// One head's attention pattern for one row as a managed [queries, keys] array over the real tokens only
+    /// (padding cut off): <c>pattern[i, j]</c> is how much token i attends to token j.
+    /// </summary>
+    /// <param name="layer">The layer, negative from the end.</param>
+    /// <param name="head">The head.</param>
+    /// <param name="sequence">The row.</param>
+    /// <returns>The pattern, rows summing to 1.</returns>
+    public float[,] AttentionPattern(int layer, int head, int sequence)
+    {
+        var probs = Attentions(layer);
+        if (head < 0 || head >= probs.shape[1])
+            throw new ArgumentOutOfRangeException(nameof(head), head, $"The model has {probs.shape[1]} heads per layer.");
+        var n = Length(sequence);
+        var flat = ToArray(probs[sequence, head, ..n, ..n]);
+        var result = new float[n, n];
+        Buffer.BlockCopy(flat, 0, result, 0, flat.Length * sizeof(float));
+        return result;
+    }
+
+    private void CheckPosition(int sequence, int token)
+    {
+        if (sequence < 0 || sequence >= BatchSize)
+            throw new ArgumentOutOfRangeException(nameof(sequence), sequence, $"The batch has {BatchSize} rows.");
+        var n = Length(sequence);
+        if (token < 0 || token >= n)
+            throw new ArgumentOutOfRangeException(nameof(token), token, $"Row {sequence} has {n} real tokens (0..{n - 1}); later positions are padding.");
+    }
+
     /// <summary>Copies a (…, D) slice of any tensor to a managed array (float32).</summary>
     /// <param name="t">A tensor, usually one of this object's.</param>
     /// <returns>The values, row-major.</returns>

@@ -143,3 +143,29 @@ public sealed class RecaptureTests
         }
     }
 }
+
+public sealed class TokenLevelAccessTests
+{
+    [Fact]
+    public void Tokens_words_and_characters_link_back_to_the_text()
+    {
+        var m = ModelCache.Get("bert-tiny-uncased");
+        const string text = "The bank will not lend money near the river bank.";
+        using var output = m.Encode(["short", text], new CaptureOptions { Kinds = ActivationKind.Attentions | ActivationKind.HiddenStates, Layers = [-1] });
+
+        var river = output.TokenAt(1, text.IndexOf("river", StringComparison.Ordinal) + 2);
+        Assert.Equal("river", output.Tokenization![1].Tokens[river]);
+        Assert.Equal(-1, output.TokenAt(1, text.IndexOf(' ', StringComparison.Ordinal)));   // whitespace belongs to no token
+        Assert.Equal([river], output.TokensOfWord(1, output.Tokenization[1].WordIds[river]!.Value));
+
+        var vector = output.TokenVector(1, river);
+        Assert.Equal(EncoderOutput.ToArray(output.LastHiddenState[1, river]), vector);
+        Assert.Equal(EncoderOutput.ToArray(output.HiddenState(0)[1, river]), output.TokenVector(1, river, hiddenState: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => output.TokenVector(0, output.Length(0))); // padding is not data
+
+        var pattern = output.AttentionPattern(-1, 1, 0);
+        Assert.Equal(output.Length(0), pattern.GetLength(0));
+        for (var i = 0; i < pattern.GetLength(0); i++)
+            Assert.Equal(1.0, Enumerable.Range(0, pattern.GetLength(1)).Sum(j => (double)pattern[i, j]), 5);
+    }
+}
