@@ -24,12 +24,14 @@ namespace TransformerEmbeddings;
 public sealed class TransformerModel : IDisposable
 {
     private readonly BertModel model;
+    private readonly MaskedLanguageModelHead? mlmHead;
     private readonly ILogger logger;
     private bool disposed;
 
-    private TransformerModel(string folder, EncoderConfig config, BertModel model, TransformerTokenizer tokenizer,
+    private TransformerModel(string folder, EncoderConfig config, BertModel model, MaskedLanguageModelHead? mlmHead, TransformerTokenizer tokenizer,
         CheckpointReport checkpoint, Device device, ScalarType dtype, TimeSpan loadTime, ILogger logger)
     {
+        this.mlmHead = mlmHead;
         Folder = folder;
         Config = config;
         this.model = model;
@@ -64,6 +66,9 @@ public sealed class TransformerModel : IDisposable
 
     /// <summary>Whether the checkpoint has a pooler (then <see cref="EncoderOutput.PoolerOutput"/> is set).</summary>
     public bool HasPooler => model.HasPooler;
+
+    /// <summary>Whether the checkpoint carries a masked-language-model head (BertForMaskedLM, RobertaForMaskedLM).</summary>
+    public bool HasMaskedLanguageModelHead => mlmHead is not null;
 
     /// <summary>The width of every token vector (hidden_size).</summary>
     public int HiddenSize => Config.HiddenSize;
@@ -102,11 +107,14 @@ public sealed class TransformerModel : IDisposable
 
         using var loader = CheckpointLoader.Open(folder, dtype, device);
         BertModel module;
+        MaskedLanguageModelHead? head;
         using (no_grad())
         {
             module = new BertModel(new WeightPath(loader), config);
+            head = MaskedLanguageModelHead.Load(new WeightPath(loader, outsideBase: true), config, module.Embeddings.WordEmbeddings);
         }
         module.eval();
+        head?.eval();
         var report = loader.Report();
         clock.Stop();
 
@@ -115,7 +123,7 @@ public sealed class TransformerModel : IDisposable
         if (report.UnusedTensors.Count > 0)
             logger.LogInformation("Tensors not used by the encoder: {Unused}", string.Join(", ", report.UnusedTensors));
 
-        return new TransformerModel(Path.GetFullPath(folder), config, module, tokenizer, report, device, dtype, clock.Elapsed, logger);
+        return new TransformerModel(Path.GetFullPath(folder), config, module, head, tokenizer, report, device, dtype, clock.Elapsed, logger);
     }
 
     /// <summary>Tokenizes and encodes texts as one right-padded batch.</summary>
@@ -230,6 +238,71 @@ public sealed class TransformerModel : IDisposable
         return AttentionWeights.From(attention, Config);
     }
 
+    /// <summary>
+    /// The masked-language-model head applied to an output's last hidden state: vocabulary logits (B, S, V), as HF's
+    /// <c>*ForMaskedLM</c> computes them (decoder tied to the word embeddings). A new tensor the caller owns.
+    /// </summary>
+    /// <param name="output">An output of this model.</param>
+    /// <param name="positions">Only these (sequence, position) rows, giving (N, V); all positions when null.</param>
+    /// <returns>The logits.</returns>
+    /// <exception cref="InvalidOperationException">The checkpoint has no MLM head.</exception>
+    public Tensor MaskedLanguageModelLogits(EncoderOutput output, IReadOnlyList<(int Sequence, int Position)>? positions = null)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var head = mlmHead ?? throw new InvalidOperationException(
+            $"{Folder} has no masked-language-model head (cls.predictions.* or lm_head.*); load a *ForMaskedLM checkpoint.");
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var hidden = output.LastHiddenState;
+        if (positions is not null)
+        {
+            var rows = tensor(positions.Select(p => (long)p.Sequence).ToArray(), device: hidden.device);
+            var cols = tensor(positions.Select(p => (long)p.Position).ToArray(), device: hidden.device);
+            hidden = hidden.index([rows, cols]);                                  // (N, H)
+        }
+        return scope.MoveToOuter(head.call(hidden).to(ScalarType.Float32));
+    }
+
+    /// <summary>Fills in the mask tokens of texts: the head's top-k candidates for every mask token, in text order.</summary>
+    /// <param name="texts">Texts holding the tokenizer's mask token (e.g. <c>[MASK]</c>, <c>&lt;mask&gt;</c>).</param>
+    /// <param name="topK">How many candidates per mask.</param>
+    /// <returns>One prediction per mask token.</returns>
+    /// <exception cref="InvalidOperationException">The checkpoint has no MLM head, or the tokenizer has no mask token.</exception>
+    public IReadOnlyList<MaskPrediction> PredictMasked(IReadOnlyList<string> texts, int topK = 5)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
+        var maskId = Tokenizer.MaskTokenId ?? throw new InvalidOperationException($"The tokenizer of {Folder} has no mask token.");
+        using var output = Encode(texts);
+        var positions = new List<(int, int)>();
+        for (var b = 0; b < output.Tokenization!.Count; b++)
+        {
+            var ids = output.Tokenization[b].Ids;
+            for (var i = 0; i < ids.Count; i++)
+                if (ids[i] == maskId) positions.Add((b, i));
+        }
+        if (positions.Count == 0) return [];
+        using var scope = NewDisposeScope();
+        var logits = MaskedLanguageModelLogits(output, positions);               // (N, V)
+        var probabilities = logits.softmax(-1);
+        var (values, indices) = logits.topk(Math.Min(topK, Config.VocabSize), dim: -1);
+        var top = values.data<float>().ToArray();
+        var ids2 = indices.data<long>().ToArray();
+        var k = (int)values.shape[1];
+        var result = new List<MaskPrediction>(positions.Count);
+        for (var n = 0; n < positions.Count; n++)
+        {
+            var candidates = new TokenScore[k];
+            for (var j = 0; j < k; j++)
+            {
+                var id = (int)ids2[n * k + j];
+                candidates[j] = new TokenScore(id, Tokenizer.IdToToken(id) ?? "", top[n * k + j], probabilities[n, id].item<float>());
+            }
+            result.Add(new MaskPrediction(positions[n].Item1, positions[n].Item2, candidates));
+        }
+        return result;
+    }
+
     private void ValidateIds(EncoderInputs inputs)
     {
         CheckLength(inputs.SequenceLength);
@@ -282,6 +355,7 @@ public sealed class TransformerModel : IDisposable
     {
         if (disposed) return;
         disposed = true;
+        mlmHead?.Dispose();
         model.Dispose();
     }
 }

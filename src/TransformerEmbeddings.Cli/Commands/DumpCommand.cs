@@ -56,7 +56,10 @@ internal static class DumpCommand
 
             var entries = new List<SafeTensorEntry>();
             if (file.Sentences is { Count: > 0 } sentences)
+            {
                 Collect(entries, "", options, mask, c => m.Encode(sentences, c, limit));
+                if (m.HasMaskedLanguageModelHead) AddMaskedLanguageModel(entries, m, sentences, limit);
+            }
             if (file.Pairs is { Count: > 0 } pairs)
                 Collect(entries, "pairs.", options, mask, c => m.Encode(pairs, c, limit));
             if (entries.Count == 0) throw new CliException("the input holds no texts.");
@@ -90,6 +93,25 @@ internal static class DumpCommand
             using var masked = encode(new CaptureOptions { HeadMask = headMask });
             Add(entries, prefix + "head_masked.last_hidden_state", masked.LastHiddenState);
         }
+    }
+
+    /// <summary><c>mlm_rows</c>, <c>mlm_logits_selected</c>, <c>mlm_top5_ids</c>, <c>mlm_top5_logits</c> at every mask token.</summary>
+    private static void AddMaskedLanguageModel(List<SafeTensorEntry> entries, TransformerModel model, IReadOnlyList<string> sentences, int? limit)
+    {
+        if (model.Tokenizer.MaskTokenId is not { } maskId) return;
+        using var output = model.Encode(sentences, null, limit);
+        var rows = new List<(int, int)>();
+        for (var b = 0; b < output.Tokenization!.Count; b++)
+            for (var i = 0; i < output.Tokenization[b].Count; i++)
+                if (output.Tokenization[b].Ids[i] == maskId) rows.Add((b, i));
+        if (rows.Count == 0) return;
+        using var scope = NewDisposeScope();
+        var logits = model.MaskedLanguageModelLogits(output, rows);
+        var (values, indices) = logits.topk(5, dim: -1);
+        Add(entries, "mlm_rows", tensor(rows.SelectMany(r => new long[] { r.Item1, r.Item2 }).ToArray(), [rows.Count, 2]));
+        Add(entries, "mlm_logits_selected", logits);
+        Add(entries, "mlm_top5_ids", indices);
+        Add(entries, "mlm_top5_logits", values);
     }
 
     internal static void Add(List<SafeTensorEntry> entries, string name, Tensor t)

@@ -11,26 +11,37 @@ internal readonly struct WeightPath
 {
     private readonly CheckpointLoader loader;
     private readonly string prefix;
+    private readonly bool outsideBase;
 
-    public WeightPath(CheckpointLoader loader, string prefix = "")
+    /// <param name="loader">The checkpoint.</param>
+    /// <param name="prefix">The module path.</param>
+    /// <param name="outsideBase">
+    /// True for heads that live beside the base model (<c>cls.predictions</c>, <c>lm_head</c>), whose keys never carry
+    /// the <c>bert.</c>/<c>roberta.</c> prefix.
+    /// </param>
+    public WeightPath(CheckpointLoader loader, string prefix = "", bool outsideBase = false)
     {
         this.loader = loader;
         this.prefix = prefix;
+        this.outsideBase = outsideBase;
     }
 
     /// <summary>The child path <c>prefix.name</c>.</summary>
-    public WeightPath this[string name] => new(loader, Join(name));
+    public WeightPath this[string name] => new(loader, Join(name), outsideBase);
 
     /// <summary>The child path <c>prefix.index</c> (a layer of a ModuleList).</summary>
-    public WeightPath this[int index] => new(loader, Join(index.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    public WeightPath this[int index] => new(loader, Join(index.ToString(System.Globalization.CultureInfo.InvariantCulture)), outsideBase);
 
     public string Prefix => prefix;
 
     /// <summary>Takes a required tensor of the given shape.</summary>
-    public Parameter Take(string name, params long[] shape) => loader.Take(Join(name), shape);
+    public Parameter Take(string name, params long[] shape) => loader.Take(Join(name), shape, outsideBase);
 
     /// <summary>Whether the checkpoint holds a tensor at <c>prefix.name</c>.</summary>
-    public bool Has(string name) => loader.Has(Join(name));
+    public bool Has(string name) => loader.Has(Join(name), outsideBase);
+
+    /// <summary>Marks a tensor as accounted for without loading it (a tied copy such as an MLM decoder).</summary>
+    public void Skip(string name) => loader.MarkUsed(Join(name), outsideBase);
 
     private string Join(string name) => prefix.Length == 0 ? name : prefix + "." + name;
 }

@@ -121,12 +121,18 @@ internal sealed class CheckpointLoader : IDisposable
     }
 
     /// <summary>Whether a tensor exists at the HF module path.</summary>
-    public bool Has(string path) => Resolve(path) != null;
+    public bool Has(string path, bool outsideBase = false) => Resolve(path, outsideBase) != null;
+
+    /// <summary>Counts a tensor as used without loading it (tied weights stored twice).</summary>
+    public void MarkUsed(string path, bool outsideBase = false)
+    {
+        if (Resolve(path, outsideBase) is { } key) used.Add(key);
+    }
 
     /// <summary>Loads the tensor at the HF module path, checks its shape and converts it to the model dtype and device.</summary>
-    public Parameter Take(string path, long[] shape)
+    public Parameter Take(string path, long[] shape, bool outsideBase = false)
     {
-        var key = Resolve(path) ?? throw new WeightLoadingException(source, Prefix + path,
+        var key = Resolve(path, outsideBase) ?? throw new WeightLoadingException(source, (outsideBase ? "" : Prefix) + path,
             $"missing; the model needs it with shape [{string.Join(", ", shape)}].");
         var (file, info) = tensors[key];
         if (!info.Shape.SequenceEqual(shape))
@@ -140,11 +146,12 @@ internal sealed class CheckpointLoader : IDisposable
         return parameter;
     }
 
-    private string? Resolve(string path)
+    private string? Resolve(string path, bool outsideBase)
     {
+        var prefix = outsideBase ? "" : Prefix;
         foreach (var candidate in Candidates(path))
         {
-            if (tensors.ContainsKey(Prefix + candidate)) return Prefix + candidate;
+            if (tensors.ContainsKey(prefix + candidate)) return prefix + candidate;
         }
         return null;
     }
