@@ -40,14 +40,18 @@ internal sealed class AddedVocabulary
     public List<Piece> ExtractAndNormalize(string text, INormalizer? normalizer)
     {
         var result = new List<Piece>();
-        ExtractAndNormalize(text, normalizer, result, new List<Piece>());
+        ExtractAndNormalize(text, normalizer, result, new List<Piece>(), new List<NChar>());
         return result;
     }
 
-    /// <summary>HF <c>extract_and_normalize</c>, appending to <paramref name="result"/>; <paramref name="scratch"/> is working space.</summary>
-    public void ExtractAndNormalize(string text, INormalizer? normalizer, List<Piece> result, List<Piece> scratch)
+    /// <summary>
+    /// HF <c>extract_and_normalize</c>, appending to <paramref name="result"/>; <paramref name="scratch"/> and
+    /// <paramref name="chars"/> are working space (the pieces may point into <paramref name="chars"/> until it is reused).
+    /// </summary>
+    public void ExtractAndNormalize(string text, INormalizer? normalizer, List<Piece> result, List<Piece> scratch, List<NChar> chars)
     {
-        var original = NormalizedText.FromText(text, 0, text.Length);
+        chars.Clear();
+        var original = NormalizedText.FromText(text, 0, text.Length, chars);
         scratch.Clear();
         Split(original, _raw, scratch);
         foreach (var p in scratch)

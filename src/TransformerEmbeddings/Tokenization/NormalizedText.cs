@@ -122,9 +122,12 @@ internal static class NormalizedText
     }
 
     /// <summary>Converts text to code points with their UTF-16 spans; lone surrogates become U+FFFD (Rust strings cannot hold them).</summary>
-    internal static List<NChar> FromText(string text, int start, int end)
+    internal static List<NChar> FromText(string text, int start, int end) => FromText(text, start, end, new List<NChar>(end - start));
+
+    /// <summary>Appends the code points of text[start..end] with their UTF-16 spans to <paramref name="result"/> (see above).</summary>
+    internal static List<NChar> FromText(string text, int start, int end, List<NChar> result)
     {
-        var result = new List<NChar>(end - start);
+        result.EnsureCapacity(result.Count + end - start);
         var i = start;
         while (i < end)
         {

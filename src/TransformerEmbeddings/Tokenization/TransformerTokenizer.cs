@@ -147,7 +147,9 @@ public sealed class TransformerTokenizer
         }
 
         var truncated = Truncate(a, b, limit - added, limit);
-        return _postProcessor.Process(a, b, truncated);
+        var result = _postProcessor.Process(a, b, truncated);
+        if (a.Ids.Capacity > MaxScratchChars || scratch.B.Ids.Capacity > MaxScratchChars) t_scratch = null;
+        return result;
     }
 
     /// <summary>
@@ -201,6 +203,7 @@ public sealed class TransformerTokenizer
         public readonly List<AddedVocabulary.Piece> RawPieces = [];
         public readonly List<WordRange> Words = [];
         public readonly List<ModelToken> Tokens = [];
+        public readonly List<NChar> Chars = [];
     }
 
     [ThreadStatic]
@@ -221,7 +224,7 @@ public sealed class TransformerTokenizer
         var tokens = scratch.Tokens;
         var wordIndex = 0;
         pieces.Clear();
-        _added.ExtractAndNormalize(text, _normalizer, pieces, scratch.RawPieces);
+        _added.ExtractAndNormalize(text, _normalizer, pieces, scratch.RawPieces, scratch.Chars);
         foreach (var piece in pieces)
         {
             if (piece.Token != null)
@@ -257,5 +260,10 @@ public sealed class TransformerTokenizer
 
         pieces.Clear();
         scratch.RawPieces.Clear();
+        scratch.Chars.Clear();
+        // Do not keep a huge text's buffers alive on the thread.
+        if (scratch.Chars.Capacity > MaxScratchChars) scratch.Chars.TrimExcess();
     }
+
+    private const int MaxScratchChars = 1 << 16;
 }
