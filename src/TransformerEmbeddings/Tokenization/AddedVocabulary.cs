@@ -23,7 +23,7 @@ internal sealed class AddedVocabulary
         _raw = new Matcher(ordered.Where(t => !t.Normalized).Select(t => (ToCps(t.Content), t)).ToList());
         _normalized = new Matcher(ordered.Where(t => t.Normalized).Select(t =>
         {
-            var chars = NormalizedText.FromText(t.Content, 0, t.Content.Length).ToList();
+            var chars = NormalizedText.FromText(t.Content, 0, t.Content.Length);
             if (normalizer != null) chars = normalizer.Normalize(chars, 0);
             return (chars.Select(c => c.Cp).ToArray(), t);
         }).ToList());
@@ -39,9 +39,22 @@ internal sealed class AddedVocabulary
     /// <summary>HF <c>extract_and_normalize</c>.</summary>
     public List<Piece> ExtractAndNormalize(string text, INormalizer? normalizer)
     {
-        var original = NormalizedText.FromText(text, 0, text.Length).ToList();
         var result = new List<Piece>();
-        foreach (var p in Split(original, _raw))
+        ExtractAndNormalize(text, normalizer, result, new List<Piece>(), new List<NChar>());
+        return result;
+    }
+
+    /// <summary>
+    /// HF <c>extract_and_normalize</c>, appending to <paramref name="result"/>; <paramref name="scratch"/> and
+    /// <paramref name="chars"/> are working space (the pieces may point into <paramref name="chars"/> until it is reused).
+    /// </summary>
+    public void ExtractAndNormalize(string text, INormalizer? normalizer, List<Piece> result, List<Piece> scratch, List<NChar> chars)
+    {
+        chars.Clear();
+        var original = NormalizedText.FromText(text, 0, text.Length, chars);
+        scratch.Clear();
+        Split(original, _raw, scratch);
+        foreach (var p in scratch)
         {
             if (p.Token != null)
             {
@@ -52,52 +65,64 @@ internal sealed class AddedVocabulary
             var originStart = p.Chars.Count > 0 ? p.Chars[0].Start : 0;
             var normalized = normalizer != null ? normalizer.Normalize(p.Chars, originStart) : p.Chars;
             if (normalized.Count == 0) continue;
-            foreach (var q in Split(normalized, _normalized))
-                if (q.Chars.Count > 0)
-                    result.Add(q);
+            var from = result.Count;
+            Split(normalized, _normalized, result);
+            for (var i = result.Count - 1; i >= from; i--)
+                if (result[i].Chars.Count == 0)
+                    result.RemoveAt(i);
         }
-
-        return result;
     }
 
-    private static IEnumerable<Piece> Split(List<NChar> chars, Matcher matcher)
+    /// <summary>Splits <paramref name="chars"/> on the matches of <paramref name="matcher"/> (the list itself when none match).</summary>
+    private static void Split(List<NChar> chars, Matcher matcher, List<Piece> output)
     {
         if (matcher.IsEmpty || chars.Count == 0)
         {
-            yield return new Piece(chars, null, null);
-            yield break;
+            output.Add(new Piece(chars, null, null));
+            return;
         }
 
-        var cps = chars.Select(c => c.Cp).ToArray();
+        var cps = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chars);
+        var n = cps.Length;
         var startOffset = 0;
-        foreach (var (mStart, mEnd, token) in matcher.FindAll(cps))
+        var i = 0;
+        while (i < n)
         {
-            var start = mStart;
-            var stop = mEnd;
+            if (!matcher.TryMatchAt(cps, i, out var length, out var token))
+            {
+                i++;
+                continue;
+            }
+
+            // Matches are found left to right, non-overlapping, independently of the adjustments below.
+            var start = i;
+            var stop = i + length;
+            i = stop;
             if (token.SingleWord)
             {
-                var startSpace = start == 0 || !IsWordChar(cps[start - 1]);
-                var stopSpace = stop == cps.Length || !IsWordChar(cps[stop]);
+                var startSpace = start == 0 || !IsWordChar(cps[start - 1].Cp);
+                var stopSpace = stop == n || !IsWordChar(cps[stop].Cp);
                 if (!startSpace || !stopSpace) continue;
             }
 
             if (token.LStrip)
             {
                 var s = start;
-                while (s > 0 && UnicodeTables.IsWhiteSpace(cps[s - 1])) s--;
+                while (s > 0 && UnicodeTables.IsWhiteSpace(cps[s - 1].Cp)) s--;
                 start = Math.Max(s, startOffset);
             }
 
             if (token.RStrip)
-                while (stop < cps.Length && UnicodeTables.IsWhiteSpace(cps[stop])) stop++;
+                while (stop < n && UnicodeTables.IsWhiteSpace(cps[stop].Cp)) stop++;
 
-            if (startOffset < start) yield return new Piece(chars.GetRange(startOffset, start - startOffset), null, null);
+            if (startOffset < start) output.Add(new Piece(chars.GetRange(startOffset, start - startOffset), null, null));
             var slice = chars.GetRange(start, stop - start);
-            yield return new Piece(slice, token, NormalizedText.ToText(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slice)));
+            output.Add(new Piece(slice, token, NormalizedText.ToText(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slice))));
             startOffset = stop;
         }
 
-        if (startOffset != cps.Length) yield return new Piece(chars.GetRange(startOffset, cps.Length - startOffset), null, null);
+        if (startOffset == 0) output.Add(new Piece(chars, null, null));
+        else if (startOffset != n) output.Add(new Piece(chars.GetRange(startOffset, n - startOffset), null, null));
     }
 
     /// <summary>Rust regex's Unicode \w: alphabetic, marks, decimal digits, connector punctuation, join controls.</summary>
@@ -116,40 +141,47 @@ internal sealed class AddedVocabulary
     private sealed class Matcher
     {
         private readonly Dictionary<int, (int[] Pattern, AddedToken Token)[]> _byFirst;
+        private readonly bool[] _asciiFirst = new bool[128];
 
         public Matcher(List<(int[] Pattern, AddedToken Token)> patterns)
         {
             _byFirst = patterns.Where(p => p.Pattern.Length > 0)
                 .GroupBy(p => p.Pattern[0])
                 .ToDictionary(g => g.Key, g => g.OrderByDescending(p => p.Pattern.Length).ToArray());
+            foreach (var first in _byFirst.Keys)
+                if (first is >= 0 and < 128)
+                    _asciiFirst[first] = true;
         }
 
         public bool IsEmpty => _byFirst.Count == 0;
 
-        public IEnumerable<(int Start, int End, AddedToken Token)> FindAll(int[] text)
+        /// <summary>The longest pattern (first in order among equals) that starts at <paramref name="i"/>.</summary>
+        public bool TryMatchAt(ReadOnlySpan<NChar> text, int i, out int length, out AddedToken token)
         {
-            var i = 0;
-            while (i < text.Length)
+            var c = text[i].Cp;
+            if ((c < 128 && !_asciiFirst[c]) || !_byFirst.TryGetValue(c, out var candidates))
             {
-                if (_byFirst.TryGetValue(text[i], out var candidates))
-                {
-                    var matched = false;
-                    foreach (var (pattern, token) in candidates)
-                    {
-                        if (i + pattern.Length <= text.Length && text.AsSpan(i, pattern.Length).SequenceEqual(pattern))
-                        {
-                            yield return (i, i + pattern.Length, token);
-                            i += pattern.Length;
-                            matched = true;
-                            break;
-                        }
-                    }
-
-                    if (matched) continue;
-                }
-
-                i++;
+                length = 0;
+                token = null!;
+                return false;
             }
+
+            foreach (var (pattern, t) in candidates)
+            {
+                if (i + pattern.Length > text.Length) continue;
+                var k = 1;
+                while (k < pattern.Length && text[i + k].Cp == pattern[k]) k++;
+                if (k == pattern.Length)
+                {
+                    length = pattern.Length;
+                    token = t;
+                    return true;
+                }
+            }
+
+            length = 0;
+            token = null!;
+            return false;
         }
     }
 }

@@ -9,7 +9,7 @@ internal readonly record struct ModelToken(int Id, string Value, int Start, int 
 /// <summary>A model stage (HF <c>Model</c>): turns one word into tokens.</summary>
 internal interface ITokenizerModel
 {
-    void Tokenize(List<NChar> word, List<ModelToken> output);
+    void Tokenize(ReadOnlySpan<NChar> word, List<ModelToken> output);
 
     int? TokenToId(string token);
 
@@ -79,35 +79,51 @@ internal sealed class WordPieceModel : ITokenizerModel
 #endif
     }
 
-    public void Tokenize(List<NChar> word, List<ModelToken> output)
+    public void Tokenize(ReadOnlySpan<NChar> word, List<ModelToken> output)
     {
-        var n = word.Count;
+        var n = word.Length;
         if (n > _maxInputCharsPerWord)
         {
             output.Add(new ModelToken(_unkId, _unkToken, 0, n));
             return;
         }
 
-        // UTF-16 text of the word, with the start of every code point.
-        var text = NormalizedText.ToText(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(word));
-        var u16 = new int[n + 1];
-        for (var i = 0; i < n; i++) u16[i + 1] = u16[i] + (word[i].Cp >= 0x10000 ? 2 : 1);
+        // buf = [room for the prefix][UTF-16 text of the word]; u16[i] = index in the text of code point i.
+        // The candidate for a piece after the first is "##" + text[u16[start]..u16[end]]: the prefix is written
+        // just before u16[start] (over text that is already consumed), so no candidate is ever copied.
+        var p = _prefix.Length;
+        var bufLength = p + 2 * n;
+        Span<char> buf = bufLength <= 256 ? stackalloc char[256] : new char[bufLength];
+        Span<int> u16 = n < 128 ? stackalloc int[128] : new int[n + 1];
+        var len = 0;
+        for (var i = 0; i < n; i++)
+        {
+            u16[i] = len;
+            var cp = word[i].Cp;
+            if (cp < 0x10000)
+            {
+                buf[p + len++] = (char)cp;
+            }
+            else
+            {
+                new System.Text.Rune(cp).EncodeToUtf16(buf.Slice(p + len));
+                len += 2;
+            }
+        }
 
+        u16[n] = len;
         var first = output.Count;
-        // Candidates after the first piece are "##" + text[start..end]: built once per start in a scratch buffer.
-        var scratch = new char[_prefix.Length + text.Length];
-        _prefix.CopyTo(scratch);
         var start = 0;
         while (start < n)
         {
-            if (start > 0) text.AsSpan(u16[start]).CopyTo(scratch.AsSpan(_prefix.Length));
+            if (start > 0) _prefix.AsSpan().CopyTo(buf.Slice(u16[start]));
             var end = n;
             var found = false;
             while (start < end)
             {
                 var candidate = start == 0
-                    ? text.AsSpan(0, u16[end])
-                    : scratch.AsSpan(0, _prefix.Length + u16[end] - u16[start]);
+                    ? buf.Slice(p, u16[end])
+                    : buf.Slice(u16[start], p + u16[end] - u16[start]);
                 if (TryGetId(candidate, out var id, out var piece))
                 {
                     output.Add(new ModelToken(id, piece, start, end));
@@ -145,12 +161,19 @@ internal sealed class ByteLevelBpeModel : ITokenizerModel
     private readonly int[] _byteIds;
     private readonly bool _ignoreMerges;
     private readonly ConcurrentDictionary<string, (int Id, int Start, int End)[]> _cache = new(StringComparer.Ordinal);
+#if NET9_0_OR_GREATER
+    private readonly ConcurrentDictionary<string, (int Id, int Start, int End)[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+#endif
+    private int _cacheCount;
 
     public ByteLevelBpeModel(IReadOnlyDictionary<string, int> vocab, IReadOnlyList<(string A, string B)> merges, bool ignoreMerges, string source)
     {
         _vocab = vocab.ToFrozenDictionary(StringComparer.Ordinal);
         _idToToken = WordPieceModel.BuildReverse(vocab);
         _ignoreMerges = ignoreMerges;
+#if NET9_0_OR_GREATER
+        _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+#endif
         var m = new Dictionary<long, (int, int)>(merges.Count);
         for (var rank = 0; rank < merges.Count; rank++)
         {
@@ -191,27 +214,46 @@ internal sealed class ByteLevelBpeModel : ITokenizerModel
     /// <summary>The byte-level char of a byte.</summary>
     internal static char CharOfByte(byte b) => ByteToChar[b];
 
-    public void Tokenize(List<NChar> word, List<ModelToken> output)
+    public void Tokenize(ReadOnlySpan<NChar> word, List<ModelToken> output)
     {
         // Byte-level string of the word; each byte char remembers which code point (of the word) it came from.
+        var max = 4 * word.Length;
+        Span<char> chars = max <= 256 ? stackalloc char[256] : new char[max];
+        Span<int> owner = max <= 256 ? stackalloc int[256] : new int[max];
         Span<byte> utf8 = stackalloc byte[4];
-        var chars = new System.Text.StringBuilder(word.Count * 2);
-        var owner = new List<int>(word.Count * 2);
-        for (var i = 0; i < word.Count; i++)
+        var n = 0;
+        for (var i = 0; i < word.Length; i++)
         {
-            var len = new System.Text.Rune(word[i].Cp).EncodeToUtf8(utf8);
+            var cp = word[i].Cp;
+            if (cp < 0x80)
+            {
+                chars[n] = ByteToChar[cp];
+                owner[n++] = i;
+                continue;
+            }
+
+            var len = new System.Text.Rune(cp).EncodeToUtf8(utf8);
             for (var k = 0; k < len; k++)
             {
-                chars.Append(ByteToChar[utf8[k]]);
-                owner.Add(i);
+                chars[n] = ByteToChar[utf8[k]];
+                owner[n++] = i;
             }
         }
 
-        var key = chars.ToString();
-        if (!_cache.TryGetValue(key, out var pieces))
+        var key = chars.Slice(0, n);
+#if NET9_0_OR_GREATER
+        if (!_cacheLookup.TryGetValue(key, out var pieces))
+#else
+        var keyString = key.ToString();
+        if (!_cache.TryGetValue(keyString, out var pieces))
+#endif
         {
-            pieces = Merge(key);
-            if (_cache.Count < CacheCapacity) _cache.TryAdd(key, pieces);
+#if NET9_0_OR_GREATER
+            var keyString = key.ToString();
+#endif
+            pieces = Merge(keyString);
+            if (Volatile.Read(ref _cacheCount) < CacheCapacity && _cache.TryAdd(keyString, pieces))
+                Interlocked.Increment(ref _cacheCount);
         }
 
         foreach (var (id, s, e) in pieces)

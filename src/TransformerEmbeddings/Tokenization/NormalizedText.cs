@@ -122,26 +122,34 @@ internal static class NormalizedText
     }
 
     /// <summary>Converts text to code points with their UTF-16 spans; lone surrogates become U+FFFD (Rust strings cannot hold them).</summary>
-    internal static NChar[] FromText(string text, int start, int end)
+    internal static List<NChar> FromText(string text, int start, int end) => FromText(text, start, end, new List<NChar>(end - start));
+
+    /// <summary>Appends the code points of text[start..end] with their UTF-16 spans to <paramref name="result"/> (see above).</summary>
+    internal static List<NChar> FromText(string text, int start, int end, List<NChar> result)
     {
-        var result = new List<NChar>(end - start);
+        result.EnsureCapacity(result.Count + end - start);
         var i = start;
         while (i < end)
         {
             var ch = text[i];
-            if (char.IsHighSurrogate(ch) && i + 1 < end && char.IsLowSurrogate(text[i + 1]))
+            if (!char.IsSurrogate(ch))
+            {
+                result.Add(new NChar(ch, i, i + 1));
+                i++;
+            }
+            else if (char.IsHighSurrogate(ch) && i + 1 < end && char.IsLowSurrogate(text[i + 1]))
             {
                 result.Add(new NChar(char.ConvertToUtf32(ch, text[i + 1]), i, i + 2));
                 i += 2;
             }
             else
             {
-                result.Add(new NChar(char.IsSurrogate(ch) ? 0xFFFD : ch, i, i + 1));
+                result.Add(new NChar(0xFFFD, i, i + 1));
                 i++;
             }
         }
 
-        return result.ToArray();
+        return result;
     }
 
     /// <summary>The normalized text as a .NET string.</summary>

@@ -10,6 +10,15 @@ internal sealed class SequenceEncoding
 
     public int Count => Ids.Count;
 
+    /// <summary>Empties the encoding for reuse.</summary>
+    public void Clear()
+    {
+        Ids.Clear();
+        Tokens.Clear();
+        Offsets.Clear();
+        WordIds.Clear();
+    }
+
     /// <summary>HF <c>Encoding::truncate</c> to the right, stride 0; returns how many tokens were removed.</summary>
     public int Truncate(int maxLength)
     {
@@ -31,44 +40,44 @@ internal interface IPostProcessor
     TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated);
 }
 
-/// <summary>Collects the final token lists.</summary>
-internal sealed class EncodingBuilder(int capacity)
+/// <summary>Fills the final token arrays, allocated once at their exact size.</summary>
+internal sealed class EncodingBuilder(int count)
 {
-    private readonly List<int> _ids = new(capacity);
-    private readonly List<string> _tokens = new(capacity);
-    private readonly List<TokenOffset> _offsets = new(capacity);
-    private readonly List<int?> _words = new(capacity);
-    private readonly List<int?> _sequences = new(capacity);
-    private readonly List<int> _types = new(capacity);
-    private readonly List<int> _special = new(capacity);
+    private readonly int[] _ids = new int[count];
+    private readonly string[] _tokens = new string[count];
+    private readonly TokenOffset[] _offsets = new TokenOffset[count];
+    private readonly int?[] _words = new int?[count];
+    private readonly int?[] _sequences = new int?[count];
+    private readonly int[] _types = new int[count];
+    private readonly int[] _special = new int[count];
+    private int _n;
 
     public void AddSpecial(int id, string token, int typeId)
     {
-        _ids.Add(id);
-        _tokens.Add(token);
-        _offsets.Add(default);
-        _words.Add(null);
-        _sequences.Add(null);
-        _types.Add(typeId);
-        _special.Add(1);
+        _ids[_n] = id;
+        _tokens[_n] = token;
+        _types[_n] = typeId;
+        _special[_n] = 1;
+        _n++;
     }
 
     public void AddSequence(SequenceEncoding e, int sequenceId, int typeId)
     {
-        for (var i = 0; i < e.Count; i++)
-        {
-            _ids.Add(e.Ids[i]);
-            _tokens.Add(e.Tokens[i]);
-            _offsets.Add(e.Offsets[i]);
-            _words.Add(e.WordIds[i]);
-            _sequences.Add(sequenceId);
-            _types.Add(typeId);
-            _special.Add(0);
-        }
+        var n = e.Count;
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(e.Ids).CopyTo(_ids.AsSpan(_n));
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(e.Tokens).CopyTo(_tokens.AsSpan(_n));
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(e.Offsets).CopyTo(_offsets.AsSpan(_n));
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(e.WordIds).CopyTo(_words.AsSpan(_n));
+        _sequences.AsSpan(_n, n).Fill(sequenceId);
+        if (typeId != 0) _types.AsSpan(_n, n).Fill(typeId);
+        _n += n;
     }
 
-    public TokenizedText Build(int truncated) => new(_ids.ToArray(), _tokens.ToArray(), _offsets.ToArray(), _words.ToArray(),
-        _sequences.ToArray(), _types.ToArray(), _special.ToArray(), truncated);
+    public TokenizedText Build(int truncated)
+    {
+        if (_n != _ids.Length) throw new InvalidOperationException($"Built {_n} of {_ids.Length} tokens.");
+        return new(_ids, _tokens, _offsets, _words, _sequences, _types, _special, truncated);
+    }
 }
 
 /// <summary>One piece of a <c>TemplateProcessing</c> template.</summary>
@@ -77,12 +86,19 @@ internal readonly record struct TemplatePiece(bool IsSequence, int SequenceIndex
 /// <summary>HF <c>TemplateProcessing</c> (also used for <c>BertProcessing</c>).</summary>
 internal sealed class TemplateProcessor(IReadOnlyList<TemplatePiece> single, IReadOnlyList<TemplatePiece> pair) : IPostProcessor
 {
-    public int AddedTokens(bool isPair) => (isPair ? pair : single).Where(p => !p.IsSequence).Sum(p => p.SpecialIds.Length);
+    private readonly int _addedSingle = single.Where(p => !p.IsSequence).Sum(p => p.SpecialIds.Length);
+    private readonly int _addedPair = pair.Where(p => !p.IsSequence).Sum(p => p.SpecialIds.Length);
+
+    public int AddedTokens(bool isPair) => isPair ? _addedPair : _addedSingle;
 
     public TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated)
     {
-        var builder = new EncodingBuilder(a.Count + (b?.Count ?? 0) + 4);
-        foreach (var piece in b == null ? single : pair)
+        var template = b == null ? single : pair;
+        var count = 0;
+        foreach (var piece in template)
+            count += piece.IsSequence ? (piece.SequenceIndex == 0 ? a : b!).Count : piece.SpecialIds.Length;
+        var builder = new EncodingBuilder(count);
+        foreach (var piece in template)
         {
             if (piece.IsSequence)
             {
@@ -112,7 +128,7 @@ internal sealed class RobertaProcessor(string sep, int sepId, string cls, int cl
             if (b != null) ProcessOffsets(b, addPrefixSpace);
         }
 
-        var builder = new EncodingBuilder(a.Count + (b?.Count ?? 0) + 4);
+        var builder = new EncodingBuilder(a.Count + (b == null ? 2 : b.Count + 4));
         builder.AddSpecial(clsId, cls, 0);
         builder.AddSequence(a, 0, 0);
         builder.AddSpecial(sepId, sep, 0);

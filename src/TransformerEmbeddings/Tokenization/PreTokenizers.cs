@@ -1,42 +1,43 @@
 namespace TransformerEmbeddings.Tokenization;
 
+/// <summary>A word of a pre-tokenized piece: the code points [Start, End) of the piece.</summary>
+internal readonly record struct WordRange(int Start, int End);
+
 /// <summary>A pre-tokenizer stage (HF <c>PreTokenizer</c>): splits a normalized piece into words (non-empty).</summary>
 internal interface IPreTokenizer
 {
-    /// <summary>Appends the words of <paramref name="piece"/> to <paramref name="words"/>.</summary>
-    void Split(List<NChar> piece, List<List<NChar>> words);
+    /// <summary>
+    /// Appends the words of <paramref name="piece"/> to <paramref name="words"/> as ranges of the returned list
+    /// (<paramref name="piece"/> itself, or a new list when the stage inserts chars).
+    /// </summary>
+    List<NChar> Split(List<NChar> piece, List<WordRange> words);
 }
 
 /// <summary>HF <c>BertPreTokenizer</c>: split on whitespace (removed), then isolate every punctuation char.</summary>
 internal sealed class BertPreTokenizer : IPreTokenizer
 {
-    public void Split(List<NChar> piece, List<List<NChar>> words)
+    public List<NChar> Split(List<NChar> piece, List<WordRange> words)
     {
-        List<NChar>? current = null;
-        foreach (var c in piece)
+        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(piece);
+        var start = 0;
+        for (var i = 0; i < span.Length; i++)
         {
-            if (UnicodeTables.IsWhiteSpace(c.Cp))
+            var cp = span[i].Cp;
+            if (UnicodeTables.IsWhiteSpace(cp))
             {
-                Flush();
+                if (start < i) words.Add(new WordRange(start, i));
+                start = i + 1;
             }
-            else if (UnicodeTables.IsBertPunctuation(c.Cp))
+            else if (UnicodeTables.IsBertPunctuation(cp))
             {
-                Flush();
-                words.Add([c]);
-            }
-            else
-            {
-                (current ??= []).Add(c);
+                if (start < i) words.Add(new WordRange(start, i));
+                words.Add(new WordRange(i, i + 1));
+                start = i + 1;
             }
         }
 
-        Flush();
-
-        void Flush()
-        {
-            if (current is { Count: > 0 }) words.Add(current);
-            current = null;
-        }
+        if (start < span.Length) words.Add(new WordRange(start, span.Length));
+        return piece;
     }
 }
 
@@ -49,9 +50,9 @@ internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) 
 {
     public bool AddPrefixSpace { get; } = addPrefixSpace;
 
-    public void Split(List<NChar> piece, List<List<NChar>> words)
+    public List<NChar> Split(List<NChar> piece, List<WordRange> words)
     {
-        if (piece.Count == 0) return;
+        if (piece.Count == 0) return piece;
         if (AddPrefixSpace && piece[0].Cp != ' ')
         {
             // HF prepend: the space replaces the first char's slot and the first char is re-inserted: both align to it.
@@ -62,25 +63,27 @@ internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) 
 
         if (!useRegex)
         {
-            words.Add(piece);
-            return;
+            words.Add(new WordRange(0, piece.Count));
+            return piece;
         }
 
-        var n = piece.Count;
+        var s = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(piece);
         var i = 0;
-        while (i < n)
+        while (i < s.Length)
         {
-            var len = MatchAt(piece, i);
-            words.Add(piece.GetRange(i, len));
+            var len = MatchAt(s, i);
+            words.Add(new WordRange(i, i + len));
             i += len;
         }
+
+        return piece;
     }
 
     private static bool IsS(int cp) => UnicodeTables.IsWhiteSpace(cp);
 
-    private static int MatchAt(List<NChar> s, int i)
+    private static int MatchAt(ReadOnlySpan<NChar> s, int i)
     {
-        var n = s.Count;
+        var n = s.Length;
         var c = s[i].Cp;
 
         // 's|'t|'re|'ve|'m|'ll|'d

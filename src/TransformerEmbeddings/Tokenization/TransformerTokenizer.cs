@@ -134,10 +134,22 @@ public sealed class TransformerTokenizer
             throw new ArgumentOutOfRangeException(nameof(maxLength), limit,
                 $"The limit must leave room for the {added} special tokens this tokenizer adds.");
 
-        var a = EncodeSequence(text);
-        var b = pair == null ? null : EncodeSequence(pair);
+        var scratch = t_scratch ??= new Scratch();
+        var a = scratch.A;
+        a.Clear();
+        EncodeSequence(text, a, scratch);
+        SequenceEncoding? b = null;
+        if (pair != null)
+        {
+            b = scratch.B;
+            b.Clear();
+            EncodeSequence(pair, b, scratch);
+        }
+
         var truncated = Truncate(a, b, limit - added, limit);
-        return _postProcessor.Process(a, b, truncated);
+        var result = _postProcessor.Process(a, b, truncated);
+        if (a.Ids.Capacity > MaxScratchChars || scratch.B.Ids.Capacity > MaxScratchChars) t_scratch = null;
+        return result;
     }
 
     /// <summary>
@@ -182,14 +194,38 @@ public sealed class TransformerTokenizer
         return e.Count;
     }
 
+    /// <summary>Per-thread working lists (Encode runs nothing re-entrant, so one set per thread is enough).</summary>
+    private sealed class Scratch
+    {
+        public readonly SequenceEncoding A = new();
+        public readonly SequenceEncoding B = new();
+        public readonly List<AddedVocabulary.Piece> Pieces = [];
+        public readonly List<AddedVocabulary.Piece> RawPieces = [];
+        public readonly List<WordRange> Words = [];
+        public readonly List<ModelToken> Tokens = [];
+        public readonly List<NChar> Chars = [];
+    }
+
+    [ThreadStatic]
+    private static Scratch? t_scratch;
+
     /// <summary>Normalizes, pre-tokenizes and runs the model over one sequence (HF <c>encode_single_sequence</c>).</summary>
     internal SequenceEncoding EncodeSequence(string text)
     {
         var encoding = new SequenceEncoding();
-        var words = new List<List<NChar>>();
-        var tokens = new List<ModelToken>();
+        EncodeSequence(text, encoding, new Scratch());
+        return encoding;
+    }
+
+    private void EncodeSequence(string text, SequenceEncoding encoding, Scratch scratch)
+    {
+        var pieces = scratch.Pieces;
+        var words = scratch.Words;
+        var tokens = scratch.Tokens;
         var wordIndex = 0;
-        foreach (var piece in _added.ExtractAndNormalize(text, _normalizer))
+        pieces.Clear();
+        _added.ExtractAndNormalize(text, _normalizer, pieces, scratch.RawPieces, scratch.Chars);
+        foreach (var piece in pieces)
         {
             if (piece.Token != null)
             {
@@ -201,10 +237,13 @@ public sealed class TransformerTokenizer
             }
 
             words.Clear();
-            if (_preTokenizer != null) _preTokenizer.Split(piece.Chars, words);
-            else words.Add(piece.Chars);
-            foreach (var word in words)
+            var chars = piece.Chars;
+            if (_preTokenizer != null) chars = _preTokenizer.Split(chars, words);
+            else words.Add(new WordRange(0, chars.Count));
+            var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chars);
+            foreach (var range in words)
             {
+                var word = span[range.Start..range.End];
                 tokens.Clear();
                 _model.Tokenize(word, tokens);
                 foreach (var t in tokens)
@@ -219,6 +258,12 @@ public sealed class TransformerTokenizer
             }
         }
 
-        return encoding;
+        pieces.Clear();
+        scratch.RawPieces.Clear();
+        scratch.Chars.Clear();
+        // Do not keep a huge text's buffers alive on the thread.
+        if (scratch.Chars.Capacity > MaxScratchChars) scratch.Chars.TrimExcess();
     }
+
+    private const int MaxScratchChars = 1 << 16;
 }
