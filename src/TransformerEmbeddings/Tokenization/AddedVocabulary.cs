@@ -3,9 +3,6 @@ using System.Text;
 
 namespace TransformerEmbeddings.Tokenization;
 
-/// <summary>An HF <c>AddedToken</c> with its id.</summary>
-internal sealed record AddedToken(string Content, int Id, bool SingleWord, bool LStrip, bool RStrip, bool Normalized, bool Special);
-
 /// <summary>
 /// HF <c>AddedVocabulary</c>: splits the raw text on non-normalized added tokens, normalizes the rest, then splits
 /// on normalized added tokens. Matching is leftmost-longest and non-overlapping (aho-corasick's LeftmostLongest).

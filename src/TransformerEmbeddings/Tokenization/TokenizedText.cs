@@ -1,48 +1,5 @@
 namespace TransformerEmbeddings.Tokenization;
 
-/// <summary>A token's span in the text it came from, in UTF-16 code units: [Start, End). Special tokens have (0, 0).</summary>
-/// <param name="Start">Index of the first UTF-16 code unit the token covers.</param>
-/// <param name="End">Index one past the last UTF-16 code unit the token covers.</param>
-public readonly record struct TokenOffset(int Start, int End);
-
-/// <summary>Which tokenization algorithm a <see cref="TransformerTokenizer"/> runs.</summary>
-public enum TokenizerKind
-{
-    /// <summary>BERT's WordPiece (BertNormalizer, BertPreTokenizer, greedy longest-match-first sub-words).</summary>
-    WordPiece,
-
-    /// <summary>GPT-2/RoBERTa byte-level BPE (ByteLevel pre-tokenizer, BPE merges over UTF-8 bytes).</summary>
-    ByteLevelBpe,
-}
-
-/// <summary>Options for <see cref="TransformerTokenizer.FromFolder"/>.</summary>
-public sealed class TokenizerOptions
-{
-    /// <summary>
-    /// The default token limit (special tokens included) that <see cref="TransformerTokenizer.Encode(string, int?)"/>
-    /// truncates to. Null: the folder's limit (see <see cref="TransformerTokenizer.MaxLength"/>).
-    /// </summary>
-    public int? MaxLength { get; init; }
-
-    /// <summary>
-    /// Whether the <c>truncation</c> block of tokenizer.json sets the default limit (when <see cref="MaxLength"/> is null).
-    /// Off by default, as in a plain HuggingFace call, which ignores that block. Its <c>padding</c> block is always ignored.
-    /// </summary>
-    public bool ApplyTokenizerJsonTruncation { get; init; }
-}
-
-/// <summary>A tokenizer file is missing, malformed, or uses a component this library does not implement.</summary>
-public sealed class TokenizerException : TransformerEmbeddingsException
-{
-    /// <summary>Creates the exception.</summary>
-    /// <param name="message">What is wrong, naming the file and the component or field.</param>
-    /// <param name="innerException">The underlying error, if any.</param>
-    public TokenizerException(string message, Exception? innerException = null)
-        : base(message, innerException)
-    {
-    }
-}
-
 /// <summary>
 /// One encoded input, a single text or a pair, with special tokens, exactly as HuggingFace tokenizers' <c>Encoding</c>.
 /// All lists have <see cref="Count"/> entries.

@@ -1,12 +1,5 @@
 namespace TransformerEmbeddings.Tokenization;
 
-/// <summary>A normalizer stage (HF <c>Normalizer</c>).</summary>
-internal interface INormalizer
-{
-    /// <summary>Normalizes <paramref name="chars"/>, which it may modify in place; returns the result (that list or a new one).</summary>
-    List<NChar> Normalize(List<NChar> chars, int originStart);
-}
-
 /// <summary>HF <c>BertNormalizer</c>: clean text, pad CJK ideographs with spaces, strip accents, lowercase.</summary>
 internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bool stripAccents, bool lowercase) : INormalizer
 {
@@ -98,26 +91,4 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bo
     private static bool IsWhitespace(int cp) => cp == '\t' || cp == '\n' || cp == '\r' || UnicodeTables.IsWhiteSpace(cp);
 
     private static bool IsControl(int cp) => cp != '\t' && cp != '\n' && cp != '\r' && UnicodeTables.IsOther9(cp);
-}
-
-/// <summary>HF <c>Lowercase</c> normalizer.</summary>
-internal sealed class LowercaseNormalizer : INormalizer
-{
-    public List<NChar> Normalize(List<NChar> chars, int originStart) => NormalizedText.Lowercase(chars);
-}
-
-/// <summary>HF <c>NFD</c> normalizer.</summary>
-internal sealed class NfdNormalizer : INormalizer
-{
-    public List<NChar> Normalize(List<NChar> chars, int originStart) => NormalizedText.Nfd(chars, originStart);
-}
-
-/// <summary>HF <c>Sequence</c> of normalizers.</summary>
-internal sealed class SequenceNormalizer(IReadOnlyList<INormalizer> normalizers) : INormalizer
-{
-    public List<NChar> Normalize(List<NChar> chars, int originStart)
-    {
-        foreach (var n in normalizers) chars = n.Normalize(chars, originStart);
-        return chars;
-    }
 }

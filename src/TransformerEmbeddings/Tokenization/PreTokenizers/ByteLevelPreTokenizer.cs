@@ -1,46 +1,5 @@
 namespace TransformerEmbeddings.Tokenization;
 
-/// <summary>A word of a pre-tokenized piece: the code points [Start, End) of the piece.</summary>
-internal readonly record struct WordRange(int Start, int End);
-
-/// <summary>A pre-tokenizer stage (HF <c>PreTokenizer</c>): splits a normalized piece into words (non-empty).</summary>
-internal interface IPreTokenizer
-{
-    /// <summary>
-    /// Appends the words of <paramref name="piece"/> to <paramref name="words"/> as ranges of the returned list
-    /// (<paramref name="piece"/> itself, or a new list when the stage inserts chars).
-    /// </summary>
-    List<NChar> Split(List<NChar> piece, List<WordRange> words);
-}
-
-/// <summary>HF <c>BertPreTokenizer</c>: split on whitespace (removed), then isolate every punctuation char.</summary>
-internal sealed class BertPreTokenizer : IPreTokenizer
-{
-    public List<NChar> Split(List<NChar> piece, List<WordRange> words)
-    {
-        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(piece);
-        var start = 0;
-        for (var i = 0; i < span.Length; i++)
-        {
-            var cp = span[i].Cp;
-            if (UnicodeTables.IsWhiteSpace(cp))
-            {
-                if (start < i) words.Add(new WordRange(start, i));
-                start = i + 1;
-            }
-            else if (UnicodeTables.IsBertPunctuation(cp))
-            {
-                if (start < i) words.Add(new WordRange(start, i));
-                words.Add(new WordRange(i, i + 1));
-                start = i + 1;
-            }
-        }
-
-        if (start < span.Length) words.Add(new WordRange(start, span.Length));
-        return piece;
-    }
-}
-
 /// <summary>
 /// HF <c>ByteLevel</c> pre-tokenizer: the GPT-2 regex
 /// <c>'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+</c> run by hand over code points

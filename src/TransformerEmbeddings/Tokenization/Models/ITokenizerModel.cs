@@ -1,0 +1,13 @@
+namespace TransformerEmbeddings.Tokenization;
+
+/// <summary>A model stage (HF <c>Model</c>): turns one word into tokens.</summary>
+internal interface ITokenizerModel
+{
+    void Tokenize(ReadOnlySpan<NChar> word, List<ModelToken> output);
+
+    int? TokenToId(string token);
+
+    string? IdToToken(int id);
+
+    int VocabSize { get; }
+}
