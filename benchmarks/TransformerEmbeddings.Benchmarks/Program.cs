@@ -16,6 +16,10 @@ switch (command)
         return Hardware.Peak(Options.Parse(rest));
     case "bert-base":
         return Hardware.BertBase(Options.Parse(rest));
+    case "profile":
+        return Profile.Run(Options.Parse(rest));
+    case "gemm":
+        return GemmProbe.Run(Options.Parse(rest));
     case "bdn":
         BenchmarkSwitcher.FromAssembly(typeof(Compare).Assembly).Run(rest);
         return 0;

@@ -1,0 +1,40 @@
+using System.Diagnostics;
+using TorchSharp;
+using TransformerEmbeddings.Runtime;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Benchmarks;
+
+/// <summary><c>gemm</c>: linear-layer GEMM variants on the model's shapes (developer probe).</summary>
+internal static class GemmProbe
+{
+    private static double Best(Action a, int reps)
+    {
+        a(); a();
+        var best = double.MaxValue;
+        for (var i = 0; i < reps; i++) { var sw = Stopwatch.StartNew(); a(); best = Math.Min(best, sw.Elapsed.TotalMilliseconds); }
+        return best;
+    }
+
+    public static int Run(Options o)
+    {
+        NativeRuntime.EnsureLoaded();
+        torch.set_num_threads(o.Threads);
+        using var _ = inference_mode();
+        Console.WriteLine("| T×in×out | linear | addmm(W^T contig) | matmul+add | GFLOP/s best |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
+        foreach (var t in new[] { 16, 1024, 4096 })
+        foreach (var (i, n) in new[] { (384, 1152), (384, 1536), (1536, 384) })
+        {
+            using var scope = NewDisposeScope();
+            var x = randn(t, i); var w = randn(n, i); var wt = w.t().contiguous(); var b = randn(n);
+            var reps = t == 16 ? 300 : 20;
+            var a1 = Best(() => nn.functional.linear(x, w, b).Dispose(), reps);
+            var a2 = Best(() => addmm(b, x, wt, 1, 1).Dispose(), reps);
+            var a3 = Best(() => { using var y = x.matmul(wt); y.add_(b); }, reps);
+            var best = Math.Min(a1, Math.Min(a2, a3));
+            Console.WriteLine($"| {t}×{i}×{n} | {a1:F3} | {a2:F3} | {a3:F3} | {2.0 * t * i * n / best / 1e6:F0} |");
+        }
+        return 0;
+    }
+}
