@@ -21,9 +21,9 @@ internal static class GemmProbe
         NativeRuntime.EnsureLoaded();
         torch.set_num_threads(o.Threads);
         using var _ = inference_mode();
-        Console.WriteLine("| T×in×out | linear | addmm(W^T contig) | matmul+add | GFLOP/s best |");
-        Console.WriteLine("|---|---:|---:|---:|---:|");
-        foreach (var t in new[] { 16, 1024, 4096 })
+        Console.WriteLine("| T×in×out | linear | addmm(W^T contig) | matmul+add | GFLOP/s best | mm without bias ms |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var t in o.Rest.Contains("small") ? new[] { 1, 8, 16, 32 } : new[] { 16, 1024, 4096 })
         foreach (var (i, n) in new[] { (384, 1152), (384, 1536), (1536, 384) })
         {
             using var scope = NewDisposeScope();
@@ -33,7 +33,8 @@ internal static class GemmProbe
             var a2 = Best(() => addmm(b, x, wt, 1, 1).Dispose(), reps);
             var a3 = Best(() => { using var y = x.matmul(wt); y.add_(b); }, reps);
             var best = Math.Min(a1, Math.Min(a2, a3));
-            Console.WriteLine($"| {t}×{i}×{n} | {a1:F3} | {a2:F3} | {a3:F3} | {2.0 * t * i * n / best / 1e6:F0} |");
+            var a4 = Best(() => { using var y = torch.mm(x, wt); }, reps);
+            Console.WriteLine($"| {t}×{i}×{n} | {a1:F3} | {a2:F3} | {a3:F3} | {2.0 * t * i * n / best / 1e6:F0} | {a4:F3} ({2.0 * t * i * n / a4 / 1e6:F0} GFLOP/s) |");
         }
         return 0;
     }

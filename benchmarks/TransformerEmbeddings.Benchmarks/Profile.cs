@@ -21,6 +21,47 @@ internal static class Profile
         return best;
     }
 
+    /// <summary>Per-step time of a replica of the layer loop (same ops, same weights), summed over reps.</summary>
+    private static void Breakdown(TransformerModel model, EncoderInputs inputs)
+    {
+        static Tensor Lin(Tensor a, Tensor w, Tensor bias) => nn.functional.linear(a, w, bias);
+        var m = model.Module;
+        var cfg = model.Config;
+        var (b, s, h, nh) = (inputs.BatchSize, inputs.SequenceLength, cfg.HiddenSize, cfg.NumAttentionHeads);
+        var names = new[] { "embeddings", "qkv linear", "split views", "sdpa", "merge heads", "attn out linear+add", "LN", "up linear", "gelu", "down linear+add", "LN2" };
+        var acc = new double[names.Length];
+        using var im = inference_mode();
+        var upW = randn(cfg.IntermediateSize, h) * 0.02; var upB = randn(cfg.IntermediateSize); var dnW = randn(h, cfg.IntermediateSize) * 0.02; var dnB = randn(h);
+        for (var rep = 0; rep < 200; rep++)
+        {
+            using var sc = NewDisposeScope();
+            var sw = Stopwatch.StartNew();
+            void Lap(int i) { if (rep >= 20) acc[i] += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
+            var positions = m.Embeddings.PositionIds(inputs.AttentionMask);
+            var x = m.Embeddings.forward(m.Embeddings.WordEmbeddings.call(inputs.InputIds), inputs.TokenTypeIds, positions);
+            Lap(0);
+            foreach (var layer in m.Encoder.Layers)
+            {
+                var at = layer.Attention;
+                var wq = cat([at.Self.Query.Weight, at.Self.Key.Weight, at.Self.Value.Weight]); var bq = cat([at.Self.Query.Bias, at.Self.Key.Bias, at.Self.Value.Bias]);
+                sw.Restart();
+                var p = Lin(x, wq, bq); Lap(1);
+                var qkv = p.view(b, s, 3, nh, h / nh).permute(2, 0, 3, 1, 4); var q = qkv[0]; var k = qkv[1]; var v = qkv[2]; Lap(2);
+                var c = nn.functional.scaled_dot_product_attention(q, k, v); Lap(3);
+                var merged = c.transpose(1, 2).reshape(b, s, h); Lap(4);
+                var d = at.Output.DenseLayer.call(merged).add_(x); Lap(5);
+                var a = nn.functional.layer_norm(d, [h], ones(h), zeros(h), 1e-12); Lap(6);
+                var up = Lin(a, upW, upB); Lap(7);
+                up.gelu_(); Lap(8);
+                var down = Lin(up, dnW, dnB).add_(a); Lap(9);
+                x = nn.functional.layer_norm(down, [h], ones(h), zeros(h), 1e-12); Lap(10);
+            }
+        }
+        for (var i = 0; i < names.Length; i++) Console.WriteLine($"  {names[i],-22} {acc[i] / 180:F3} ms per forward");
+        Console.WriteLine($"  {"total",-22} {acc.Sum() / 180:F3} ms");
+    }
+
+
     public static int Run(Options o)
     {
         NativeRuntime.EnsureLoaded();
@@ -30,6 +71,37 @@ internal static class Profile
         var cfg = e.Model.Config;
         var (h, inter, L, nh) = (cfg.HiddenSize, cfg.IntermediateSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads);
         using var ort = folder == Corpus.MiniLmFolder ? new OrtEmbedder(o.Threads) : null;
+        if (o.Rest.Contains("small"))
+        {
+            var rows1 = Corpus.RandomIds(1, 16, 30522);
+            using var inputs = EncoderInputs.FromIds(rows1, 0);
+            var m = e.Model.Module;
+            var positions = m.Embeddings.PositionIds(inputs.AttentionMask);
+            var engines = new List<(string, Action)>
+            {
+                ("public Forward", () => e.Forward(rows1)),
+                ("model.Forward(prebuilt inputs)", () => e.Model.Forward(inputs).Dispose()),
+                ("BertModel.forward direct", () =>
+                {
+                    using var sc = NewDisposeScope();
+                    using var im = inference_mode();
+                    m.forward(inputs.InputIds, null, inputs.AttentionMask, inputs.TokenTypeIds, positions, null);
+                }),
+                ("ORT", () => ort!.Forward(rows1)),
+            };
+            var ts = engines.Select(_ => new List<double>()).ToArray();
+            for (var rep = 0; rep < 300; rep++)
+                for (var k = 0; k < engines.Count; k++)
+                {
+                    var sw = Stopwatch.StartNew();
+                    engines[k].Item2();
+                    ts[k].Add(sw.Elapsed.TotalMilliseconds);
+                }
+            for (var k = 0; k < engines.Count; k++)
+                Console.WriteLine($"{engines[k].Item1}: min {ts[k].Min():F3} ms, median {Compare.Median(ts[k]):F3} ms");
+            Breakdown(e.Model, inputs);
+            return 0;
+        }
         Console.WriteLine("| B×S | Forward (public) | ORT | matmuls alone | fused-QKV matmuls | SDPA alone | LN+GELU+add alone |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var (b, s) in Compare.Grid)
