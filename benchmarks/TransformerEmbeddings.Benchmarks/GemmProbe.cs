@@ -21,6 +21,33 @@ internal static class GemmProbe
         NativeRuntime.EnsureLoaded();
         torch.set_num_threads(o.Threads);
         using var _ = inference_mode();
+        if (o.Rest.Contains("attn"))
+        {
+            Console.WriteLine("| B×nh×S×hd | SDPA ms | SDPA+mask ms | eager (matmul, softmax, matmul)+mask ms | max abs diff |");
+            Console.WriteLine("|---|---:|---:|---:|---:|");
+            foreach (var (b, nh, s, hd) in new[] { (1, 12, 16, 32), (32, 12, 16, 32), (32, 12, 32, 32), (32, 12, 64, 32), (32, 12, 128, 32), (8, 12, 512, 32), (32, 12, 128, 64), (8, 12, 512, 64) })
+            {
+                using var scope = NewDisposeScope();
+                var proj = randn(new long[] { b, s, 3 * nh * hd });
+                var q = proj.view(b, s, 3, nh, hd).permute(2, 0, 3, 1, 4);
+                var (qq, kk, vv) = (q[0], q[1], q[2]);
+                var mask = zeros(b, 1, 1, s);
+                var reps = Math.Max(5, 2000 / (b * s));
+                var t1 = Best(() => nn.functional.scaled_dot_product_attention(qq, kk, vv).Dispose(), reps);
+                var t2 = Best(() => nn.functional.scaled_dot_product_attention(qq, kk, vv, mask).Dispose(), reps);
+                Tensor Eager()
+                {
+                    using var sc = NewDisposeScope();
+                    var scores = qq.matmul(kk.transpose(-1, -2));
+                    scores.div_(Math.Sqrt(hd)).add_(mask);
+                    return sc.MoveToOuter(scores.softmax(-1).matmul(vv));
+                }
+                var t3 = Best(() => Eager().Dispose(), reps);
+                var diff = (Eager() - nn.functional.scaled_dot_product_attention(qq, kk, vv, mask)).abs().max().item<float>();
+                Console.WriteLine($"| {b}×{nh}×{s}×{hd} | {t1:F3} | {t2:F3} | {t3:F3} | {diff:E1} |");
+            }
+            return 0;
+        }
         Console.WriteLine("| T×in×out | linear | addmm(W^T contig) | matmul+add | GFLOP/s best | mm without bias ms |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|");
         foreach (var t in o.Rest.Contains("small") ? new[] { 1, 8, 16, 32 } : new[] { 16, 1024, 4096 })

@@ -22,8 +22,11 @@ internal sealed class Options
 
     public string PathDescription() => Mode switch
     {
-        "exact" => "fp32 TorchSharp/libtorch (MKL sgemm), fused SDPA, fused QKV",
-        _ => $"{Mode}: not available on this CPU — fell back to exact fp32",
+        "exact" => "fp32 TorchSharp/libtorch (MKL sgemm), fused QKV matmul, fused SDPA, eager release of intermediates",
+        _ => Machine.HasAvx512Bf16
+            ? "fast: CPU has AVX512-BF16/AMX, but the bf16 path is not wired into the benchmark yet — running exact fp32"
+            : $"fast: no AVX512-BF16/AMX ({(Machine.HasVnni ? "VNNI present" : "no VNNI; AVX2 int8 only")}); the int8 dynamic-quantisation " +
+              "path is not implemented yet — running exact fp32",
     };
 
     public static Options Parse(string[] args)
