@@ -43,8 +43,15 @@ internal static class GemmProbe
                     return sc.MoveToOuter(scores.softmax(-1).matmul(vv));
                 }
                 var t3 = Best(() => Eager().Dispose(), reps);
+                var (qc, kc, vc) = (qq.contiguous(), kk.contiguous(), vv.contiguous());
+                var t5 = Best(() => nn.functional.scaled_dot_product_attention(qc, kc, vc, mask).Dispose(), reps);
+                var t6 = Best(() =>
+                {
+                    using var sc = NewDisposeScope();
+                    nn.functional.scaled_dot_product_attention(qq.contiguous(), kk.contiguous(), vv.contiguous(), mask);
+                }, reps);
                 var diff = (Eager() - nn.functional.scaled_dot_product_attention(qq, kk, vv, mask)).abs().max().item<float>();
-                Console.WriteLine($"| {b}×{nh}×{s}×{hd} | {t1:F3} | {t2:F3} | {t3:F3} | {diff:E1} |");
+                Console.WriteLine($"| {b}×{nh}×{s}×{hd} | {t1:F3} | {t2:F3} | {t3:F3} | {diff:E1} | contiguous q,k,v: {t5:F3}, incl. copies {t6:F3} |");
             }
             return 0;
         }
