@@ -22,6 +22,6 @@ internal sealed class BertAttention : nn.Module
 
     public BertSelfOutput Output => output;
 
-    public Tensor forward(Tensor x, Tensor additiveMask, int layer, ForwardTrace? trace) =>
+    public Tensor forward(Tensor x, Tensor? additiveMask, int layer, ForwardTrace? trace) =>
         output.call(self.forward(x, additiveMask, layer, trace), x);             // (B, S, H)
 }

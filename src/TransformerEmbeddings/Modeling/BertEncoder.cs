@@ -20,11 +20,13 @@ internal sealed class BertEncoder : nn.Module
 
     public IList<BertLayer> Layers => layer;
 
-    public Tensor forward(Tensor x, Tensor additiveMask, ForwardTrace? trace)
+    public Tensor forward(Tensor x, Tensor? additiveMask, ForwardTrace? trace)
     {
         for (var i = 0; i < layer.Count; i++)
         {
-            x = layer[i].forward(x, additiveMask, trace);
+            var next = layer[i].forward(x, additiveMask, trace);
+            if (trace is null && i > 0) x.Dispose(); // the previous layer's output; layer 0's input belongs to the caller
+            x = next;
             if (trace is not null && trace.Wants(ActivationKind.HiddenStates, i)) trace.Record($"hidden_states.{i + 1}", x);
         }
         return x;                                                                 // (B, S, H)

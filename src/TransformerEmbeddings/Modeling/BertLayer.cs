@@ -24,8 +24,9 @@ internal sealed class BertLayer : nn.Module
 
     public BertAttention Attention => attention;
 
-    public Tensor forward(Tensor x, Tensor additiveMask, ForwardTrace? trace)
+    public Tensor forward(Tensor x, Tensor? additiveMask, ForwardTrace? trace)
     {
+        if (trace is null) return FastForward(x, additiveMask);
         var attended = attention.forward(x, additiveMask, index, trace);          // (B, S, H)
         var hidden = intermediate.call(attended);                                 // (B, S, I)
         if (trace is not null)
@@ -34,5 +35,21 @@ internal sealed class BertLayer : nn.Module
             if (trace.Wants(ActivationKind.Intermediates, index)) trace.Record($"intermediate.{index}", hidden);
         }
         return output.call(hidden, attended);                                     // (B, S, H)
+    }
+
+    /// <summary>
+    /// The same computation when nothing is captured: residual adds and the activation run in place on fresh
+    /// buffers, and every intermediate is released as soon as it is used (same values, fewer allocations).
+    /// </summary>
+    private Tensor FastForward(Tensor x, Tensor? additiveMask)
+    {
+        var self = attention.Self.forward(x, additiveMask, index, null);        // (B, S, H)
+        var attended = attention.Output.FastForward(self, x);
+        self.Dispose();
+        var hidden = intermediate.FastForward(attended);                          // (B, S, I)
+        var y = output.FastForward(hidden, attended);
+        hidden.Dispose();
+        attended.Dispose();
+        return y;
     }
 }

@@ -49,8 +49,11 @@ internal sealed class BertModel : nn.Module
         var x = embeddings.forward(rows, tokenTypeIds, positionIds);              // (B, S, H)
         if (trace is not null && trace.Wants(ActivationKind.HiddenStates)) trace.Record("hidden_states.0", x);
 
-        // HF's extended mask: 0 where attended, the dtype's most negative value on padded keys.
-        var additive = (1 - attentionMask.to(x.dtype)).mul(finfo(x.dtype).min).view(attentionMask.shape[0], 1, 1, attentionMask.shape[1]);
+        // HF's extended mask: 0 where attended, the dtype's most negative value on padded keys. A batch without
+        // padding adds zeros only, so it gets no mask at all (same values; attention skips the mask reads).
+        Tensor? additive = null;
+        if (trace is not null || !attentionMask.all().item<bool>())
+            additive = (1 - attentionMask.to(x.dtype)).mul(finfo(x.dtype).min).view(attentionMask.shape[0], 1, 1, attentionMask.shape[1]);
         x = encoder.forward(x, additive, trace);
         return (x, pooler?.call(x));
     }

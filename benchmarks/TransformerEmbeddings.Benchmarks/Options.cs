@@ -1,0 +1,55 @@
+using System.Globalization;
+
+namespace TransformerEmbeddings.Benchmarks;
+
+internal sealed class Options
+{
+    public int Threads { get; set; } = Environment.ProcessorCount;
+    public string Mode { get; set; } = "exact";
+    public int Reps { get; set; } = 2;
+    public int? Sentences { get; set; }
+    public int BatchSize { get; set; } = 32;
+    public double GridSeconds { get; set; } = 3;
+    public bool SkipGrid { get; set; }
+    public bool SkipSts { get; set; }
+    public bool SkipStartup { get; set; }
+    public string Engine { get; set; } = "ours";
+    public List<string> Rest { get; } = [];
+
+    public double CosineTarget => Mode == "fast" ? 0.999 : 0.99999;
+
+    public ModelOptions ModelOptions() => new();
+
+    public string PathDescription() => Mode switch
+    {
+        "exact" => "fp32 TorchSharp/libtorch (MKL sgemm), fused QKV matmul, fused SDPA, eager release of intermediates",
+        _ => Machine.HasAvx512Bf16
+            ? "fast: CPU has AVX512-BF16/AMX, but the bf16 path is not wired into the benchmark yet — running exact fp32"
+            : $"fast: no AVX512-BF16/AMX ({(Machine.HasVnni ? "VNNI present" : "no VNNI; AVX2 int8 only")}); the int8 dynamic-quantisation " +
+              "path is not implemented yet — running exact fp32",
+    };
+
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => args[++i];
+            switch (args[i])
+            {
+                case "--threads": o.Threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--mode": o.Mode = Next(); break;
+                case "--reps": o.Reps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--sentences": o.Sentences = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--batch": o.BatchSize = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--grid-seconds": o.GridSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--no-grid": o.SkipGrid = true; break;
+                case "--no-sts": o.SkipSts = true; break;
+                case "--no-startup": o.SkipStartup = true; break;
+                case "--engine": o.Engine = Next(); break;
+                default: o.Rest.Add(args[i]); break;
+            }
+        }
+        return o;
+    }
+}

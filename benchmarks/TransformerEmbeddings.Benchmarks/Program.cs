@@ -1,0 +1,36 @@
+using BenchmarkDotNet.Running;
+using TransformerEmbeddings.Benchmarks;
+
+var command = args.Length > 0 ? args[0] : "help";
+var rest = args.Skip(1).ToArray();
+switch (command)
+{
+    case "compare":
+        return Compare.Run(Options.Parse(rest));
+    case "first-vector":
+    {
+        var o = Options.Parse(rest);
+        return Compare.FirstVector(o, o.Engine);
+    }
+    case "peak":
+        return Hardware.Peak(Options.Parse(rest));
+    case "bert-base":
+        return Hardware.BertBase(Options.Parse(rest));
+    case "profile":
+        return Profile.Run(Options.Parse(rest));
+    case "gemm":
+        return GemmProbe.Run(Options.Parse(rest));
+    case "bdn":
+        BenchmarkSwitcher.FromAssembly(typeof(Compare).Assembly).Run(rest);
+        return 0;
+    default:
+        Console.WriteLine("""
+            TransformerEmbeddings benchmarks
+              compare   [--threads N] [--mode exact|fast] [--reps R] [--sentences N] [--no-grid] [--no-sts] [--no-startup]
+                        this library vs ONNX Runtime side by side: load, forward grid, STS corpus, cosine, RSS, first vector
+              peak      [--threads N]   measured fp32 / bf16 matmul GFLOP/s (the hardware yardstick)
+              bert-base [--threads N]   random bert-base (12×768, 3072): forward GFLOP/s vs the measured peak
+              bdn       <BenchmarkDotNet args>, e.g. bdn --filter '*' --job short
+            """);
+        return command == "help" ? 0 : 1;
+}
