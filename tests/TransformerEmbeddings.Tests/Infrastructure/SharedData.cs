@@ -22,6 +22,16 @@ public static class SharedData
     public static readonly string[] ModelNames =
         ["all-MiniLM-L6-v2", "bert-tiny-uncased", "bert-tiny-cased-sharded", "roberta-tiny"];
 
+    /// <summary>Every (model, batch prefix) of the golden files: sentences (""), "pairs." and "long.".</summary>
+    public static Xunit.TheoryData<string, string> ModelsAndBatches()
+    {
+        var data = new Xunit.TheoryData<string, string>();
+        foreach (var m in ModelNames)
+            foreach (var batch in new[] { "", "pairs.", "long." })
+                data.Add(m, batch);
+        return data;
+    }
+
     private static string Find()
     {
         var env = Environment.GetEnvironmentVariable("TE_SHARED");

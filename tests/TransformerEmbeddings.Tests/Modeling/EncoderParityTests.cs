@@ -15,17 +15,8 @@ public sealed class EncoderParityTests(ITestOutputHelper output)
 {
     public const double Tolerance = 1e-4;
 
-    public static TheoryData<string, string> Cases()
-    {
-        var data = new TheoryData<string, string>();
-        foreach (var m in SharedData.ModelNames)
-            foreach (var batch in new[] { "", "pairs.", "long." })
-                data.Add(m, batch);
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(SharedData.ModelsAndBatches), MemberType = typeof(SharedData))]
     public void Every_golden_tensor_matches_within_tolerance(string model, string batch)
     {
         var m = ModelCache.Get(model);

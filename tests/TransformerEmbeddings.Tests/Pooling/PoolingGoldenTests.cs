@@ -10,17 +10,8 @@ namespace TransformerEmbeddings.Tests.Pooling;
 /// <summary>Every <c>pool.*</c> golden tensor, for all four models and all three batches, from the golden ids.</summary>
 public sealed class PoolingGoldenTests(ITestOutputHelper log)
 {
-    public static TheoryData<string, string> Cases()
-    {
-        var data = new TheoryData<string, string>();
-        foreach (var m in SharedData.ModelNames)
-            foreach (var batch in new[] { "", "pairs.", "long." })
-                data.Add(m, batch);
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(SharedData.ModelsAndBatches), MemberType = typeof(SharedData))]
     public void Every_pool_tensor_matches_the_golden_file(string model, string batch)
     {
         var m = ModelCache.Get(model);
