@@ -10,6 +10,27 @@ namespace TransformerEmbeddings.Quantization;
 /// </summary>
 internal static unsafe class ActivationQuantizer
 {
+    /// <summary>Quantises all rows of a row-major (rows × k) matrix; see the pointer overload.</summary>
+    /// <param name="x">The fp32 rows.</param>
+    /// <param name="k">Values per row.</param>
+    /// <param name="max">The largest quantised value.</param>
+    /// <param name="q">The quantised rows, <paramref name="paddedK"/> bytes apart.</param>
+    /// <param name="paddedK">The output row stride.</param>
+    /// <param name="scales">Per row, the scale.</param>
+    /// <param name="zeroPoints">Per row, the zero point.</param>
+    /// <param name="simd">Use AVX2 where supported.</param>
+    public static void QuantizeRows(ReadOnlySpan<float> x, int k, int max, Span<byte> q, int paddedK, Span<float> scales, Span<int> zeroPoints, bool simd = true)
+    {
+        int rows = x.Length / k;
+        if (paddedK < k || q.Length < (long)rows * paddedK || scales.Length < rows || zeroPoints.Length < rows)
+            throw new ArgumentException("Buffers too small.");
+        fixed (float* px = x)
+        fixed (byte* pq = q)
+        fixed (float* ps = scales)
+        fixed (int* pz = zeroPoints)
+            QuantizeRows(px, k, 0, rows, max, pq, paddedK, ps, pz, simd);
+    }
+
     /// <summary>
     /// Quantises rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of a row-major (rows × k) matrix into
     /// rows of <paramref name="paddedK"/> bytes (the padding zeroed).

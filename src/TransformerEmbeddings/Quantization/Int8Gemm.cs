@@ -55,6 +55,26 @@ internal static unsafe class Int8Gemm
         public bool Simd;
     }
 
+    /// <summary>The raw s32 product C (rows × N) of quantised activations (rows padded to <see cref="RowBlock"/>, <see cref="QuantizedLinearWeights.PaddedInFeatures"/> bytes apart) and packed weights; single-threaded.</summary>
+    /// <param name="a">The activations.</param>
+    /// <param name="weights">The packed weights.</param>
+    /// <param name="rows">M.</param>
+    /// <param name="c">The output, row-major.</param>
+    /// <param name="simd">Use the AVX2 kernel where supported.</param>
+    public static void MultiplyInt32(ReadOnlySpan<byte> a, QuantizedLinearWeights weights, int rows, Span<int> c, bool simd)
+    {
+        int tiles = (rows + RowBlock - 1) / RowBlock;
+        if (a.Length < (long)tiles * RowBlock * weights.PaddedInFeatures || c.Length < (long)rows * weights.OutFeatures)
+            throw new ArgumentException("Buffers too small.");
+        fixed (byte* pa = a)
+        fixed (sbyte* pw = weights.Packed)
+        fixed (int* pc = c)
+        {
+            var p = new Problem { A = pa, W = pw, Rows = rows, Columns = weights.OutFeatures, KGroups = weights.KGroups, C = pc, Simd = simd };
+            Run(in p, 0, tiles, 0, weights.Panels);
+        }
+    }
+
     /// <summary>Computes the row tiles [<paramref name="tileStart"/>, <paramref name="tileEnd"/>) × panels [<paramref name="panelStart"/>, <paramref name="panelEnd"/>).</summary>
     public static void Run(in Problem p, int tileStart, int tileEnd, int panelStart, int panelEnd)
     {

@@ -15,8 +15,12 @@ internal readonly record struct QuantizationScheme(int ActivationMax, int Weight
     /// <summary>u7 activations (0…127) × s8 weights (±127).</summary>
     public static QuantizationScheme ReducedActivations { get; } = new(127, 127);
 
-    /// <summary>The scheme used when none is given.</summary>
-    public static QuantizationScheme Default => ReducedActivations;
+    /// <summary>
+    /// The scheme used when none is given: <see cref="ReducedWeights"/>. On all-MiniLM-L6-v2 (STS-b dev, 3000 sentences,
+    /// every encoder linear quantised) it keeps a minimum sentence cosine of 0.989 against fp32, where
+    /// <see cref="ReducedActivations"/> keeps 0.981: activation resolution matters more than the weights' eighth bit.
+    /// </summary>
+    public static QuantizationScheme Default => ReducedWeights;
 
     /// <summary>Whether no pair sum of <c>vpmaddubsw</c> can saturate.</summary>
     public bool IsSaturationFree => ActivationMax is > 0 and <= 255 && WeightMax is > 0 and <= 127 && 2 * ActivationMax * WeightMax <= short.MaxValue;
