@@ -1,6 +1,7 @@
 using TorchSharp;
 using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Inspection;
+using TransformerEmbeddings.Kernels;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -37,6 +38,7 @@ internal sealed class BertSelfAttention : nn.Module
     {
         public required Tensor Weight { get; init; }
         public required Tensor Bias { get; init; }
+        public PackedLinear? Packed;
 
         public static Fused Of(Dense q, Dense k, Dense v)
         {
@@ -72,7 +74,7 @@ internal sealed class BertSelfAttention : nn.Module
     {
         var (b, s) = (x.shape[0], x.shape[1]);
         // One matmul for all three projections: (B, S, 3H) viewed as (3, B, nh, S, hd).
-        var projected = nn.functional.linear(x, fused.Weight, fused.Bias);          // (B, S, 3H)
+        var projected = PackedLinear.Linear(x, fused.Weight, fused.Bias, ref fused.Packed);        // (B, S, 3H)
         var split = projected.view(b, s, 3, heads, headDim);
         var qkv = split.permute(2, 0, 3, 1, 4);
         var q = qkv[0];                                                           // (B, nh, S, hd)

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using TransformerEmbeddings.Kernels;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -12,6 +13,7 @@ internal sealed class Dense : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight; // (out, in)
     private readonly Parameter bias;   // (out)
+    private PackedLinear? packed;      // the CPU fp32 kernel's copy, made on first use
 
     public Dense(WeightPath w, long inFeatures, long outFeatures) : base(nameof(Dense))
     {
@@ -24,5 +26,5 @@ internal sealed class Dense : nn.Module<Tensor, Tensor>
 
     public Tensor Bias => bias;
 
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+    public override Tensor forward(Tensor x) => PackedLinear.Linear(x, weight, bias, ref packed);
 }

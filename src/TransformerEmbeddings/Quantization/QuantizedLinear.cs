@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using TorchSharp;
+using TransformerEmbeddings.Kernels;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Quantization;

@@ -56,6 +56,10 @@ public static class NativeRuntime
         }
     }
 
+    // .NET's Environment.SetEnvironmentVariable does not reach the native environment on Unix.
+    [DllImport("libc", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    private static extern int setenv(string name, string value, int overwrite);
+
     private static Exception Innermost(Exception e)
     {
         while (e.InnerException != null) e = e.InnerException;
@@ -67,6 +71,12 @@ public static class NativeRuntime
         var original = FindNativeFile("libLibTorchSharp.so");
         OriginalLibraryPath = original;
         if (original == null) return; // let TorchSharp's own probing produce the error
+
+        // libgomp reads its settings once, when libtorch loads it. Its workers spin after every parallel region by
+        // default; our own kernel threads (Kernels/TileWorkers) then compete with spinning threads for the same cores,
+        // which cost 1.5–3× on 2-core machines. Passive waiting keeps the cores free; a user's own setting wins.
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null && Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is null)
+            _ = setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
 
         var nativeDir = Path.GetDirectoryName(original)!;
         // Load libtorch first so the copy's dependencies resolve by soname even though it lives elsewhere.

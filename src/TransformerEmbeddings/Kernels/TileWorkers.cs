@@ -1,0 +1,88 @@
+namespace TransformerEmbeddings.Kernels;
+
+/// <summary>
+/// A tiny parallel-for for the CPU kernels: <c>ProcessorCount − 1</c> background threads, started on first use, plus
+/// the caller. Work items are claimed with an interlocked counter and the caller claims too, so a worker that the
+/// scheduler wakes late (a busy machine, other thread pools spinning) only helps and is never waited for: the caller
+/// waits just for items already claimed. Concurrent callers each run their own job; workers help the latest one.
+/// </summary>
+internal static unsafe class TileWorkers
+{
+    private static readonly object StartGate = new();
+    private static readonly SemaphoreSlim Wake = new(0);
+    private static Thread[]? workers;
+    private static Job? current;
+
+    /// <summary>The most threads a job may use (the caller included).</summary>
+    public static int MaxThreads => Environment.ProcessorCount;
+
+    private sealed class Job
+    {
+        public delegate*<void*, int, void> Body;
+        public void* State;
+        public int Count;
+        public int Next;
+        public int Completed;
+
+        /// <summary>Claims and runs items until none are left.</summary>
+        public void Drain()
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref Next) - 1) < Count)
+            {
+                Body(State, i);
+                Interlocked.Increment(ref Completed);
+            }
+        }
+    }
+
+    /// <summary>Runs <c>work(context, i)</c> for every i in [0, <paramref name="items"/>) on up to <paramref name="threads"/> threads.</summary>
+    /// <param name="items">The number of work items.</param>
+    /// <param name="threads">The most threads to use, the caller included (clamped to [1, <see cref="MaxThreads"/>]).</param>
+    /// <param name="context">Passed to every call; must stay valid until this returns.</param>
+    /// <param name="work">A static function.</param>
+    public static void For(int items, int threads, void* context, delegate*<void*, int, void> work)
+    {
+        threads = Math.Clamp(Math.Min(threads, items), 1, MaxThreads);
+        if (threads == 1)
+        {
+            for (int i = 0; i < items; i++) work(context, i);
+            return;
+        }
+        EnsureStarted();
+        var job = new Job { Body = work, State = context, Count = items };
+        Volatile.Write(ref current, job);
+        Wake.Release(threads - 1);
+        job.Drain();
+        // Every item is claimed; wait only for the ones other threads are still running (a few microseconds each).
+        var spin = new SpinWait();
+        while (Volatile.Read(ref job.Completed) < items) spin.SpinOnce(sleep1Threshold: -1);
+        Interlocked.CompareExchange(ref current, null, job);
+    }
+
+    private static void EnsureStarted()
+    {
+        if (Volatile.Read(ref workers) is not null) return;
+        lock (StartGate)
+        {
+            if (workers is not null) return;
+            var started = new Thread[MaxThreads - 1];
+            for (int t = 0; t < started.Length; t++)
+            {
+                started[t] = new Thread(Loop) { IsBackground = true, Name = $"TransformerEmbeddings kernel worker {t}" };
+                started[t].Start();
+            }
+            Volatile.Write(ref workers, started);
+        }
+    }
+
+    private static void Loop()
+    {
+        while (true)
+        {
+            Wake.Wait();
+            // A late wake-up finds its job finished (nothing left to claim) or a newer one to help.
+            Volatile.Read(ref current)?.Drain();
+        }
+    }
+}
