@@ -12,6 +12,7 @@ internal static unsafe class TileWorkers
     private static readonly SemaphoreSlim Wake = new(0);
     private static Thread[]? workers;
     private static Job? current;
+    [ThreadStatic] private static Job?[]? cachedJobs;
 
     /// <summary>The most threads a job may use (the caller included).</summary>
     public static int MaxThreads => Environment.ProcessorCount;
@@ -23,6 +24,7 @@ internal static unsafe class TileWorkers
         public int Count;
         public int Next;
         public int Completed;
+        public int Helpers; // workers inside Drain (or about to enter): the job may not be reused while > 0
 
         /// <summary>Claims and runs items until none are left.</summary>
         public void Drain()
@@ -50,7 +52,12 @@ internal static unsafe class TileWorkers
             return;
         }
         EnsureStarted();
-        var job = new Job { Body = work, State = context, Count = items };
+        var job = RentJob();
+        job.Body = work;
+        job.State = context;
+        job.Count = items;
+        job.Next = 0;
+        job.Completed = 0;
         Volatile.Write(ref current, job);
         Wake.Release(threads - 1);
         job.Drain();
@@ -58,6 +65,18 @@ internal static unsafe class TileWorkers
         var spin = new SpinWait();
         while (Volatile.Read(ref job.Completed) < items) spin.SpinOnce(sleep1Threshold: -1);
         Interlocked.CompareExchange(ref current, null, job);
+    }
+
+    /// <summary>One of this thread's few job objects that no late worker still holds (no allocation per call).</summary>
+    private static Job RentJob()
+    {
+        var jobs = cachedJobs ??= new Job?[4];
+        for (int i = 0; i < jobs.Length; i++)
+        {
+            jobs[i] ??= new Job();
+            if (Volatile.Read(ref jobs[i]!.Helpers) == 0) return jobs[i]!;
+        }
+        return jobs[0] = new Job(); // every one held by a descheduled worker: leave them to it
     }
 
     private static void EnsureStarted()
@@ -81,8 +100,13 @@ internal static unsafe class TileWorkers
         while (true)
         {
             Wake.Wait();
-            // A late wake-up finds its job finished (nothing left to claim) or a newer one to help.
-            Volatile.Read(ref current)?.Drain();
+            // A late wake-up finds its job finished (nothing left to claim) or a newer one to help. Announce first, then
+            // check the job is still the current one, so its owner never refills it under us.
+            var job = Volatile.Read(ref current);
+            if (job is null) continue;
+            Interlocked.Increment(ref job.Helpers);
+            if (ReferenceEquals(Volatile.Read(ref current), job)) job.Drain();
+            Interlocked.Decrement(ref job.Helpers);
         }
     }
 }

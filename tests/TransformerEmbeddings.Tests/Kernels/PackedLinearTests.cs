@@ -1,0 +1,147 @@
+using CsCheck;
+using TorchSharp;
+using TransformerEmbeddings.Kernels;
+using TransformerEmbeddings.Runtime;
+using TransformerEmbeddings.Tests.Infrastructure;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Tests.Kernels;
+
+/// <summary>The packed fp32 GEMM against libtorch's linear: every shape edge, threading, fallbacks, and inside the model.</summary>
+public sealed class PackedLinearTests
+{
+    public PackedLinearTests() => NativeRuntime.EnsureLoaded();
+
+    private static void AssertClose(Tensor expected, Tensor actual, string what)
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        // Same products, summed in k-blocks as libtorch's sgemm does; allow a few float roundings of the magnitude.
+        var scale = expected.abs().max().item<float>() + 1f;
+        var diff = (expected - actual).abs().max().item<float>();
+        Assert.True(diff <= 2e-6f * scale * 4, $"{what}: max diff {diff} (scale {scale})");
+    }
+
+    [Fact]
+    public void Kernel_runs_on_this_machine()
+    {
+        // CI and development machines are x64 with AVX2; if this fails the kernel is silently skipped everywhere.
+        Assert.True(Sgemm.IsSupported, "AVX2/FMA missing: the packed kernel cannot run here.");
+    }
+
+    [Fact]
+    public void Matches_libtorch_linear_for_random_shapes()
+    {
+        // Rows around the 6-row tile, inputs around the 192 k-block, outputs around the 16-wide panel.
+        Gen.Select(Gen.Int[1, 40], Gen.Int[1, 420], Gen.Int[1, 70], Gen.Bool).Sample((m, k, n, withBias) =>
+        {
+            using var scope = NewDisposeScope();
+            var w = randn(n, k) * 0.1f;
+            var b = withBias ? randn(n) : null;
+            var x = randn(m, k);
+            var packed = PackedLinear.TryCreate(w, b)!;
+            AssertClose(nn.functional.linear(x, w, b), packed.Forward(x), $"{m}×{k}×{n} bias={withBias}");
+        }, iter: 60);
+    }
+
+    [Theory]
+    [InlineData(16, 384, 1152)]
+    [InlineData(97, 1536, 384)]
+    [InlineData(768, 384, 1536)]
+    public void Matches_libtorch_linear_on_the_model_shapes_in_three_dimensions(int m, int k, int n)
+    {
+        using var scope = NewDisposeScope();
+        var w = randn(n, k) * 0.05f;
+        var b = randn(n);
+        var x = randn(2, m, k);
+        AssertClose(nn.functional.linear(x, w, b), PackedLinear.TryCreate(w, b)!.Forward(x), $"2×{m}×{k}×{n}");
+    }
+
+    [Fact]
+    public void Non_contiguous_input()
+    {
+        using var scope = NewDisposeScope();
+        var w = randn(40, 30);
+        var x = randn(30, 13).t(); // (13, 30), not contiguous
+        Assert.False(x.is_contiguous());
+        AssertClose(nn.functional.linear(x, w), PackedLinear.TryCreate(w, null)!.Forward(x), "transposed input");
+    }
+
+    [Theory]
+    [InlineData(16, 384, 1536)]
+    [InlineData(300, 1536, 384)]
+    [InlineData(41, 200, 37)]
+    public void Threads_change_nothing_bit_for_bit(int m, int k, int n)
+    {
+        var rnd = new Random(m * 31 + n);
+        var w = Enumerable.Range(0, n * k).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
+        var b = Enumerable.Range(0, n).Select(_ => (float)rnd.NextDouble()).ToArray();
+        var x = Enumerable.Range(0, m * k).Select(_ => (float)(rnd.NextDouble() * 2 - 1)).ToArray();
+        var packed = PackedLinear.TryCreate(tensor(w).view(n, k), tensor(b))!;
+        var one = new float[m * n];
+        var many = new float[m * n];
+        packed.Forward(x, one, m, threads: 1);
+        packed.Forward(x, many, m, threads: Environment.ProcessorCount);
+        Assert.Equal(one, many);
+        // Concurrent callers share the worker threads; each still gets its own exact result.
+        var results = new float[8][];
+        Parallel.For(0, results.Length, i =>
+        {
+            results[i] = new float[m * n];
+            packed.Forward(x, results[i], m, threads: Environment.ProcessorCount);
+        });
+        foreach (var r in results) Assert.Equal(one, r);
+    }
+
+    [Fact]
+    public void Linear_falls_back_to_libtorch_for_other_dtypes_and_autograd()
+    {
+        using var scope = NewDisposeScope();
+        var w = randn(8, 12);
+        var b = randn(8);
+        PackedLinear? cache = null;
+
+        var x64 = randn(3, 12, dtype: ScalarType.Float64);
+        var y64 = PackedLinear.Linear(x64, w.to(ScalarType.Float64), b.to(ScalarType.Float64), ref cache);
+        Assert.Equal(ScalarType.Float64, y64.dtype);
+        Assert.Null(cache);
+
+        var xg = randn(3, 12).requires_grad_();
+        var yg = PackedLinear.Linear(xg, w, b, ref cache);
+        Assert.Null(cache);
+        yg.sum().backward();
+        AssertClose(ones(3, 8).matmul(w), xg.grad!, "gradient through the fallback");
+
+        using (no_grad())
+        {
+            var x = randn(3, 12);
+            var y = PackedLinear.Linear(x, w, b, ref cache);
+            Assert.NotNull(cache);
+            AssertClose(nn.functional.linear(x, w, b), y, "packed path");
+        }
+    }
+
+    [Fact]
+    public void Model_output_is_the_same_with_and_without_the_kernel()
+    {
+        var model = ModelCache.Get("all-MiniLM-L6-v2");
+        string[] texts = ["The packed kernel computes the same layer.", "Short", "A somewhat longer sentence, with punctuation, to pad the batch."];
+        using var withKernel = model.Encode(texts);
+        float[] packed = withKernel.LastHiddenState.data<float>().ToArray();
+        try
+        {
+            PackedLinear.Enabled = false;
+            using var without = model.Encode(texts);
+            float[] reference = without.LastHiddenState.data<float>().ToArray();
+            Assert.Equal(reference.Length, packed.Length);
+            // libtorch and the kernel round their sums differently; six layers of LayerNorm grow that to a few 1e-6 relative.
+            var scale = reference.Max(Math.Abs);
+            var worst = reference.Zip(packed, (a, p) => Math.Abs(a - p)).Max();
+            Assert.True(worst < 1e-5f * scale, $"max diff {worst} (largest value {scale})");
+        }
+        finally
+        {
+            PackedLinear.Enabled = true;
+        }
+    }
+}
