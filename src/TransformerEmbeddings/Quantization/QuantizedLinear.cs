@@ -22,13 +22,18 @@ internal sealed unsafe class QuantizedLinear
     private const long SingleThreadBelowMacs = 1L << 21;
 
     private readonly float[] bias; // padded to the panel width, pinned
+    private readonly float[]? inputScale; // 1 / smoothing, per input, pinned; null without smoothing
 
-    private QuantizedLinear(QuantizedLinearWeights weights, ReadOnlySpan<float> bias)
+    private QuantizedLinear(QuantizedLinearWeights weights, ReadOnlySpan<float> bias, float[]? inputScale = null)
     {
         Weights = weights;
         this.bias = GC.AllocateArray<float>(weights.PaddedOutFeatures, pinned: true);
         bias.CopyTo(this.bias);
+        this.inputScale = inputScale;
     }
+
+    /// <summary>Whether the layer was built with per-input smoothing factors (activations are divided by them).</summary>
+    public bool IsSmoothed => inputScale is not null;
 
     /// <summary>The quantised, packed weights.</summary>
     public QuantizedLinearWeights Weights { get; }
@@ -77,6 +82,41 @@ internal sealed unsafe class QuantizedLinear
     {
         if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values.", nameof(bias));
         return new QuantizedLinear(QuantizedLinearWeights.Quantize(weight, outFeatures, inFeatures, scheme), bias);
+    }
+
+    /// <summary>
+    /// Quantises a linear layer after SmoothQuant-style per-input smoothing: input j's weights are multiplied by
+    /// <c>s[j]</c> before quantisation and its activations divided by <c>s[j]</c> (inside the activation quantiser), so
+    /// the layer still computes <c>x Wᵀ + b</c> while a channel with large activations gets a finer activation step and
+    /// coarser weights. See <see cref="Smoothing"/> for data-free factors.
+    /// </summary>
+    /// <param name="weight">N × K values, row n holding output channel n.</param>
+    /// <param name="bias">N values, or empty for none.</param>
+    /// <param name="outFeatures">N.</param>
+    /// <param name="inFeatures">K.</param>
+    /// <param name="smoothing">K positive, finite factors s.</param>
+    /// <param name="scheme">The integer ranges (default <see cref="QuantizationScheme.Default"/>).</param>
+    /// <returns>The quantised layer.</returns>
+    public static QuantizedLinear FromWeights(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures,
+        ReadOnlySpan<float> smoothing, QuantizationScheme? scheme = null)
+    {
+        if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values.", nameof(bias));
+        if (smoothing.Length != inFeatures) throw new ArgumentException($"Expected {inFeatures} smoothing factors.", nameof(smoothing));
+        if (weight.Length != (long)outFeatures * inFeatures)
+            throw new ArgumentException($"Expected {outFeatures} × {inFeatures} weights, got {weight.Length}.", nameof(weight));
+        var inverse = GC.AllocateArray<float>(inFeatures, pinned: true);
+        for (int j = 0; j < inFeatures; j++)
+        {
+            float s = smoothing[j];
+            if (!(s > 0) || !float.IsFinite(s) || !float.IsFinite(1f / s))
+                throw new ArgumentException($"Smoothing factor {j} is {s}; expected a positive finite value.", nameof(smoothing));
+            inverse[j] = 1f / s;
+        }
+        var scaled = new float[weight.Length];
+        for (int n = 0; n < outFeatures; n++)
+            for (int j = 0; j < inFeatures; j++)
+                scaled[n * inFeatures + j] = weight[n * inFeatures + j] * smoothing[j];
+        return new QuantizedLinear(QuantizedLinearWeights.Quantize(scaled, outFeatures, inFeatures, scheme), bias, inverse);
     }
 
     /// <summary><c>x Wᵀ + b</c> for a CPU fp32 tensor (…, K); returns a new (…, N) fp32 tensor.</summary>
@@ -141,6 +181,7 @@ internal sealed unsafe class QuantizedLinear
             fixed (float* psw = w.Scales)
             fixed (int* pcs = w.ColumnSums)
             fixed (float* pb = bias)
+            fixed (float* pm = inputScale)
             {
                 new Span<byte>(pa + (long)rows * kp, (paddedRows - rows) * kp).Clear();
                 var job = new Job
@@ -153,6 +194,7 @@ internal sealed unsafe class QuantizedLinear
                     Panels = w.Panels,
                     K = w.InFeatures,
                     ActivationMax = w.Scheme.ActivationMax,
+                    InputScale = pm,
                     Problem = new Int8Gemm.Problem
                     {
                         A = pa, W = pw, Rows = rows, Columns = w.OutFeatures, KGroups = w.KGroups,
@@ -176,6 +218,7 @@ internal sealed unsafe class QuantizedLinear
     {
         public float* X;
         public int Threads, RowTileChunks, PanelChunks, Tiles, Panels, K, ActivationMax;
+        public float* InputScale;
         public Int8Gemm.Problem Problem;
     }
 
@@ -184,7 +227,7 @@ internal sealed unsafe class QuantizedLinear
         ref var job = ref Unsafe.AsRef<Job>(context);
         ref var p = ref job.Problem;
         int start = item * RowsPerQuantizeItem, end = Math.Min(p.Rows, start + RowsPerQuantizeItem);
-        ActivationQuantizer.QuantizeRows(job.X, job.K, start, end, job.ActivationMax, p.A, p.KGroups * 4, p.RowScales, p.RowZeros, p.Simd);
+        ActivationQuantizer.QuantizeRows(job.X, job.K, start, end, job.ActivationMax, p.A, p.KGroups * 4, p.RowScales, p.RowZeros, p.Simd, job.InputScale);
     }
 
     private static void GemmItem(void* context, int item)
