@@ -75,6 +75,13 @@ internal sealed class BertSelfAttention : nn.Module
         var (b, s) = (x.shape[0], x.shape[1]);
         // One matmul for all three projections: (B, S, 3H) viewed as (3, B, nh, S, hd).
         var projected = PackedLinear.Linear(x, fused.Weight, fused.Bias, ref fused.Packed);        // (B, S, 3H)
+        if (trace is null && ShortAttention.Accepts(projected, additiveMask, headDim))
+        {
+            // CPU fp32 sentences: one kernel from the projection straight to merged heads (same formula as below).
+            var attended = ShortAttention.Forward(projected, additiveMask, heads, headDim);   // (B, S, H)
+            projected.Dispose();
+            return attended;
+        }
         var split = projected.view(b, s, 3, heads, headDim);
         var qkv = split.permute(2, 0, 3, 1, 4);
         var q = qkv[0];                                                           // (B, nh, S, hd)
