@@ -44,6 +44,10 @@ internal static unsafe class Sgemm
         public int K;
         /// <summary>N.</summary>
         public int N;
+        /// <summary>Floats between rows of <see cref="X"/> (0: K).</summary>
+        public int LdX;
+        /// <summary>Floats between rows of <see cref="Y"/> (0: N).</summary>
+        public int LdY;
     }
 
     /// <summary>Computes row tiles [<paramref name="tileStart"/>, <paramref name="tileEnd"/>) × panels [<paramref name="panelStart"/>, <paramref name="panelEnd"/>).</summary>
@@ -70,20 +74,21 @@ internal static unsafe class Sgemm
 
     private static void Tile(in Problem p, int row, int rows, int col, int cols, float* w, int k0, int kc, bool first)
     {
-        float* x = p.X + (long)row * p.K + k0;
+        int ldx = p.LdX == 0 ? p.K : p.LdX, ldy = p.LdY == 0 ? p.N : p.LdY;
+        float* x = p.X + (long)row * ldx + k0;
         if (rows == RowBlock && cols == PanelWidth)
         {
-            Kernel(x, p.K, rows, w, kc, p.Y + (long)row * p.N + col, p.N, first ? p.Bias + col : null);
+            Kernel(x, ldx, rows, w, kc, p.Y + (long)row * ldy + col, ldy, first ? p.Bias + col : null);
             return;
         }
         // Edges: compute a full tile into a stack buffer (missing rows re-read a valid one), copy what exists.
         float* tile = stackalloc float[RowBlock * PanelWidth];
         float* zero = stackalloc float[PanelWidth];
         new Span<float>(zero, PanelWidth).Clear();
-        Kernel(x, p.K, rows, w, kc, tile, PanelWidth, zero);
+        Kernel(x, ldx, rows, w, kc, tile, PanelWidth, zero);
         for (int i = 0; i < rows; i++)
         {
-            float* dst = p.Y + (long)(row + i) * p.N + col;
+            float* dst = p.Y + (long)(row + i) * ldy + col;
             for (int j = 0; j < cols; j++)
                 dst[j] = first ? tile[i * PanelWidth + j] + p.Bias[col + j] : dst[j] + tile[i * PanelWidth + j];
         }

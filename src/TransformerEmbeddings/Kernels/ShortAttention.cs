@@ -11,18 +11,19 @@ namespace TransformerEmbeddings.Kernels;
 /// Multi-head attention for a few CPU fp32 tokens, read straight from the fused QKV projection and written straight
 /// into merged heads: <c>softmax(q·kᵀ / √d + mask) · v</c> per (batch, head), HF's eager formula. For one short
 /// sentence libtorch's SDPA kernel and the permute and merge copies around it cost 3–5× the arithmetic (measured at
-/// 1×16 tokens: 0.04 ms here vs 0.11–0.20 ms for SDPA per layer); from a few hundred tokens on SDPA's blocking is as
-/// fast or faster, so the model routes only small batches here (<see cref="MaxTokens"/>).
+/// 1×16 tokens: 0.04 ms here vs 0.11–0.20 ms for SDPA per layer). Both products run on <see cref="Sgemm"/>'s
+/// micro-kernel, with each head's keys and values packed like weights.
 /// </summary>
 internal static unsafe class ShortAttention
 {
     /// <summary>The longest sequence this kernel takes; longer ones go to libtorch's blocked SDPA.</summary>
     public const int MaxLength = 128;
 
-    /// <summary>The most tokens (batch × length) routed here; larger batches go to libtorch's SDPA.</summary>
-    public const int MaxTokens = 128;
+    /// <summary>The longest sequence the model routes here: up to it this kernel beat libtorch's SDPA (e.g. 32×24 tokens:
+    /// 1.25 vs 2.9 ms per layer); at 64 they tie and at 128 SDPA's blocking wins.</summary>
+    public const int RoutedMaxLength = 48;
 
-    private const int MaxHeadDim = 128;
+    private const int MaxHeadDim = 64;
 
     /// <summary>Whether the model uses this kernel where it can run (tests turn it off to compare with libtorch).</summary>
     public static bool Enabled { get; set; } = true;
@@ -34,7 +35,7 @@ internal static unsafe class ShortAttention
     public static bool Accepts(Tensor projected, Tensor? additiveMask, int headDim) =>
         Enabled && Sgemm.IsSupported
         && projected.device_type == DeviceType.CPU && projected.dtype == ScalarType.Float32 && projected.dim() == 3
-        && projected.shape[1] <= MaxLength && projected.shape[0] * projected.shape[1] <= MaxTokens && headDim % 8 == 0 && headDim <= MaxHeadDim
+        && projected.shape[1] <= RoutedMaxLength && headDim % Sgemm.PanelWidth == 0 && headDim <= MaxHeadDim
         && (additiveMask is null || (additiveMask.dtype == ScalarType.Float32 && additiveMask.device_type == DeviceType.CPU))
         && !(is_grad_enabled() && projected.requires_grad);
 
@@ -48,6 +49,8 @@ internal static unsafe class ShortAttention
     {
         int b = checked((int)projected.shape[0]), s = checked((int)projected.shape[1]);
         int h = heads * headDim;
+        if (headDim % Sgemm.PanelWidth != 0 || headDim > MaxHeadDim || s > MaxLength)
+            throw new ArgumentException($"Head size {headDim} and length {s} are outside this kernel's range; check Accepts first.", nameof(headDim));
         if (projected.shape[2] != 3 * h) throw new ArgumentException($"Expected (B, S, {3 * h}), got ({string.Join(", ", projected.shape)}).", nameof(projected));
         var y = empty(b, s, h);
         if (b * s == 0) return y;
@@ -84,100 +87,67 @@ internal static unsafe class ShortAttention
     private static void Item(void* context, int item)
     {
         ref var job = ref Unsafe.AsRef<Job>(context);
-        int s = job.Length, d = job.HeadDim, nh = job.Heads, hidden = nh * d;
+        int s = job.Length, d = job.HeadDim, nh = job.Heads, hidden = nh * d, stride = 3 * hidden;
         int batch = item / nh, head = item % nh;
-        int padded = (s + 7) & ~7;
-        float* keysT = stackalloc float[d * padded];     // (d, S) so eight scores come from one vector FMA chain
-        float* scores = stackalloc float[padded];
-        float* rows = job.Projected + (long)batch * s * 3 * hidden;
+        int width = (s + Sgemm.PanelWidth - 1) & ~(Sgemm.PanelWidth - 1);   // keys padded to whole panels
+        float* rows = job.Projected + (long)batch * s * stride;
         float* mask = job.Mask is null ? null : job.Mask + (long)batch * s;
 
-        for (int j = 0; j < padded; j++)
+        // Both products run on the GEMM micro-kernel: keys and values are packed like weights (panels of 16).
+        float* keys = stackalloc float[d * width];     // panel-major: keys[(j / 16) · d · 16 + c · 16 + j % 16] = k_j[c]
+        float* values = stackalloc float[s * d];       // values[(c / 16) · S · 16 + j · 16 + c % 16] = v_j[c]
+        float* scores = stackalloc float[s * width];
+        float* zeros = stackalloc float[Math.Max(width, d)];
+        new Span<float>(zeros, Math.Max(width, d)).Clear();
+        for (int j = 0; j < width; j++)
         {
-            float* key = rows + (long)j * 3 * hidden + hidden + head * d;
-            for (int c = 0; c < d; c++) keysT[c * padded + j] = j < s ? key[c] : 0f;
+            float* key = rows + (long)j * stride + hidden + head * d;
+            float* panel = keys + (j / Sgemm.PanelWidth) * d * Sgemm.PanelWidth + j % Sgemm.PanelWidth;
+            for (int c = 0; c < d; c++) panel[c * Sgemm.PanelWidth] = j < s ? key[c] : 0f;
+        }
+        for (int j = 0; j < s; j++)
+        {
+            float* value = rows + (long)j * stride + 2 * hidden + head * d;
+            for (int c = 0; c < d; c += Sgemm.PanelWidth)
+                new ReadOnlySpan<float>(value + c, Sgemm.PanelWidth).CopyTo(new Span<float>(values + c * s + j * Sgemm.PanelWidth, Sgemm.PanelWidth));
         }
 
+        // scores = q · kᵀ   (S × S, rows width apart)
+        var qk = new Sgemm.Problem { X = rows + head * d, LdX = stride, W = keys, Bias = zeros, Y = scores, LdY = width, Rows = s, K = d, N = s };
+        Sgemm.Run(in qk, 0, (s + Sgemm.RowBlock - 1) / Sgemm.RowBlock, 0, width / Sgemm.PanelWidth);
+
         var divisor = Vector256.Create(job.Divisor);
-        var minusInfinity = Vector256.Create(float.NegativeInfinity);
         for (int i = 0; i < s; i++)
         {
-            // Scores, eight keys per vector and four vectors at a time (independent FMA chains).
-            float* query = rows + (long)i * 3 * hidden + head * d;
-            int j = 0;
-            for (; j + 32 <= padded; j += 32)
-            {
-                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                float* kt = keysT + j;
-                for (int c = 0; c < d; c++, kt += padded)
-                {
-                    var q = Avx.BroadcastScalarToVector256(query + c);
-                    a0 = Fma.MultiplyAdd(q, Avx.LoadVector256(kt), a0);
-                    a1 = Fma.MultiplyAdd(q, Avx.LoadVector256(kt + 8), a1);
-                    a2 = Fma.MultiplyAdd(q, Avx.LoadVector256(kt + 16), a2);
-                    a3 = Fma.MultiplyAdd(q, Avx.LoadVector256(kt + 24), a3);
-                }
-                Avx.Store(scores + j, Avx.Divide(a0, divisor));
-                Avx.Store(scores + j + 8, Avx.Divide(a1, divisor));
-                Avx.Store(scores + j + 16, Avx.Divide(a2, divisor));
-                Avx.Store(scores + j + 24, Avx.Divide(a3, divisor));
-            }
-            for (; j < padded; j += 8)
-            {
-                Vector256<float> a0 = default;
-                float* kt = keysT + j;
-                for (int c = 0; c < d; c++, kt += padded)
-                    a0 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(query + c), Avx.LoadVector256(kt), a0);
-                Avx.Store(scores + j, Avx.Divide(a0, divisor));
-            }
+            float* row = scores + i * width;
+            int j;
+            for (j = 0; j < width; j += 8) Avx.Store(row + j, Avx.Divide(Avx.LoadVector256(row + j), divisor));
             if (mask is not null)
-                for (j = 0; j < s; j++) scores[j] += mask[j];
-            for (j = s; j < padded; j++) scores[j] = float.NegativeInfinity;
+                for (j = 0; j < s; j++) row[j] += mask[j];
+            for (j = s; j < width; j++) row[j] = float.NegativeInfinity;
 
             // Softmax: exp(x − max) / Σ.
-            var max = minusInfinity;
-            for (j = 0; j < padded; j += 8) max = Avx.Max(max, Avx.LoadVector256(scores + j));
+            var max = Vector256.Create(float.NegativeInfinity);
+            for (j = 0; j < width; j += 8) max = Avx.Max(max, Avx.LoadVector256(row + j));
             var top = Vector256.Create(HorizontalMax(max));
             var total = Vector256<float>.Zero;
-            for (j = 0; j < padded; j += 8)
+            for (j = 0; j < width; j += 8)
             {
-                var e = Exp(Avx.Subtract(Avx.LoadVector256(scores + j), top));
-                Avx.Store(scores + j, e);
+                var e = Exp(Avx.Subtract(Avx.LoadVector256(row + j), top));
+                Avx.Store(row + j, e);
                 total = Avx.Add(total, e);
             }
             var sum = Vector256.Create(Vector256.Sum(total));
-            for (j = 0; j < padded; j += 8) Avx.Store(scores + j, Avx.Divide(Avx.LoadVector256(scores + j), sum));
-
-            // Context: Σⱼ pⱼ vⱼ, the head's dimensions eight at a time.
-            float* output = job.Output + ((long)batch * s + i) * hidden + head * d;
-            float* values = rows + 2 * hidden + head * d;
-            int c0 = 0;
-            for (; c0 + 32 <= d; c0 += 32)
-            {
-                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                float* v = values + c0;
-                for (j = 0; j < s; j++, v += 3 * hidden)
-                {
-                    var pj = Avx.BroadcastScalarToVector256(scores + j);
-                    a0 = Fma.MultiplyAdd(pj, Avx.LoadVector256(v), a0);
-                    a1 = Fma.MultiplyAdd(pj, Avx.LoadVector256(v + 8), a1);
-                    a2 = Fma.MultiplyAdd(pj, Avx.LoadVector256(v + 16), a2);
-                    a3 = Fma.MultiplyAdd(pj, Avx.LoadVector256(v + 24), a3);
-                }
-                Avx.Store(output + c0, a0);
-                Avx.Store(output + c0 + 8, a1);
-                Avx.Store(output + c0 + 16, a2);
-                Avx.Store(output + c0 + 24, a3);
-            }
-            for (; c0 < d; c0 += 8)
-            {
-                var a0 = Vector256<float>.Zero;
-                float* v = values + c0;
-                for (j = 0; j < s; j++, v += 3 * hidden)
-                    a0 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(scores + j), Avx.LoadVector256(v), a0);
-                Avx.Store(output + c0, a0);
-            }
+            for (j = 0; j < width; j += 8) Avx.Store(row + j, Avx.Divide(Avx.LoadVector256(row + j), sum));
         }
+
+        // context = p · v, written into this head's columns of the merged output
+        var pv = new Sgemm.Problem
+        {
+            X = scores, LdX = width, W = values, Bias = zeros, Y = job.Output + (long)batch * s * hidden + head * d, LdY = hidden,
+            Rows = s, K = s, N = d,
+        };
+        Sgemm.Run(in pv, 0, (s + Sgemm.RowBlock - 1) / Sgemm.RowBlock, 0, d / Sgemm.PanelWidth);
     }
 
     private static float HorizontalMax(Vector256<float> v)

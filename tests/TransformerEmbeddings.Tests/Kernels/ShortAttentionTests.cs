@@ -28,7 +28,8 @@ public sealed class ShortAttentionTests
     [InlineData(1, 16, 12, 32)]
     [InlineData(3, 23, 12, 32)]
     [InlineData(2, 128, 4, 64)]
-    [InlineData(5, 9, 2, 8)]
+    [InlineData(5, 9, 2, 16)]
+    [InlineData(4, 37, 3, 48)]
     public void Matches_eager_attention_with_padding(int batch, int length, int heads, int headDim)
     {
         using var scope = NewDisposeScope();
@@ -52,9 +53,9 @@ public sealed class ShortAttentionTests
     {
         using var scope = NewDisposeScope();
         Assert.True(ShortAttention.Accepts(randn(2, 16, 96), zeros(2, 1, 1, 16), 32));
-        Assert.False(ShortAttention.Accepts(randn(1, ShortAttention.MaxLength + 1, 96), null, 32));
-        Assert.False(ShortAttention.Accepts(randn(ShortAttention.MaxTokens / 8 + 1, 8, 96), null, 32));
+        Assert.False(ShortAttention.Accepts(randn(2, ShortAttention.RoutedMaxLength + 1, 96), null, 32));
         Assert.False(ShortAttention.Accepts(randn(1, 8, 90), null, 30));
+        Assert.Throws<ArgumentException>(() => ShortAttention.Forward(randn(1, 8, 24), null, 3, 8));
         Assert.False(ShortAttention.Accepts(randn(1, 8, 96, dtype: ScalarType.Float64), null, 32));
     }
 
@@ -63,7 +64,6 @@ public sealed class ShortAttentionTests
     {
         var model = ModelCache.Get("all-MiniLM-L6-v2");
         string[] texts = ["Attention read straight from the projection.", "Short", "A longer sentence, with commas, so that the others are padded."];
-        Assert.True(texts.Length * 20 <= ShortAttention.MaxTokens); // small enough to take the kernel
         using var withKernel = model.Encode(texts);
         float[] fast = withKernel.LastHiddenState.data<float>().ToArray();
         try
