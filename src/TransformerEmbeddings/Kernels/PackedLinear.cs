@@ -35,8 +35,9 @@ internal sealed unsafe class PackedLinear
     /// <param name="weight">The (N, K) weight.</param>
     /// <param name="bias">The (N) bias, or null.</param>
     /// <param name="packed">The layer's cache of its packed weights.</param>
+    /// <param name="gelu">Apply the exact GELU to the output (fused into the kernel's last pass when it runs).</param>
     /// <returns>The (…, N) output, owned by the caller.</returns>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, ref PackedLinear? packed)
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, ref PackedLinear? packed, bool gelu = false)
     {
         if (Enabled && Sgemm.IsSupported
             && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32
@@ -49,12 +50,13 @@ internal sealed unsafe class PackedLinear
                 Interlocked.CompareExchange(ref packed, TryCreate(weight, bias), null);
                 p = packed;
             }
-            if (p is not null && p.Accepts(x)) return p.Forward(x);
+            if (p is not null && p.Accepts(x)) return p.Forward(x, gelu);
         }
-        return nn.functional.linear(x, weight, bias);
+        var y = nn.functional.linear(x, weight, bias);
+        return gelu ? y.gelu_() : y;
     }
 
-    /// <summary>Whether <see cref="Forward(Tensor)"/> can take <paramref name="x"/> (CPU, float32, last dimension K).</summary>
+    /// <summary>Whether <see cref="Forward(Tensor, bool)"/> can take <paramref name="x"/> (CPU, float32, last dimension K).</summary>
     public bool Accepts(Tensor x) =>
         x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32 && x.dim() >= 1 && x.shape[^1] == Weights.InFeatures;
 
@@ -75,8 +77,9 @@ internal sealed unsafe class PackedLinear
 
     /// <summary><c>x Wᵀ + b</c>: x (…, K) CPU float32 → a new (…, N) float32 tensor owned by the caller.</summary>
     /// <param name="x">The input.</param>
+    /// <param name="gelu">Apply the exact GELU to the output.</param>
     /// <returns>The output.</returns>
-    public Tensor Forward(Tensor x)
+    public Tensor Forward(Tensor x, bool gelu = false)
     {
         if (!Accepts(x)) throw new ArgumentException($"Expected a CPU float32 tensor (…, {Weights.InFeatures}), got {x.dtype} ({string.Join(", ", x.shape)}) on {x.device_type}.", nameof(x));
         var shape = (long[])x.shape.Clone();
@@ -87,7 +90,7 @@ internal sealed unsafe class PackedLinear
         var contiguous = x.is_contiguous() ? x : x.contiguous();
         try
         {
-            Forward(Pointer(contiguous), rows, Pointer(y), TorchThreads());
+            Forward(Pointer(contiguous), rows, Pointer(y), TorchThreads(), gelu);
         }
         finally
         {
@@ -101,12 +104,13 @@ internal sealed unsafe class PackedLinear
     /// <param name="y">The output rows.</param>
     /// <param name="rows">M.</param>
     /// <param name="threads">The most threads to use.</param>
-    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int threads = 1)
+    /// <param name="gelu">Apply the exact GELU to the output.</param>
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int threads = 1, bool gelu = false)
     {
         if (x.Length < (long)rows * Weights.InFeatures || y.Length < (long)rows * Weights.OutFeatures) throw new ArgumentException("Buffers too small.");
         fixed (float* px = x)
         fixed (float* py = y)
-            Forward(px, rows, py, threads);
+            Forward(px, rows, py, threads, gelu);
     }
 
     private static int TorchThreads() => TorchSharp.torch.get_num_threads();
@@ -115,7 +119,7 @@ internal sealed unsafe class PackedLinear
 
     private static float* Pointer(Tensor t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 
-    private void Forward(float* x, int rows, float* y, int threads)
+    private void Forward(float* x, int rows, float* y, int threads, bool gelu)
     {
         var w = Weights;
         int tiles = (rows + Sgemm.RowBlock - 1) / Sgemm.RowBlock;
@@ -130,7 +134,7 @@ internal sealed unsafe class PackedLinear
         {
             var job = new Job
             {
-                Problem = new Sgemm.Problem { X = x, W = pw, Bias = pb, Y = y, Rows = rows, K = w.InFeatures, N = w.OutFeatures },
+                Problem = new Sgemm.Problem { X = x, W = pw, Bias = pb, Y = y, Rows = rows, K = w.InFeatures, N = w.OutFeatures, Gelu = gelu },
                 Tiles = tiles,
                 Panels = w.Panels,
                 PanelsPerItem = panelsPerItem,

@@ -44,6 +44,8 @@ internal static unsafe class Sgemm
         public int K;
         /// <summary>N.</summary>
         public int N;
+        /// <summary>Apply the exact GELU to the finished outputs (<see cref="VectorMath.Gelu"/>).</summary>
+        public bool Gelu;
         /// <summary>Floats between rows of <see cref="X"/> (0: K).</summary>
         public int LdX;
         /// <summary>Floats between rows of <see cref="Y"/> (0: N).</summary>
@@ -56,7 +58,7 @@ internal static unsafe class Sgemm
         for (int k0 = 0; k0 < p.K; k0 += KBlock)
         {
             int kc = Math.Min(KBlock, p.K - k0);
-            bool first = k0 == 0;
+            bool first = k0 == 0, gelu = p.Gelu && k0 + kc >= p.K;
             for (int panel = panelStart; panel < panelEnd; panel++)
             {
                 float* w = p.W + (long)panel * p.K * PanelWidth + (long)k0 * PanelWidth;
@@ -66,31 +68,34 @@ internal static unsafe class Sgemm
                     int row = tile * RowBlock;
                     int rows = Math.Min(RowBlock, p.Rows - row);
                     int cols = Math.Min(PanelWidth, p.N - col);
-                    Tile(in p, row, rows, col, cols, w, k0, kc, first);
+                    Tile(in p, row, rows, col, cols, w, k0, kc, first, gelu);
                 }
             }
         }
     }
 
-    private static void Tile(in Problem p, int row, int rows, int col, int cols, float* w, int k0, int kc, bool first)
+    private static void Tile(in Problem p, int row, int rows, int col, int cols, float* w, int k0, int kc, bool first, bool gelu)
     {
         int ldx = p.LdX == 0 ? p.K : p.LdX, ldy = p.LdY == 0 ? p.N : p.LdY;
         float* x = p.X + (long)row * ldx + k0;
         if (rows == RowBlock && cols == PanelWidth)
         {
-            Kernel(x, ldx, rows, w, kc, p.Y + (long)row * ldy + col, ldy, first ? p.Bias + col : null);
+            Kernel(x, ldx, rows, w, kc, p.Y + (long)row * ldy + col, ldy, first ? p.Bias + col : null, gelu);
             return;
         }
         // Edges: compute a full tile into a stack buffer (missing rows re-read a valid one), copy what exists.
         float* tile = stackalloc float[RowBlock * PanelWidth];
         float* zero = stackalloc float[PanelWidth];
         new Span<float>(zero, PanelWidth).Clear();
-        Kernel(x, ldx, rows, w, kc, tile, PanelWidth, zero);
+        Kernel(x, ldx, rows, w, kc, tile, PanelWidth, zero, gelu: false);
         for (int i = 0; i < rows; i++)
         {
             float* dst = p.Y + (long)(row + i) * ldy + col;
             for (int j = 0; j < cols; j++)
-                dst[j] = first ? tile[i * PanelWidth + j] + p.Bias[col + j] : dst[j] + tile[i * PanelWidth + j];
+            {
+                float v = first ? tile[i * PanelWidth + j] + p.Bias[col + j] : dst[j] + tile[i * PanelWidth + j];
+                dst[j] = gelu ? VectorMath.Gelu(Vector256.Create(v)).ToScalar() : v;
+            }
         }
     }
 
@@ -99,7 +104,7 @@ internal static unsafe class Sgemm
     /// Rows past <paramref name="rows"/> read row 0 again and are stored like the others (the caller gives a scratch tile).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel(float* x, int ldx, int rows, float* w, int kc, float* y, int ldy, float* bias)
+    private static void Kernel(float* x, int ldx, int rows, float* w, int kc, float* y, int ldy, float* bias, bool gelu)
     {
         float* x0 = x;
         float* x1 = rows > 1 ? x + ldx : x;
@@ -132,35 +137,33 @@ internal static unsafe class Sgemm
         {
             var d0 = Avx.LoadVector256(bias);
             var d1 = Avx.LoadVector256(bias + 8);
-            Store(y, c00 + d0, c01 + d1);
-            Store(y + ldy, c10 + d0, c11 + d1);
-            Store(y + 2 * ldy, c20 + d0, c21 + d1);
-            Store(y + 3 * ldy, c30 + d0, c31 + d1);
-            Store(y + 4 * ldy, c40 + d0, c41 + d1);
-            Store(y + 5 * ldy, c50 + d0, c51 + d1);
+            Store(y, c00 + d0, c01 + d1, gelu);
+            Store(y + ldy, c10 + d0, c11 + d1, gelu);
+            Store(y + 2 * ldy, c20 + d0, c21 + d1, gelu);
+            Store(y + 3 * ldy, c30 + d0, c31 + d1, gelu);
+            Store(y + 4 * ldy, c40 + d0, c41 + d1, gelu);
+            Store(y + 5 * ldy, c50 + d0, c51 + d1, gelu);
         }
         else
         {
-            Accumulate(y, c00, c01);
-            Accumulate(y + ldy, c10, c11);
-            Accumulate(y + 2 * ldy, c20, c21);
-            Accumulate(y + 3 * ldy, c30, c31);
-            Accumulate(y + 4 * ldy, c40, c41);
-            Accumulate(y + 5 * ldy, c50, c51);
+            Store(y, Avx.LoadVector256(y) + c00, Avx.LoadVector256(y + 8) + c01, gelu);
+            Store(y + ldy, Avx.LoadVector256(y + ldy) + c10, Avx.LoadVector256(y + ldy + 8) + c11, gelu);
+            Store(y + 2 * ldy, Avx.LoadVector256(y + 2 * ldy) + c20, Avx.LoadVector256(y + 2 * ldy + 8) + c21, gelu);
+            Store(y + 3 * ldy, Avx.LoadVector256(y + 3 * ldy) + c30, Avx.LoadVector256(y + 3 * ldy + 8) + c31, gelu);
+            Store(y + 4 * ldy, Avx.LoadVector256(y + 4 * ldy) + c40, Avx.LoadVector256(y + 4 * ldy + 8) + c41, gelu);
+            Store(y + 5 * ldy, Avx.LoadVector256(y + 5 * ldy) + c50, Avx.LoadVector256(y + 5 * ldy + 8) + c51, gelu);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* y, Vector256<float> lo, Vector256<float> hi)
+    private static void Store(float* y, Vector256<float> lo, Vector256<float> hi, bool gelu)
     {
+        if (gelu)
+        {
+            lo = VectorMath.Gelu(lo);
+            hi = VectorMath.Gelu(hi);
+        }
         Avx.Store(y, lo);
         Avx.Store(y + 8, hi);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(float* y, Vector256<float> lo, Vector256<float> hi)
-    {
-        Avx.Store(y, Avx.LoadVector256(y) + lo);
-        Avx.Store(y + 8, Avx.LoadVector256(y + 8) + hi);
     }
 }

@@ -129,11 +129,11 @@ internal static unsafe class ShortAttention
             // Softmax: exp(x − max) / Σ.
             var max = Vector256.Create(float.NegativeInfinity);
             for (j = 0; j < width; j += 8) max = Avx.Max(max, Avx.LoadVector256(row + j));
-            var top = Vector256.Create(HorizontalMax(max));
+            var top = Vector256.Create(VectorMath.HorizontalMax(max));
             var total = Vector256<float>.Zero;
             for (j = 0; j < width; j += 8)
             {
-                var e = Exp(Avx.Subtract(Avx.LoadVector256(row + j), top));
+                var e = VectorMath.Exp(Avx.Subtract(Avx.LoadVector256(row + j), top));
                 Avx.Store(row + j, e);
                 total = Avx.Add(total, e);
             }
@@ -148,36 +148,5 @@ internal static unsafe class ShortAttention
             Rows = s, K = s, N = d,
         };
         Sgemm.Run(in pv, 0, (s + Sgemm.RowBlock - 1) / Sgemm.RowBlock, 0, d / Sgemm.PanelWidth);
-    }
-
-    private static float HorizontalMax(Vector256<float> v)
-    {
-        var m = Sse.Max(v.GetLower(), v.GetUpper());
-        m = Sse.Max(m, Sse.Shuffle(m, m, 0b_01_00_11_10));
-        m = Sse.Max(m, Sse.Shuffle(m, m, 0b_10_11_00_01));
-        return m.ToScalar();
-    }
-
-    /// <summary>
-    /// eˣ to about one ulp (Cephes <c>expf</c>: x = n·ln2 + r, a degree-6 polynomial in r, then 2ⁿ through the exponent
-    /// bits); exactly 0 below −87.3, where the float result would underflow — so masked keys weigh nothing, as in torch.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Exp(Vector256<float> x)
-    {
-        var underflow = Avx.CompareLessThan(x, Vector256.Create(-87.33654f));
-        x = Avx.Min(Avx.Max(x, Vector256.Create(-87.33654f)), Vector256.Create(88.37626f));
-        var n = Avx.RoundToNearestInteger(Avx.Multiply(x, Vector256.Create(1.44269504088896341f)));
-        var r = Fma.MultiplyAddNegated(n, Vector256.Create(0.693359375f), x);
-        r = Fma.MultiplyAddNegated(n, Vector256.Create(-2.12194440e-4f), r);
-        var p = Vector256.Create(1.9875691500E-4f);
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.3981999507E-3f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(8.3334519073E-3f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(4.1665795894E-2f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.6666665459E-1f));
-        p = Fma.MultiplyAdd(p, r, Vector256.Create(5.0000001201E-1f));
-        p = Fma.MultiplyAdd(p, Avx.Multiply(r, r), Avx.Add(r, Vector256.Create(1f)));
-        var scale = Avx2.ShiftLeftLogical(Avx2.Add(Avx.ConvertToVector256Int32(n), Vector256.Create(127)), 23).AsSingle();
-        return Avx.AndNot(underflow, Avx.Multiply(p, scale));
     }
 }

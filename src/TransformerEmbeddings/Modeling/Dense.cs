@@ -27,4 +27,7 @@ internal sealed class Dense : nn.Module<Tensor, Tensor>
     public Tensor Bias => bias;
 
     public override Tensor forward(Tensor x) => PackedLinear.Linear(x, weight, bias, ref packed);
+
+    /// <summary><c>gelu(x Wᵀ + b)</c> (exact GELU), fused into the CPU kernel where it runs.</summary>
+    public Tensor ForwardGelu(Tensor x) => PackedLinear.Linear(x, weight, bias, ref packed, gelu: true);
 }

@@ -57,6 +57,28 @@ public sealed class PackedLinearTests
         AssertClose(nn.functional.linear(x, w, b), PackedLinear.TryCreate(w, b)!.Forward(x), $"2×{m}×{k}×{n}");
     }
 
+    [Theory]
+    [InlineData(7, 384, 1536)]
+    [InlineData(40, 100, 50)]
+    public void Fused_gelu_equals_linear_then_gelu(int m, int k, int n)
+    {
+        using var scope = NewDisposeScope();
+        var w = randn(n, k) * 0.1f;
+        var b = randn(n);
+        var x = randn(m, k);
+        AssertClose(nn.functional.linear(x, w, b).gelu(), PackedLinear.TryCreate(w, b)!.Forward(x, gelu: true), $"gelu {m}×{k}×{n}");
+        PackedLinear? none = null;
+        PackedLinear.Enabled = false;
+        try
+        {
+            AssertClose(nn.functional.linear(x, w, b).gelu(), PackedLinear.Linear(x, w, b, ref none, gelu: true), "gelu fallback");
+        }
+        finally
+        {
+            PackedLinear.Enabled = true;
+        }
+    }
+
     [Fact]
     public void Non_contiguous_input()
     {
