@@ -39,7 +39,8 @@ internal static class Compare
 
         IEmbedder[] engines = [ours, ort];
         if (!o.SkipGrid) ForwardGrid(o, engines);
-        if (!o.SkipSts) Sts(o, engines);
+        // --with-libtorch: the same model with the library's CPU kernels switched off, to show what they buy.
+        if (!o.SkipSts) Sts(o, o.WithLibtorch ? [ours, ort, new KernelsOffEmbedder(ours)] : engines);
 
         Console.WriteLine();
         Console.WriteLine($"Process peak RSS (both engines loaded): {Machine.PeakRssMiB():F0} MiB");
@@ -106,7 +107,7 @@ internal static class Compare
         Console.WriteLine($"## STS-benchmark dev, end to end ({sentences.Count} sentences, {tokens} tokens, {padded} with padding, " +
                           $"length-sorted batches of {o.BatchSize}; tokenization {tokenizeMs:F0} ms, same ids for both)");
         float[][]? outOurs = null, outOrt = null;
-        var times = new List<double>[] { [], [] };
+        var times = engines.Select(_ => new List<double>()).ToArray();
         for (var rep = 0; rep < o.Reps; rep++)
         {
             for (var k = 0; k < engines.Length; k++)
@@ -115,7 +116,7 @@ internal static class Compare
                 var sw = Stopwatch.StartNew();
                 var v = Embed(engines[k]);
                 times[k].Add(sw.Elapsed.TotalMilliseconds);
-                if (k == 0) outOurs = v; else outOrt = v;
+                if (k == 0) outOurs = v; else if (k == 1) outOrt = v;
             }
         }
         var (min, mean) = Vectors.Agreement(outOurs!, outOrt!);

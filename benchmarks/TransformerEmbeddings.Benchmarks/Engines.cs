@@ -221,3 +221,27 @@ internal static class Vectors
         return (cos.Min(), cos.Average());
     }
 }
+
+/// <summary>The same loaded model with the library's CPU kernels switched off for the call: libtorch does everything.</summary>
+internal sealed class KernelsOffEmbedder(TorchEmbedder inner) : IEmbedder
+{
+    public string Name => "TorchSharp, libtorch only (kernels off)";
+
+    private T Off<T>(Func<T> f)
+    {
+        TransformerEmbeddings.Kernels.PackedLinear.Enabled = false;
+        TransformerEmbeddings.Kernels.ShortAttention.Enabled = false;
+        try { return f(); }
+        finally
+        {
+            TransformerEmbeddings.Kernels.PackedLinear.Enabled = true;
+            TransformerEmbeddings.Kernels.ShortAttention.Enabled = true;
+        }
+    }
+
+    public void Forward(int[][] rows) => Off(() => { inner.Forward(rows); return 0; });
+
+    public float[][] Embed(int[][] rows) => Off(() => inner.Embed(rows));
+
+    public void Dispose() { }
+}

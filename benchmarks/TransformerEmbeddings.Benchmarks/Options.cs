@@ -13,6 +13,7 @@ internal sealed class Options
     public bool SkipGrid { get; set; }
     public bool SkipSts { get; set; }
     public bool SkipStartup { get; set; }
+    public bool WithLibtorch { get; set; }
     public string Engine { get; set; } = "ours";
     public List<string> Rest { get; } = [];
 
@@ -22,7 +23,9 @@ internal sealed class Options
 
     public string PathDescription() => Mode switch
     {
-        "exact" => "fp32 TorchSharp/libtorch (MKL sgemm), fused QKV matmul, fused SDPA, eager release of intermediates",
+        "exact" => TransformerEmbeddings.Kernels.Sgemm.IsSupported
+            ? "fp32: linears on the library's AVX2/FMA GEMM with weights packed once (GELU fused), fused QKV, short-sequence attention kernel (≤ 48 tokens, else libtorch SDPA), LayerNorm/embeddings in libtorch"
+            : "fp32 TorchSharp/libtorch (MKL sgemm; no AVX2/FMA here), fused QKV matmul, fused SDPA",
         _ => Machine.HasAvx512Bf16
             ? "fast: CPU has AVX512-BF16/AMX, but the bf16 path is not wired into the benchmark yet — running exact fp32"
             : $"fast: no AVX512-BF16/AMX ({(Machine.HasVnni ? "VNNI present" : "no VNNI; AVX2 int8 only")}); the int8 dynamic-quantisation " +
@@ -46,6 +49,7 @@ internal sealed class Options
                 case "--no-grid": o.SkipGrid = true; break;
                 case "--no-sts": o.SkipSts = true; break;
                 case "--no-startup": o.SkipStartup = true; break;
+                case "--with-libtorch": o.WithLibtorch = true; break;
                 case "--engine": o.Engine = Next(); break;
                 default: o.Rest.Add(args[i]); break;
             }

@@ -26,7 +26,7 @@ switch (command)
     default:
         Console.WriteLine("""
             TransformerEmbeddings benchmarks
-              compare   [--threads N] [--mode exact|fast] [--reps R] [--sentences N] [--no-grid] [--no-sts] [--no-startup]
+              compare   [--threads N] [--mode exact|fast] [--reps R] [--sentences N] [--no-grid] [--no-sts] [--no-startup] [--with-libtorch]
                         this library vs ONNX Runtime side by side: load, forward grid, STS corpus, cosine, RSS, first vector
               peak      [--threads N]   measured fp32 / bf16 matmul GFLOP/s (the hardware yardstick)
               bert-base [--threads N]   random bert-base (12×768, 3072): forward GFLOP/s vs the measured peak
