@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace TransformerEmbeddings.Kernels;
 
 /// <summary>
@@ -12,6 +14,7 @@ internal static unsafe class TileWorkers
     private static readonly SemaphoreSlim Wake = new(0);
     private static Thread[]? workers;
     private static Job? current;
+    private static int generation; // bumped on every published job, so a spinning worker sees new work without a wake-up
     [ThreadStatic] private static Job?[]? cachedJobs;
 
     /// <summary>The most threads a job may use (the caller included).</summary>
@@ -59,6 +62,7 @@ internal static unsafe class TileWorkers
         job.Next = 0;
         job.Completed = 0;
         Volatile.Write(ref current, job);
+        Interlocked.Increment(ref generation);
         Wake.Release(threads - 1);
         job.Drain();
         // Every item is claimed; wait only for the ones other threads are still running (a few microseconds each).
@@ -100,13 +104,36 @@ internal static unsafe class TileWorkers
         while (true)
         {
             Wake.Wait();
-            // A late wake-up finds its job finished (nothing left to claim) or a newer one to help. Announce first, then
-            // check the job is still the current one, so its owner never refills it under us.
-            var job = Volatile.Read(ref current);
-            if (job is null) continue;
-            Interlocked.Increment(ref job.Helpers);
-            if (ReferenceEquals(Volatile.Read(ref current), job)) job.Drain();
-            Interlocked.Decrement(ref job.Helpers);
+            // A model's kernels come tens of microseconds apart (a LayerNorm, an add): stay awake that long after each
+            // job instead of paying a futex wake-up per layer, then block again so an idle process uses no CPU.
+            var seen = Volatile.Read(ref generation);
+            Help();
+            long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10_000 * SpinMicroseconds / 100;
+            while (Stopwatch.GetTimestamp() < deadline)
+            {
+                var now = Volatile.Read(ref generation);
+                if (now != seen)
+                {
+                    seen = now;
+                    Help();
+                    deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10_000 * SpinMicroseconds / 100;
+                }
+                else Thread.SpinWait(20);
+            }
         }
+    }
+
+    /// <summary>How long an idle worker keeps looking for the next job before it blocks.</summary>
+    private const int SpinMicroseconds = 200;
+
+    private static void Help()
+    {
+        // A late wake-up finds its job finished (nothing left to claim) or a newer one to help. Announce first, then
+        // check the job is still the current one, so its owner never refills it under us.
+        var job = Volatile.Read(ref current);
+        if (job is null) return;
+        Interlocked.Increment(ref job.Helpers);
+        if (ReferenceEquals(Volatile.Read(ref current), job)) job.Drain();
+        Interlocked.Decrement(ref job.Helpers);
     }
 }
