@@ -24,6 +24,10 @@ internal static unsafe class Sgemm
 
     private const int PrefetchDistance = 1024;
 
+    /// <summary>Up to this many rows each panel is read once, whole (no k-blocks): 4–5 % faster at batch 1 (1×8 and
+    /// 1×16 tokens, alternated in one process).</summary>
+    public const int SequentialBelowRows = 48;
+
     /// <summary>Whether the AVX2/FMA kernel can run on this CPU.</summary>
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
@@ -55,9 +59,12 @@ internal static unsafe class Sgemm
     /// <summary>Computes row tiles [<paramref name="tileStart"/>, <paramref name="tileEnd"/>) × panels [<paramref name="panelStart"/>, <paramref name="panelEnd"/>).</summary>
     public static void Run(in Problem p, int tileStart, int tileEnd, int panelStart, int panelEnd)
     {
-        for (int k0 = 0; k0 < p.K; k0 += KBlock)
+        // A few rows: nothing to keep in cache across k-blocks, and whole panels make one sequential weight stream,
+        // which is what bounds batch-1 inference (the weights come from DRAM).
+        int kBlock = p.Rows <= SequentialBelowRows ? p.K : KBlock;
+        for (int k0 = 0; k0 < p.K; k0 += kBlock)
         {
-            int kc = Math.Min(KBlock, p.K - k0);
+            int kc = Math.Min(kBlock, p.K - k0);
             bool first = k0 == 0, gelu = p.Gelu && k0 + kc >= p.K;
             for (int panel = panelStart; panel < panelEnd; panel++)
             {

@@ -32,8 +32,9 @@ public sealed class PackedLinearTests
     [Fact]
     public void Matches_libtorch_linear_for_random_shapes()
     {
-        // Rows around the 6-row tile, inputs around the 192 k-block, outputs around the 16-wide panel.
-        Gen.Select(Gen.Int[1, 40], Gen.Int[1, 420], Gen.Int[1, 70], Gen.Bool).Sample((m, k, n, withBias) =>
+        // Rows around the 6-row tile and both sides of Sgemm.SequentialBelowRows, inputs around the 192 k-block,
+        // outputs around the 16-wide panel.
+        Gen.Select(Gen.Int[1, 120], Gen.Int[1, 420], Gen.Int[1, 70], Gen.Bool).Sample((m, k, n, withBias) =>
         {
             using var scope = NewDisposeScope();
             var w = randn(n, k) * 0.1f;
