@@ -22,6 +22,7 @@ internal static unsafe class Sgemm
     /// <summary>Inputs per k-block when K is larger (keeps one panel slice in L1 and a row block in L2).</summary>
     public const int KBlock = 192;
 
+    // Floats ahead in the weight stream to prefetch (4 KB); past the end of the panels it is a harmless no-op.
     private const int PrefetchDistance = 1024;
 
     /// <summary>Up to this many rows each panel is read once, whole (no k-blocks): 4–5 % faster at batch 1 (1×8 and
