@@ -25,7 +25,6 @@ internal sealed class BertOutput : nn.Module<Tensor, Tensor, Tensor>
     /// <summary><see cref="forward"/> with the residual added in place and the sum released at once.</summary>
     public Tensor FastForward(Tensor intermediate, Tensor residual)
     {
-        using var sum = dense.call(intermediate).add_(residual);
-        return layerNorm.call(sum);
+        return layerNorm.AddAndNormalize(dense.call(intermediate), residual);
     }
 }

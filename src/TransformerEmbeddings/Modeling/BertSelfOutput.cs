@@ -27,7 +27,6 @@ internal sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
     /// <summary><see cref="forward"/> with the residual added in place and the sum released at once.</summary>
     public Tensor FastForward(Tensor context, Tensor residual)
     {
-        using var sum = dense.call(context).add_(residual);
-        return layerNorm.call(sum);
+        return layerNorm.AddAndNormalize(dense.call(context), residual);
     }
 }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using TransformerEmbeddings.Kernels;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -22,4 +23,15 @@ internal sealed class LayerNormalization : nn.Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor x) => nn.functional.layer_norm(x, shape, weight, bias, eps);
+
+    /// <summary>
+    /// <c>forward(x + residual)</c> for the uncaptured path; <paramref name="x"/> is a fresh buffer nobody else holds,
+    /// overwritten and returned by the CPU kernel, or released here when libtorch computes it.
+    /// </summary>
+    public Tensor AddAndNormalize(Tensor x, Tensor residual)
+    {
+        if (ResidualLayerNorm.Accepts(x, residual, weight)) return ResidualLayerNorm.ApplyInPlace(x, residual, weight, bias, eps);
+        using var sum = x.add_(residual);
+        return forward(sum);
+    }
 }

@@ -1,0 +1,89 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Kernels;
+
+/// <summary>
+/// <c>LayerNorm(x + residual)</c> over the last dimension, computed in place in <c>x</c> for CPU fp32 tensors: BERT's
+/// "add and norm" after each sub-layer as one pass over rows that are still in cache, instead of two libtorch calls
+/// (libtorch's layer_norm alone costs ~23 µs per call at 16 × 384). Two-pass mean and variance per row, as HF.
+/// </summary>
+internal static unsafe class ResidualLayerNorm
+{
+    private const int RowsPerItem = 64;
+
+    /// <summary>Whether the model uses this kernel where it can run (tests turn it off to compare with libtorch).</summary>
+    public static bool Enabled { get; set; } = true;
+
+    /// <summary>Whether <see cref="ApplyInPlace"/> can take these tensors.</summary>
+    public static bool Accepts(Tensor x, Tensor residual, Tensor weight) =>
+        Enabled && Sgemm.IsSupported
+        && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32 && x.is_contiguous()
+        && residual.device_type == DeviceType.CPU && residual.dtype == ScalarType.Float32 && residual.is_contiguous()
+        && weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.Float32
+        && x.NumberOfElements == residual.NumberOfElements && x.dim() >= 1 && x.shape[^1] == weight.shape[0] && x.shape[^1] % 8 == 0
+        && !(is_grad_enabled() && (x.requires_grad || residual.requires_grad || weight.requires_grad));
+
+    /// <summary>Overwrites <paramref name="x"/> with <c>LayerNorm(x + residual)</c> and returns it.</summary>
+    /// <param name="x">(…, H) contiguous; overwritten.</param>
+    /// <param name="residual">(…, H) contiguous.</param>
+    /// <param name="weight">γ (H).</param>
+    /// <param name="bias">β (H).</param>
+    /// <param name="eps">Added to the variance.</param>
+    /// <returns><paramref name="x"/>.</returns>
+    public static Tensor ApplyInPlace(Tensor x, Tensor residual, Tensor weight, Tensor bias, double eps)
+    {
+        int h = checked((int)x.shape[^1]);
+        int rows = checked((int)(x.NumberOfElements / h));
+        using var w = weight.contiguous();
+        using var b = bias.contiguous();
+        var job = new Job { X = Pointer(x), Residual = Pointer(residual), Weight = Pointer(w), Bias = Pointer(b), Rows = rows, H = h, Eps = (float)eps };
+        int items = (rows + RowsPerItem - 1) / RowsPerItem;
+        TileWorkers.For(items, (long)rows * h < (1L << 17) ? 1 : get_num_threads(), &job, &Item);
+        return x;
+    }
+
+    private static float* Pointer(Tensor t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+
+    private struct Job
+    {
+        public float* X, Residual, Weight, Bias;
+        public int Rows, H;
+        public float Eps;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Item(void* context, int item)
+    {
+        ref var job = ref Unsafe.AsRef<Job>(context);
+        int h = job.H, end = Math.Min(job.Rows, (item + 1) * RowsPerItem);
+        for (int r = item * RowsPerItem; r < end; r++)
+        {
+            float* x = job.X + (long)r * h, res = job.Residual + (long)r * h;
+            var sum = Vector256<float>.Zero;
+            for (int j = 0; j < h; j += 8)
+            {
+                var v = Avx.Add(Avx.LoadVector256(x + j), Avx.LoadVector256(res + j));
+                Avx.Store(x + j, v);
+                sum = Avx.Add(sum, v);
+            }
+            var mean = Vector256.Create(Vector256.Sum(sum) / h);
+            var squares = Vector256<float>.Zero;
+            for (int j = 0; j < h; j += 8)
+            {
+                var d = Avx.Subtract(Avx.LoadVector256(x + j), mean);
+                squares = Fma.MultiplyAdd(d, d, squares);
+            }
+            var inverse = Vector256.Create(1f / MathF.Sqrt(Vector256.Sum(squares) / h + job.Eps));
+            for (int j = 0; j < h; j += 8)
+            {
+                var normalized = Avx.Multiply(Avx.Subtract(Avx.LoadVector256(x + j), mean), inverse);
+                Avx.Store(x + j, Fma.MultiplyAdd(normalized, Avx.LoadVector256(job.Weight + j), Avx.LoadVector256(job.Bias + j)));
+            }
+        }
+    }
+}
