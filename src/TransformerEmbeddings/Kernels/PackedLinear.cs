@@ -93,7 +93,7 @@ internal sealed unsafe class PackedLinear
         var contiguous = x.is_contiguous() ? x : x.contiguous();
         try
         {
-            Forward(Pointer(contiguous), rows, Pointer(y), TorchThreads(), gelu);
+            Forward(TensorMemory.Floats(contiguous), rows, TensorMemory.Floats(y), TorchThreads(), gelu);
         }
         finally
         {
@@ -119,8 +119,6 @@ internal sealed unsafe class PackedLinear
     private static int TorchThreads() => TorchSharp.torch.get_num_threads();
 
     private static ReadOnlySpan<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
-
-    private static float* Pointer(Tensor t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 
     private void Forward(float* x, int rows, float* y, int threads, bool gelu)
     {

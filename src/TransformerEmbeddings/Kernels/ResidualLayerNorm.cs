@@ -41,13 +41,11 @@ internal static unsafe class ResidualLayerNorm
         int rows = checked((int)(x.NumberOfElements / h));
         using var w = weight.contiguous();
         using var b = bias.contiguous();
-        var job = new Job { X = Pointer(x), Residual = Pointer(residual), Weight = Pointer(w), Bias = Pointer(b), Rows = rows, H = h, Eps = (float)eps };
+        var job = new Job { X = TensorMemory.Floats(x), Residual = TensorMemory.Floats(residual), Weight = TensorMemory.Floats(w), Bias = TensorMemory.Floats(b), Rows = rows, H = h, Eps = (float)eps };
         int items = (rows + RowsPerItem - 1) / RowsPerItem;
         TileWorkers.For(items, (long)rows * h < (1L << 17) ? 1 : get_num_threads(), &job, &Item);
         return x;
     }
-
-    private static float* Pointer(Tensor t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 
     private struct Job
     {

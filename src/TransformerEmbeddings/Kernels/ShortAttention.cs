@@ -61,7 +61,7 @@ internal static unsafe class ShortAttention
         {
             var job = new Job
             {
-                Projected = Pointer(p), Mask = m is null ? null : Pointer(m), Output = Pointer(y),
+                Projected = TensorMemory.Floats(p), Mask = m is null ? null : TensorMemory.Floats(m), Output = TensorMemory.Floats(y),
                 Length = s, Heads = heads, HeadDim = headDim, Divisor = MathF.Sqrt(headDim),
             };
             long work = (long)b * heads * s * s * headDim;
@@ -74,8 +74,6 @@ internal static unsafe class ShortAttention
         }
         return y;
     }
-
-    private static float* Pointer(Tensor t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 
     private struct Job
     {

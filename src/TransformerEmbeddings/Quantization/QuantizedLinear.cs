@@ -137,7 +137,7 @@ internal sealed unsafe class QuantizedLinear
         var contiguous = x.is_contiguous() ? x : x.contiguous();
         try
         {
-            Forward(Pointer(contiguous), rows, Pointer(y));
+            Forward(TensorMemory.Floats(contiguous), rows, TensorMemory.Floats(y));
         }
         finally
         {
@@ -157,8 +157,6 @@ internal sealed unsafe class QuantizedLinear
         fixed (float* py = y)
             Forward(px, rows, py);
     }
-
-    private static float* Pointer(Tensor t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 
     private void Forward(float* x, int rows, float* y)
     {

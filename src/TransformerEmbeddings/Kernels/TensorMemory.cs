@@ -1,0 +1,12 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Kernels;
+
+/// <summary>Raw access to a CPU tensor's storage for the kernels; the tensor must stay alive (and not move) while used.</summary>
+internal static unsafe class TensorMemory
+{
+    /// <summary>The first float of a contiguous CPU float32 tensor (<c>Tensor.bytes</c> is a view, not a copy).</summary>
+    public static float* Floats(Tensor t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+}
