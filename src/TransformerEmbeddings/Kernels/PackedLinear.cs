@@ -26,9 +26,6 @@ internal sealed unsafe class PackedLinear
     /// <summary>Whether layers use the packed kernel where it can run (on by default; tests and benchmarks turn it off to compare with libtorch).</summary>
     public static bool Enabled { get; set; } = true;
 
-    /// <summary>Whether a requested GELU is fused into the kernel (benchmarks turn it off to measure the fusion).</summary>
-    public static bool FuseGelu { get; set; } = true;
-
     /// <summary>
     /// <c>nn.functional.linear(x, weight, bias)</c>, on the packed kernel when x and the weight are CPU float32 tensors, the
     /// CPU has AVX2/FMA and no gradient is wanted; <paramref name="packed"/> caches the packing (made on first use, so
@@ -53,7 +50,7 @@ internal sealed unsafe class PackedLinear
                 Interlocked.CompareExchange(ref packed, TryCreate(weight, bias), null);
                 p = packed;
             }
-            if (p is not null && p.Accepts(x)) return FuseGelu || !gelu ? p.Forward(x, gelu) : p.Forward(x).gelu_();
+            if (p is not null && p.Accepts(x)) return p.Forward(x, gelu);
         }
         var y = nn.functional.linear(x, weight, bias);
         return gelu ? y.gelu_() : y;
