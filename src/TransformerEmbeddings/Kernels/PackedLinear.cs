@@ -23,8 +23,11 @@ internal sealed unsafe class PackedLinear
     /// <summary>The packed weights.</summary>
     public PackedWeights Weights { get; }
 
-    /// <summary>Whether layers use the packed kernel where it can run (on by default; tests and benchmarks turn it off to compare with libtorch).</summary>
-    public static bool Enabled { get; set; } = true;
+    /// <summary>Whether layers use the packed kernel where it can run, for calls made on this thread (on by default; tests and benchmarks turn it off to compare with libtorch). Per thread, so
+    /// switching it off for a comparison never changes a forward pass running elsewhere.</summary>
+    public static bool Enabled { get => !disabled; set => disabled = !value; }
+
+    [ThreadStatic] private static bool disabled;
 
     /// <summary>
     /// <c>nn.functional.linear(x, weight, bias)</c>, on the packed kernel when x and the weight are CPU float32 tensors, the

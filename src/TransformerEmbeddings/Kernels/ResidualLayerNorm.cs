@@ -16,8 +16,11 @@ internal static unsafe class ResidualLayerNorm
 {
     private const int RowsPerItem = 64;
 
-    /// <summary>Whether the model uses this kernel where it can run (tests turn it off to compare with libtorch).</summary>
-    public static bool Enabled { get; set; } = true;
+    /// <summary>Whether the model uses this kernel where it can run, for calls made on this thread (on by default; tests turn it off to compare with libtorch). Per thread, so
+    /// switching it off for a comparison never changes a forward pass running elsewhere.</summary>
+    public static bool Enabled { get => !disabled; set => disabled = !value; }
+
+    [ThreadStatic] private static bool disabled;
 
     /// <summary>Whether <see cref="ApplyInPlace"/> can take these tensors.</summary>
     public static bool Accepts(Tensor x, Tensor residual, Tensor weight) =>

@@ -26,8 +26,11 @@ internal static unsafe class ShortAttention
 
     private const int MaxHeadDim = 64;
 
-    /// <summary>Whether the model uses this kernel where it can run (tests turn it off to compare with libtorch).</summary>
-    public static bool Enabled { get; set; } = true;
+    /// <summary>Whether the model uses this kernel where it can run, for calls made on this thread (on by default; tests turn it off to compare with libtorch). Per thread, so
+    /// switching it off for a comparison never changes a forward pass running elsewhere.</summary>
+    public static bool Enabled { get => !disabled; set => disabled = !value; }
+
+    [ThreadStatic] private static bool disabled;
 
     /// <summary>Whether <see cref="Forward"/> can take this projection.</summary>
     /// <param name="projected">(B, S, 3H) fused projection.</param>
