@@ -110,16 +110,26 @@ public sealed class QuantizedLinearTests
         var y = new float[m * n];
         q.Forward(x, y, m); // warm-up: workers, pooled buffers, JIT
         q.Forward(x, y, m);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++) q.Forward(x, y, m);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // The fewest bytes over a few rounds: a per-call allocation shows in every round, while the shared ArrayPool
+        // refilling itself once after other tests' garbage collections trimmed it does not.
+        Assert.Equal(0, FewestBytesAllocated(() => q.Forward(x, y, m)));
 
         using var xt = tensor(x, [m, k]);
         q.Forward(xt).Dispose();
-        before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++) q.Forward(xt).Dispose();
-        long perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / 10;
+        long perCall = FewestBytesAllocated(() => q.Forward(xt).Dispose());
         Assert.True(perCall < 1024, $"{perCall} bytes per call"); // the output Tensor object and its shape only
+    }
+
+    private static long FewestBytesAllocated(Action call, int rounds = 5, int callsPerRound = 10)
+    {
+        long fewest = long.MaxValue;
+        for (int r = 0; r < rounds; r++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < callsPerRound; i++) call();
+            fewest = Math.Min(fewest, (GC.GetAllocatedBytesForCurrentThread() - before) / callsPerRound);
+        }
+        return fewest;
     }
 
     [Fact]
