@@ -5,6 +5,7 @@ using TorchSharp;
 using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Inspection;
 using TransformerEmbeddings.Modeling;
+using TransformerEmbeddings.Kernels;
 using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.Tokenization;
 using TransformerEmbeddings.Weights;
@@ -28,8 +29,10 @@ public sealed class TransformerModel : IDisposable
     private readonly ILogger logger;
     private bool disposed;
 
+    private readonly ComputePlan plan;
+
     private TransformerModel(string folder, EncoderConfig config, BertModel model, MaskedLanguageModelHead? mlmHead, TransformerTokenizer tokenizer,
-        CheckpointReport checkpoint, Device device, ScalarType dtype, TimeSpan loadTime, ILogger logger)
+        CheckpointReport checkpoint, Device device, ComputePlan plan, TimeSpan loadTime, ILogger logger)
     {
         this.mlmHead = mlmHead;
         Folder = folder;
@@ -38,7 +41,8 @@ public sealed class TransformerModel : IDisposable
         Tokenizer = tokenizer;
         Checkpoint = checkpoint;
         Device = device;
-        DType = dtype;
+        this.plan = plan;
+        DType = plan.DType;
         LoadTime = loadTime;
         this.logger = logger;
     }
@@ -60,6 +64,11 @@ public sealed class TransformerModel : IDisposable
 
     /// <summary>The weights' and activations' numeric type.</summary>
     public ScalarType DType { get; }
+
+    /// <summary>What the forward pass runs on, as chosen at load from <see cref="ModelOptions.Precision"/>, the device and
+    /// the CPU's features, e.g. <c>cpu float32, exact (AVX2/FMA kernels)</c> or <c>cpu float32, linear layers on 12-bit
+    /// integers (fast mode: AVX2)</c>.</summary>
+    public string ComputePath => plan.Description;
 
     /// <summary>How long <see cref="Load"/> took (config, tokenizer, weights).</summary>
     public TimeSpan LoadTime { get; }
@@ -97,12 +106,8 @@ public sealed class TransformerModel : IDisposable
         NativeRuntime.EnsureLoaded();
         var config = EncoderConfig.FromFile(folder);
         var device = ComputeDevice.Resolve(options.Device);
-        var dtype = options.Precision switch
-        {
-            Precision.BFloat16 => ScalarType.BFloat16,
-            Precision.Float16 => ScalarType.Float16,
-            _ => ScalarType.Float32,
-        };
+        var plan = ComputePlan.Resolve(options.Precision, device.type == DeviceType.CUDA, CpuFeatures.Current);
+        var dtype = plan.DType;
         var tokenizer = TransformerTokenizer.FromFolder(folder, new TokenizerOptions { MaxLength = options.MaxLength });
 
         using var loader = CheckpointLoader.Open(folder, dtype, device);
@@ -118,12 +123,12 @@ public sealed class TransformerModel : IDisposable
         var report = loader.Report();
         clock.Stop();
 
-        logger.LogInformation("Loaded {Folder} ({Type}, {Layers} layers, hidden {Hidden}) in {Ms:F0} ms; prefix '{Prefix}', pooler {Pooler}",
-            folder, config.ModelType, config.NumHiddenLayers, config.HiddenSize, clock.Elapsed.TotalMilliseconds, report.KeyPrefix, report.HasPooler);
+        logger.LogInformation("Loaded {Folder} ({Type}, {Layers} layers, hidden {Hidden}) in {Ms:F0} ms; prefix '{Prefix}', pooler {Pooler}; runs on {Path}",
+            folder, config.ModelType, config.NumHiddenLayers, config.HiddenSize, clock.Elapsed.TotalMilliseconds, report.KeyPrefix, report.HasPooler, plan.Description);
         if (report.UnusedTensors.Count > 0)
             logger.LogInformation("Tensors not used by the encoder: {Unused}", string.Join(", ", report.UnusedTensors));
 
-        return new TransformerModel(Path.GetFullPath(folder), config, module, head, tokenizer, report, device, dtype, clock.Elapsed, logger);
+        return new TransformerModel(Path.GetFullPath(folder), config, module, head, tokenizer, report, device, plan, clock.Elapsed, logger);
     }
 
     /// <summary>Tokenizes and encodes texts as one right-padded batch.</summary>
@@ -328,6 +333,7 @@ public sealed class TransformerModel : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         using var scope = NewDisposeScope();
         using var _ = inference_mode();
+        using var linears = Int16Linear.Use(plan.Int16Linears);
         var ids = inputIds.to(Device);
         var mask = attentionMask.to(Device);
         var types = tokenTypeIds.to(Device);

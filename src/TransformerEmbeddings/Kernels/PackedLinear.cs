@@ -31,29 +31,43 @@ internal sealed unsafe class PackedLinear
 
     /// <summary>
     /// <c>nn.functional.linear(x, weight, bias)</c>, on the packed kernel when x and the weight are CPU float32 tensors, the
-    /// CPU has AVX2/FMA and no gradient is wanted; <paramref name="packed"/> caches the packing (made on first use, so
-    /// loading stays a memory map). Anything else goes to libtorch, so CUDA, half precisions and autograd work unchanged.
+    /// CPU has AVX2/FMA and no gradient is wanted — at 12 bits (<see cref="Int16Linear"/>) while the fast mode is
+    /// <see cref="Int16Linear.Active"/>; <paramref name="cache"/> keeps the packing (made on first use, so loading stays a
+    /// memory map). Anything else goes to libtorch, so CUDA, half precisions and autograd work unchanged.
     /// </summary>
     /// <param name="x">The input (…, K).</param>
     /// <param name="weight">The (N, K) weight.</param>
     /// <param name="bias">The (N) bias, or null.</param>
-    /// <param name="packed">The layer's cache of its packed weights.</param>
+    /// <param name="cache">The layer's packed copies of its weight.</param>
     /// <param name="gelu">Apply the exact GELU to the output (fused into the kernel's last pass when it runs).</param>
     /// <returns>The (…, N) output, owned by the caller.</returns>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, ref PackedLinear? packed, bool gelu = false)
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, KernelCache cache, bool gelu = false)
     {
         if (Enabled && Sgemm.IsSupported
             && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32
             && weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.Float32
             && !(is_grad_enabled() && (x.requires_grad || weight.requires_grad)))
         {
-            var p = Volatile.Read(ref packed);
-            if (p is null)
+            if (Int16Linear.Active)
             {
-                Interlocked.CompareExchange(ref packed, TryCreate(weight, bias), null);
-                p = packed;
+                var q = Volatile.Read(ref cache.Int16);
+                if (q is null)
+                {
+                    Interlocked.CompareExchange(ref cache.Int16, Int16Linear.TryCreate(weight, bias), null);
+                    q = cache.Int16;
+                }
+                if (q is not null && q.Accepts(x)) return q.Forward(x, gelu);
             }
-            if (p is not null && p.Accepts(x)) return p.Forward(x, gelu);
+            else
+            {
+                var p = Volatile.Read(ref cache.Float32);
+                if (p is null)
+                {
+                    Interlocked.CompareExchange(ref cache.Float32, TryCreate(weight, bias), null);
+                    p = cache.Float32;
+                }
+                if (p is not null && p.Accepts(x)) return p.Forward(x, gelu);
+            }
         }
         var y = nn.functional.linear(x, weight, bias);
         return gelu ? y.gelu_() : y;

@@ -38,7 +38,7 @@ internal sealed class BertSelfAttention : nn.Module
     {
         public required Tensor Weight { get; init; }
         public required Tensor Bias { get; init; }
-        public PackedLinear? Packed;
+        public readonly KernelCache Kernels = new();
 
         public static Fused Of(Dense q, Dense k, Dense v)
         {
@@ -74,7 +74,7 @@ internal sealed class BertSelfAttention : nn.Module
     {
         var (b, s) = (x.shape[0], x.shape[1]);
         // One matmul for all three projections: (B, S, 3H) viewed as (3, B, nh, S, hd).
-        var projected = PackedLinear.Linear(x, fused.Weight, fused.Bias, ref fused.Packed);        // (B, S, 3H)
+        var projected = PackedLinear.Linear(x, fused.Weight, fused.Bias, fused.Kernels);        // (B, S, 3H)
         if (trace is null && ShortAttention.Accepts(projected, additiveMask, headDim))
         {
             // CPU fp32 sentences: one kernel from the projection straight to merged heads (same formula as below).

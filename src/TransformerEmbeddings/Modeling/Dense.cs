@@ -13,7 +13,7 @@ internal sealed class Dense : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight; // (out, in)
     private readonly Parameter bias;   // (out)
-    private PackedLinear? packed;      // the CPU fp32 kernel's copy, made on first use
+    private readonly KernelCache kernels = new(); // the CPU kernels' copies of the weight, made on first use
 
     public Dense(WeightPath w, long inFeatures, long outFeatures) : base(nameof(Dense))
     {
@@ -26,8 +26,8 @@ internal sealed class Dense : nn.Module<Tensor, Tensor>
 
     public Tensor Bias => bias;
 
-    public override Tensor forward(Tensor x) => PackedLinear.Linear(x, weight, bias, ref packed);
+    public override Tensor forward(Tensor x) => PackedLinear.Linear(x, weight, bias, kernels);
 
     /// <summary><c>gelu(x Wᵀ + b)</c> (exact GELU), fused into the CPU kernel where it runs.</summary>
-    public Tensor ForwardGelu(Tensor x) => PackedLinear.Linear(x, weight, bias, ref packed, gelu: true);
+    public Tensor ForwardGelu(Tensor x) => PackedLinear.Linear(x, weight, bias, kernels, gelu: true);
 }

@@ -68,11 +68,11 @@ public sealed class PackedLinearTests
         var b = randn(n);
         var x = randn(m, k);
         AssertClose(nn.functional.linear(x, w, b).gelu(), PackedLinear.TryCreate(w, b)!.Forward(x, gelu: true), $"gelu {m}×{k}×{n}");
-        PackedLinear? none = null;
+        var none = new KernelCache();
         PackedLinear.Enabled = false;
         try
         {
-            AssertClose(nn.functional.linear(x, w, b).gelu(), PackedLinear.Linear(x, w, b, ref none, gelu: true), "gelu fallback");
+            AssertClose(nn.functional.linear(x, w, b).gelu(), PackedLinear.Linear(x, w, b, none, gelu: true), "gelu fallback");
         }
         finally
         {
@@ -122,24 +122,25 @@ public sealed class PackedLinearTests
         using var scope = NewDisposeScope();
         var w = randn(8, 12);
         var b = randn(8);
-        PackedLinear? cache = null;
+        var cache = new KernelCache();
 
         var x64 = randn(3, 12, dtype: ScalarType.Float64);
-        var y64 = PackedLinear.Linear(x64, w.to(ScalarType.Float64), b.to(ScalarType.Float64), ref cache);
+        var y64 = PackedLinear.Linear(x64, w.to(ScalarType.Float64), b.to(ScalarType.Float64), cache);
         Assert.Equal(ScalarType.Float64, y64.dtype);
-        Assert.Null(cache);
+        Assert.Null(cache.Float32);
 
         var xg = randn(3, 12).requires_grad_();
-        var yg = PackedLinear.Linear(xg, w, b, ref cache);
-        Assert.Null(cache);
+        var yg = PackedLinear.Linear(xg, w, b, cache);
+        Assert.Null(cache.Float32);
         yg.sum().backward();
         AssertClose(ones(3, 8).matmul(w), xg.grad!, "gradient through the fallback");
 
         using (no_grad())
         {
             var x = randn(3, 12);
-            var y = PackedLinear.Linear(x, w, b, ref cache);
-            Assert.NotNull(cache);
+            var y = PackedLinear.Linear(x, w, b, cache);
+            Assert.NotNull(cache.Float32);
+            Assert.Null(cache.Int16);
             AssertClose(nn.functional.linear(x, w, b), y, "packed path");
         }
     }

@@ -27,4 +27,58 @@ public sealed class PrecisionTests(ITestOutputHelper log)
         log.WriteLine($"{precision}: minimum cosine to float32 {worst:F6}");
         Assert.True(worst >= minimumCosine, $"{precision}: minimum cosine {worst:F6}");
     }
+
+    [Fact]
+    public void Fast_mode_on_an_AVX2_CPU_runs_linear_layers_on_12_bit_integers_within_cosine_0_9999()
+    {
+        var exact = ModelCache.Get("all-MiniLM-L6-v2");
+        using var fast = TransformerModel.Load(SharedData.Model("all-MiniLM-L6-v2"), new ModelOptions { Precision = Precision.Fast });
+        Assert.Equal(ScalarType.Float32, fast.DType);
+        Assert.Contains("12-bit integers", fast.ComputePath);
+        Assert.Contains("exact", exact.ComputePath);
+        var (sentences, _, _) = GoldenInputs.For(exact);
+
+        using var a = exact.Encode(sentences);
+        using var b = fast.Encode(sentences);
+        using var va = a.LastLayer().Tokens().Mean().Normalize();
+        using var vb = b.LastLayer().Tokens().Mean().Normalize();
+        var cosines = Enumerable.Range(0, va.Count).Select(i => va.RowArray(i).Zip(vb.RowArray(i)).Sum(p => (double)p.First * p.Second)).ToList();
+        log.WriteLine($"Fast: minimum cosine to float32 {cosines.Min():F7}");
+        Assert.True(cosines.Min() >= 0.9999, $"minimum cosine {cosines.Min():F7}");
+        Assert.True(cosines.Max() < 1 - 1e-9, "the fast path was not taken"); // exactly equal vectors would mean fp32 ran
+
+        // Internals are captured the same way in the fast mode.
+        using var inside = fast.Encode(sentences, new Inspection.CaptureOptions { Kinds = Inspection.ActivationKind.Attentions });
+        var sums = inside.Attentions(-1).sum(-1);
+        Assert.True(sums.masked_select(a.AttentionMask.unsqueeze(1).to(ScalarType.Bool).expand_as(sums)).sub(1).abs().max().item<float>() < 1e-5f);
+    }
+
+    [Fact]
+    public void A_fast_model_leaves_an_exact_model_on_the_same_thread_exact()
+    {
+        var exact = ModelCache.Get("bert-tiny-uncased");
+        using var fast = TransformerModel.Load(SharedData.Model("bert-tiny-uncased"), new ModelOptions { Precision = Precision.Fast });
+        string[] texts = ["The fast mode is a per-model choice.", "It never leaks into another model."];
+        using var before = exact.Encode(texts);
+        using var quantised = fast.Encode(texts);
+        using var after = exact.Encode(texts);
+        Assert.Equal(before.LastHiddenState.data<float>().ToArray(), after.LastHiddenState.data<float>().ToArray());
+        Assert.NotEqual(before.LastHiddenState.data<float>().ToArray(), quantised.LastHiddenState.data<float>().ToArray());
+    }
+
+    [Theory]
+    [InlineData(Precision.Float32, false, true, false, ScalarType.Float32, false)]
+    [InlineData(Precision.BFloat16, false, true, false, ScalarType.BFloat16, false)]
+    [InlineData(Precision.Float16, true, false, false, ScalarType.Float16, false)]
+    [InlineData(Precision.Fast, false, true, false, ScalarType.Float32, true)]   // AVX2: 12-bit integer linear layers
+    [InlineData(Precision.Fast, false, true, true, ScalarType.BFloat16, false)]  // AVX512-BF16 or AMX: bfloat16
+    [InlineData(Precision.Fast, false, false, false, ScalarType.Float32, false)] // neither: exact
+    [InlineData(Precision.Fast, true, true, true, ScalarType.Float16, false)]    // CUDA: float16
+    public void Fast_mode_is_chosen_by_device_and_CPU_features(Precision asked, bool cuda, bool avx2, bool bf16, ScalarType dtype, bool int16)
+    {
+        var plan = ComputePlan.Resolve(asked, cuda, new CpuFeatures(avx2, bf16));
+        Assert.Equal(dtype, plan.DType);
+        Assert.Equal(int16, plan.Int16Linears);
+        Assert.Equal(asked == Precision.Fast, plan.Description.Contains("fast mode"));
+    }
 }

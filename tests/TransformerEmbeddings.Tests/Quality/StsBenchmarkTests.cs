@@ -27,6 +27,24 @@ public sealed class StsBenchmarkTests(ITestOutputHelper log)
         Assert.InRange(spearman, 80, 100);
     }
 
+    [Fact]
+    public void Fast_mode_stays_within_cosine_0_999_of_exact_on_every_STS_dev_sentence()
+    {
+        var pairs = StsBenchmark.Dev();
+        var sentences = pairs.SelectMany(p => new[] { p.A, p.B }).ToList();
+        using var exact = SentenceEmbedder.Create(ModelCache.Get("all-MiniLM-L6-v2"));
+        using var fast = SentenceEmbedder.Load(SharedData.Model("all-MiniLM-L6-v2"), new ModelOptions { Precision = TransformerEmbeddings.Runtime.Precision.Fast });
+        var e = exact.Embed(sentences);
+        var f = fast.Embed(sentences);
+        var agreement = e.Zip(f).Select(p => Cosine(p.First, p.Second)).ToList();
+        double Spearman(float[][] v) =>
+            100 * StsBenchmark.Spearman(pairs.Select((_, i) => Cosine(v[2 * i], v[2 * i + 1])).ToList(), pairs.Select(p => p.Score).ToList());
+        var (se, sf) = (Spearman(e), Spearman(f));
+        log.WriteLine($"fast vs exact over {sentences.Count} sentences: minimum cosine {agreement.Min():F6}, mean {agreement.Average():F7}; Spearman x100 exact {se:F2}, fast {sf:F2}");
+        Assert.True(agreement.Min() >= 0.999, $"minimum cosine {agreement.Min():F6}");
+        Assert.InRange(sf, se - 0.2, se + 0.2);
+    }
+
     private static double Cosine(float[] x, float[] y)
     {
         double dot = 0, xx = 0, yy = 0;
