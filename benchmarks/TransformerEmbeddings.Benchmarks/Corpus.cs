@@ -37,6 +37,11 @@ internal static class Corpus
         return limit is { } n ? list.Take(n).ToList() : list;
     }
 
+    /// <summary>The gold similarity of each sentence pair of <see cref="StsSentences"/>, in file order.</summary>
+    public static List<double> StsScores() =>
+        File.ReadLines(StsDevPath).Select(l => l.Split('\t')).Where(c => c.Length >= 7)
+            .Select(c => double.Parse(c[4], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+
     /// <summary>The library's HF-exact tokenizer; both engines get the ids it makes.</summary>
     public static TransformerTokenizer Tokenizer(string folder) => TransformerTokenizer.FromFolder(folder);
 

@@ -215,6 +215,39 @@ internal static class Vectors
         return dot / Math.Sqrt(na * nb);
     }
 
+    /// <summary>Spearman correlation between the cosine of each (2i, 2i+1) pair of vectors and the gold scores.</summary>
+    public static double StsSpearman(float[][] vectors, IReadOnlyList<double> scores)
+    {
+        var cos = scores.Select((_, i) => Cosine(vectors[2 * i], vectors[2 * i + 1])).ToArray();
+        return Pearson(Ranks(cos), Ranks(scores.ToArray()));
+    }
+
+    private static double[] Ranks(double[] v)
+    {
+        var order = Enumerable.Range(0, v.Length).OrderBy(i => v[i]).ToArray();
+        var ranks = new double[v.Length];
+        for (var i = 0; i < order.Length;)
+        {
+            var j = i;
+            while (j + 1 < order.Length && v[order[j + 1]] == v[order[i]]) j++;
+            for (var k = i; k <= j; k++) ranks[order[k]] = (i + j) / 2.0;
+            i = j + 1;
+        }
+        return ranks;
+    }
+
+    private static double Pearson(double[] x, double[] y)
+    {
+        double mx = x.Average(), my = y.Average(), sxy = 0, sxx = 0, syy = 0;
+        for (var i = 0; i < x.Length; i++)
+        {
+            sxy += (x[i] - mx) * (y[i] - my);
+            sxx += (x[i] - mx) * (x[i] - mx);
+            syy += (y[i] - my) * (y[i] - my);
+        }
+        return sxy / Math.Sqrt(sxx * syy);
+    }
+
     public static (double Min, double Mean) Agreement(float[][] x, float[][] y)
     {
         var cos = x.Zip(y, Cosine).ToArray();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using TransformerEmbeddings.Runtime;
 
 namespace TransformerEmbeddings.Benchmarks;
 
@@ -19,17 +20,14 @@ internal sealed class Options
 
     public double CosineTarget => Mode == "fast" ? 0.999 : 0.99999;
 
-    public ModelOptions ModelOptions() => new();
+    public ModelOptions ModelOptions() => Mode == "fast" ? new() { Precision = Precision.Fast } : new();
 
-    public string PathDescription() => Mode switch
+    public string PathDescription(string computePath) => Mode switch
     {
         "exact" => TransformerEmbeddings.Kernels.Sgemm.IsSupported
-            ? "fp32: linears on the library's AVX2/FMA GEMM with weights packed once (GELU fused), fused QKV, short-sequence attention kernel (≤ 48 tokens, else libtorch SDPA), LayerNorm/embeddings in libtorch"
-            : "fp32 TorchSharp/libtorch (MKL sgemm; no AVX2/FMA here), fused QKV matmul, fused SDPA",
-        _ => Machine.HasAvx512Bf16
-            ? "fast: CPU has AVX512-BF16/AMX, but the bf16 path is not wired into the benchmark yet — running exact fp32"
-            : $"fast: no AVX512-BF16/AMX ({(Machine.HasVnni ? "VNNI present" : "no VNNI; AVX2 int8 only")}); the int8 dynamic-quantisation " +
-              "path is not implemented yet — running exact fp32",
+            ? $"{computePath}: linears on the library's AVX2/FMA GEMM with weights packed once (GELU fused), fused QKV, short-sequence attention kernel (≤ 48 tokens, else libtorch SDPA), LayerNorm/embeddings in libtorch"
+            : $"{computePath}: TorchSharp/libtorch (MKL sgemm; no AVX2/FMA here), fused QKV matmul, fused SDPA",
+        _ => $"{computePath} (chosen by the library from the CPU's features: {Machine.Features()})",
     };
 
     public static Options Parse(string[] args)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
 using TransformerEmbeddings.Pooling;
+using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.SentenceTransformers;
 
 namespace TransformerEmbeddings.Cli.Commands;
@@ -28,10 +29,15 @@ internal static class EmbedCommand
         var batchSize = new Option<int>("--batch-size") { Description = "Texts per forward pass.", DefaultValueFactory = _ => 32 };
         var maxLength = new Option<int?>("--max-length") { Description = "Truncate to this many tokens (default: the folder's max_seq_length or the model's limit)." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
+        var precision = new Option<Precision>("--precision")
+        {
+            Description = "float32 (exact, default), bfloat16, float16, or fast: the quickest path within cosine 0.999 of exact, chosen by CPU features.",
+            DefaultValueFactory = _ => Precision.Float32,
+        };
 
         var command = new Command("embed", "Embed texts (one per line) into a .npy matrix.")
         {
-            model, input, output, pooling, layers, normalize, prompt, batchSize, maxLength, device,
+            model, input, output, pooling, layers, normalize, prompt, batchSize, maxLength, device, precision,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
@@ -39,7 +45,7 @@ internal static class EmbedCommand
             var batch = parse.GetValue(batchSize);
             if (batch < 1) throw new CliException("--batch-size must be at least 1.");
 
-            var options = new ModelOptions { Device = parse.GetValue(device)!, MaxLength = parse.GetValue(maxLength) };
+            var options = new ModelOptions { Device = parse.GetValue(device)!, MaxLength = parse.GetValue(maxLength), Precision = parse.GetValue(precision) };
             var (embedder, finalNormalize, ownedModel) = CreateEmbedder(parse.GetValue(model)!, options, parse.GetValue(pooling), parse.GetValue(layers), parse.GetValue(normalize));
             using var embedderScope = embedder;
             using var modelScope = ownedModel;

@@ -50,6 +50,33 @@ public sealed class TeEmbedTests : IDisposable
     }
 
     [Fact]
+    public void Precision_fast_gives_vectors_within_cosine_0_9999_of_exact()
+    {
+        var input = Path.Combine(temp, "texts.txt");
+        string[] lines = ["The fast mode trades a little exactness for speed.", "Naïve café, $5 and £3.", "short"];
+        File.WriteAllLines(input, lines);
+        var exactPath = Path.Combine(temp, "exact.npy");
+        var fastPath = Path.Combine(temp, "fast.npy");
+        var model = SharedData.Model("all-MiniLM-L6-v2");
+        var (code, error) = TeRunner.Run("embed", "--model", model, "--input", input, "--output", exactPath);
+        Assert.True(code == 0, error);
+        (code, error) = TeRunner.Run("embed", "--model", model, "--input", input, "--output", fastPath, "--precision", "fast");
+        Assert.True(code == 0, error);
+        var (rows, columns, exact) = ReadNpy(exactPath);
+        var (_, _, fast) = ReadNpy(fastPath);
+        for (var i = 0; i < rows; i++)
+        {
+            double dot = 0;
+            for (var j = 0; j < columns; j++) dot += (double)exact[i * columns + j] * fast[i * columns + j];
+            Assert.InRange(dot, 0.9999, 1 - 1e-9); // normalised vectors: the cosine; never bit-equal (the fast path ran)
+        }
+
+        (code, error) = TeRunner.Run("embed", "--model", model, "--input", input, "--output", fastPath, "--precision", "int3");
+        Assert.NotEqual(0, code);
+        Assert.Contains("int3", error);
+    }
+
+    [Fact]
     public void Plain_text_lines_give_one_vector_per_line_in_order()
     {
         var input = Path.Combine(temp, "texts.txt");
