@@ -15,6 +15,9 @@ public sealed record ModelOptions
     /// <summary>A token limit that overrides the tokenizer's default (model_max_length and the position table).</summary>
     public int? MaxLength { get; init; }
 
+    /// <summary>The CPU features the fast mode chooses by; this machine's when null (tests force a path with it).</summary>
+    internal CpuFeatures? Cpu { get; init; }
+
     /// <summary>Where load reports go (unused tensors, legacy names, timings); nothing is logged when null.</summary>
     public ILogger? Logger { get; init; }
 }

@@ -106,7 +106,7 @@ public sealed class TransformerModel : IDisposable
         NativeRuntime.EnsureLoaded();
         var config = EncoderConfig.FromFile(folder);
         var device = ComputeDevice.Resolve(options.Device);
-        var plan = ComputePlan.Resolve(options.Precision, device.type == DeviceType.CUDA, CpuFeatures.Current);
+        var plan = ComputePlan.Resolve(options.Precision, device.type == DeviceType.CUDA, options.Cpu ?? CpuFeatures.Current);
         var dtype = plan.DType;
         var tokenizer = TransformerTokenizer.FromFolder(folder, new TokenizerOptions { MaxLength = options.MaxLength });
 

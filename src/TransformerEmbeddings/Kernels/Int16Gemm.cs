@@ -175,17 +175,17 @@ internal static unsafe class Int16Gemm
             Sse.Prefetch0(w + PrefetchDistance);
             w += 2 * PanelWidth;
             var a = Avx2.BroadcastScalarToVector256(x0 + k).AsInt16();
-            c00 = Avx2.Add(c00, Avx2.MultiplyAddAdjacent(a, b0)); c01 = Avx2.Add(c01, Avx2.MultiplyAddAdjacent(a, b1));
+            c00 = MultiplyAdd(c00, a, b0); c01 = MultiplyAdd(c01, a, b1);
             a = Avx2.BroadcastScalarToVector256(x1 + k).AsInt16();
-            c10 = Avx2.Add(c10, Avx2.MultiplyAddAdjacent(a, b0)); c11 = Avx2.Add(c11, Avx2.MultiplyAddAdjacent(a, b1));
+            c10 = MultiplyAdd(c10, a, b0); c11 = MultiplyAdd(c11, a, b1);
             a = Avx2.BroadcastScalarToVector256(x2 + k).AsInt16();
-            c20 = Avx2.Add(c20, Avx2.MultiplyAddAdjacent(a, b0)); c21 = Avx2.Add(c21, Avx2.MultiplyAddAdjacent(a, b1));
+            c20 = MultiplyAdd(c20, a, b0); c21 = MultiplyAdd(c21, a, b1);
             a = Avx2.BroadcastScalarToVector256(x3 + k).AsInt16();
-            c30 = Avx2.Add(c30, Avx2.MultiplyAddAdjacent(a, b0)); c31 = Avx2.Add(c31, Avx2.MultiplyAddAdjacent(a, b1));
+            c30 = MultiplyAdd(c30, a, b0); c31 = MultiplyAdd(c31, a, b1);
             a = Avx2.BroadcastScalarToVector256(x4 + k).AsInt16();
-            c40 = Avx2.Add(c40, Avx2.MultiplyAddAdjacent(a, b0)); c41 = Avx2.Add(c41, Avx2.MultiplyAddAdjacent(a, b1));
+            c40 = MultiplyAdd(c40, a, b0); c41 = MultiplyAdd(c41, a, b1);
             a = Avx2.BroadcastScalarToVector256(x5 + k).AsInt16();
-            c50 = Avx2.Add(c50, Avx2.MultiplyAddAdjacent(a, b0)); c51 = Avx2.Add(c51, Avx2.MultiplyAddAdjacent(a, b1));
+            c50 = MultiplyAdd(c50, a, b0); c51 = MultiplyAdd(c51, a, b1);
         }
         var s0 = Avx.LoadVector256(colScales);
         var s1 = Avx.LoadVector256(colScales + 8);
@@ -196,6 +196,15 @@ internal static unsafe class Int16Gemm
         Flush(y + 4 * ldy, c40, c41, rowScales[4], s0, s1, bias, gelu);
         Flush(y + 5 * ldy, c50, c51, rowScales[5], s0, s1, bias, gelu);
     }
+
+    /// <summary><c>c + a₀b₀ + a₁b₁</c> per 32-bit lane: one <c>vpdpwssd</c> where AVX-VNNI exists (Alder Lake and later; .NET 10 builds),
+    /// else <c>vpmaddwd</c> + <c>vpaddd</c>; the same integers either way.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> MultiplyAdd(Vector256<int> c, Vector256<short> a, Vector256<short> b) =>
+#if NET10_0_OR_GREATER // a preview API on .NET 8
+        AvxVnni.IsSupported ? AvxVnni.MultiplyWideningAndAdd(c, a, b) :
+#endif
+        Avx2.Add(c, Avx2.MultiplyAddAdjacent(a, b));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Flush(float* y, Vector256<int> lo, Vector256<int> hi, float rowScale, Vector256<float> s0, Vector256<float> s1, float* bias, bool gelu)

@@ -61,6 +61,15 @@ internal sealed unsafe class Int16Linear
         return new Int16Linear(Int16Weights.Pack(Floats(w), b is null ? default : Floats(b), n, k));
     }
 
+    /// <summary>Quantises a row-major (N × K) weight and its bias (N values, or empty) without libtorch.</summary>
+    /// <param name="weight">N × K values.</param>
+    /// <param name="bias">N values or none.</param>
+    /// <param name="outFeatures">N.</param>
+    /// <param name="inFeatures">K.</param>
+    /// <returns>The layer.</returns>
+    public static Int16Linear FromWeights(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures) =>
+        new(Int16Weights.Pack(weight, bias, outFeatures, inFeatures));
+
     /// <summary>Whether <see cref="Forward(Tensor, bool)"/> can take <paramref name="x"/> (CPU, float32, last dimension K).</summary>
     public bool Accepts(Tensor x) =>
         x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32 && x.dim() >= 1 && x.shape[^1] == Weights.InFeatures;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using TransformerEmbeddings.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -58,7 +59,7 @@ internal sealed unsafe class PackedLinear
                 }
                 if (q is not null && q.Accepts(x)) return q.Forward(x, gelu);
             }
-            else
+            else if (!Avx512F.IsSupported || !LibtorchIsFaster(x.NumberOfElements / Math.Max(1, x.size(-1)), avx512: true))
             {
                 var p = Volatile.Read(ref cache.Float32);
                 if (p is null)
@@ -72,6 +73,23 @@ internal sealed unsafe class PackedLinear
         var y = nn.functional.linear(x, weight, bias);
         return gelu ? y.gelu_() : y;
     }
+
+    /// <summary>
+    /// Whether libtorch's GEMM beats the 256-bit packed kernel: on AVX-512 CPUs MKL's fp32 GEMM runs twice as wide, so the
+    /// kernel keeps only the few-row products where libtorch's per-call weight repacking costs more than the product.
+    /// </summary>
+    /// <param name="rows">The product's rows (M).</param>
+    /// <param name="avx512">Whether the CPU has AVX-512.</param>
+    public static bool LibtorchIsFaster(long rows, bool avx512) => avx512 && rows > Sgemm.SequentialBelowRows;
+
+    /// <summary>Packs a row-major (N × K) weight and its bias (N values, or empty) without libtorch.</summary>
+    /// <param name="weight">N × K values.</param>
+    /// <param name="bias">N values or none.</param>
+    /// <param name="outFeatures">N.</param>
+    /// <param name="inFeatures">K.</param>
+    /// <returns>The layer.</returns>
+    public static PackedLinear FromWeights(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures) =>
+        new(PackedWeights.Pack(weight, bias, outFeatures, inFeatures));
 
     /// <summary>Whether <see cref="Forward(Tensor, bool)"/> can take <paramref name="x"/> (CPU, float32, last dimension K).</summary>
     public bool Accepts(Tensor x) =>

@@ -22,7 +22,10 @@ internal sealed record ComputePlan(torch.ScalarType DType, bool Int16Linears, st
             Precision.Float16 => new(torch.ScalarType.Float16, false, $"{device} float16"),
             Precision.Fast when cuda => new(torch.ScalarType.Float16, false, "cuda float16 (fast mode)"),
             Precision.Fast when cpu.Bf16 => new(torch.ScalarType.BFloat16, false, "cpu bfloat16 (fast mode: AVX512-BF16/AMX)"),
-            Precision.Fast when cpu.Avx2Fma => new(torch.ScalarType.Float32, true, "cpu float32, linear layers on 12-bit integers (fast mode: AVX2)"),
+            // Without VNNI the 256-bit integer kernel does ~1.4× the library's 256-bit fp32 kernel, less than libtorch's
+            // AVX-512 fp32 GEMM (2×): there the exact path is the fast one.
+            Precision.Fast when cpu.Avx512 && !cpu.AvxVnni => new(torch.ScalarType.Float32, false, "cpu float32, exact (fast mode: AVX-512 without BF16 or VNNI, where libtorch's fp32 GEMM is quickest)"),
+            Precision.Fast when cpu.Avx2Fma => new(torch.ScalarType.Float32, true, $"cpu float32, linear layers on 12-bit integers (fast mode: {(cpu.AvxVnni ? "AVX-VNNI" : "AVX2")})"),
             Precision.Fast => new(torch.ScalarType.Float32, false, "cpu float32, exact (fast mode: no AVX2 on this CPU)"),
             _ => new(torch.ScalarType.Float32, false, cpu.Avx2Fma && !cuda ? "cpu float32, exact (AVX2/FMA kernels)" : $"{device} float32, exact"),
         };

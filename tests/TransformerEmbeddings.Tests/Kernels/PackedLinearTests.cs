@@ -145,6 +145,14 @@ public sealed class PackedLinearTests
         }
     }
 
+    [Theory]
+    [InlineData(1, false, false)]
+    [InlineData(4096, false, false)]  // AVX2 only: the kernel at every size
+    [InlineData(48, true, false)]     // AVX-512: the kernel for few rows (libtorch would repack the weight per call)…
+    [InlineData(49, true, true)]      // …and MKL's twice-as-wide GEMM above that
+    public void Libtorch_takes_the_many_row_products_only_on_AVX_512(long rows, bool avx512, bool libtorch) =>
+        Assert.Equal(libtorch, PackedLinear.LibtorchIsFaster(rows, avx512));
+
     [Fact]
     public void Model_output_is_the_same_with_and_without_the_kernel() =>
         KernelSwitch.AssertSameOutput("all-MiniLM-L6-v2", on => PackedLinear.Enabled = on);

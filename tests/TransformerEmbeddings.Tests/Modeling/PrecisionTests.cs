@@ -28,11 +28,14 @@ public sealed class PrecisionTests(ITestOutputHelper log)
         Assert.True(worst >= minimumCosine, $"{precision}: minimum cosine {worst:F6}");
     }
 
+    /// <summary>The fast mode as an AVX2 CPU without BF16 resolves it (the integer kernel), on whatever CPU runs the tests.</summary>
+    internal static ModelOptions IntegerFastMode { get; } = new() { Precision = Precision.Fast, Cpu = new CpuFeatures(Avx2Fma: true, Bf16: false) };
+
     [Fact]
     public void Fast_mode_on_an_AVX2_CPU_runs_linear_layers_on_12_bit_integers_within_cosine_0_9999()
     {
         var exact = ModelCache.Get("all-MiniLM-L6-v2");
-        using var fast = TransformerModel.Load(SharedData.Model("all-MiniLM-L6-v2"), new ModelOptions { Precision = Precision.Fast });
+        using var fast = TransformerModel.Load(SharedData.Model("all-MiniLM-L6-v2"), IntegerFastMode);
         Assert.Equal(ScalarType.Float32, fast.DType);
         Assert.Contains("12-bit integers", fast.ComputePath);
         Assert.Contains("exact", exact.ComputePath);
@@ -57,7 +60,7 @@ public sealed class PrecisionTests(ITestOutputHelper log)
     public void A_fast_model_leaves_an_exact_model_on_the_same_thread_exact()
     {
         var exact = ModelCache.Get("bert-tiny-uncased");
-        using var fast = TransformerModel.Load(SharedData.Model("bert-tiny-uncased"), new ModelOptions { Precision = Precision.Fast });
+        using var fast = TransformerModel.Load(SharedData.Model("bert-tiny-uncased"), IntegerFastMode);
         string[] texts = ["The fast mode is a per-model choice.", "It never leaks into another model."];
         using var before = exact.Encode(texts);
         using var quantised = fast.Encode(texts);
@@ -74,9 +77,12 @@ public sealed class PrecisionTests(ITestOutputHelper log)
     [InlineData(Precision.Fast, false, true, true, ScalarType.BFloat16, false)]  // AVX512-BF16 or AMX: bfloat16
     [InlineData(Precision.Fast, false, false, false, ScalarType.Float32, false)] // neither: exact
     [InlineData(Precision.Fast, true, true, true, ScalarType.Float16, false)]    // CUDA: float16
-    public void Fast_mode_is_chosen_by_device_and_CPU_features(Precision asked, bool cuda, bool avx2, bool bf16, ScalarType dtype, bool int16)
+    [InlineData(Precision.Fast, false, true, false, ScalarType.Float32, false, true)]      // AVX-512 without BF16/VNNI: libtorch's fp32
+    [InlineData(Precision.Fast, false, true, false, ScalarType.Float32, true, true, true)] // …with AVX-VNNI: integers
+    public void Fast_mode_is_chosen_by_device_and_CPU_features(Precision asked, bool cuda, bool avx2, bool bf16, ScalarType dtype, bool int16,
+        bool avx512 = false, bool vnni = false)
     {
-        var plan = ComputePlan.Resolve(asked, cuda, new CpuFeatures(avx2, bf16));
+        var plan = ComputePlan.Resolve(asked, cuda, new CpuFeatures(avx2, bf16, avx512, vnni));
         Assert.Equal(dtype, plan.DType);
         Assert.Equal(int16, plan.Int16Linears);
         Assert.Equal(asked == Precision.Fast, plan.Description.Contains("fast mode"));
