@@ -100,20 +100,7 @@ public sealed class PackedLinearTests
         var w = Enumerable.Range(0, n * k).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
         var b = Enumerable.Range(0, n).Select(_ => (float)rnd.NextDouble()).ToArray();
         var x = Enumerable.Range(0, m * k).Select(_ => (float)(rnd.NextDouble() * 2 - 1)).ToArray();
-        var packed = PackedLinear.TryCreate(tensor(w).view(n, k), tensor(b))!;
-        var one = new float[m * n];
-        var many = new float[m * n];
-        packed.Forward(x, one, m, threads: 1);
-        packed.Forward(x, many, m, threads: Environment.ProcessorCount);
-        Assert.Equal(one, many);
-        // Concurrent callers share the worker threads; each still gets its own exact result.
-        var results = new float[8][];
-        Parallel.For(0, results.Length, i =>
-        {
-            results[i] = new float[m * n];
-            packed.Forward(x, results[i], m, threads: Environment.ProcessorCount);
-        });
-        foreach (var r in results) Assert.Equal(one, r);
+        LinearKernelAssert.ThreadsChangeNothing(PackedLinear.TryCreate(tensor(w).view(n, k), tensor(b))!, x, m);
     }
 
     [Fact]
