@@ -69,6 +69,23 @@ public sealed class PrecisionTests(ITestOutputHelper log)
         Assert.NotEqual(before.LastHiddenState.data<float>().ToArray(), quantised.LastHiddenState.data<float>().ToArray());
     }
 
+    [Fact]
+    public void Fast_and_exact_models_encoding_concurrently_each_keep_their_own_path()
+    {
+        var exact = ModelCache.Get("bert-tiny-uncased");
+        using var fast = TransformerModel.Load(SharedData.Model("bert-tiny-uncased"), IntegerFastMode);
+        string[] texts = ["Two models, two paths, one thread pool.", "Each forward decides on its own thread."];
+        float[] Run(TransformerModel m)
+        {
+            using var o = m.Encode(texts);
+            return o.LastHiddenState.data<float>().ToArray();
+        }
+        var (expectedExact, expectedFast) = (Run(exact), Run(fast));
+        var results = new float[16][];
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => results[i] = Run(i % 2 == 0 ? exact : fast));
+        for (var i = 0; i < results.Length; i++) Assert.Equal(i % 2 == 0 ? expectedExact : expectedFast, results[i]);
+    }
+
     [Theory]
     [InlineData(Precision.Float32, false, true, false, ScalarType.Float32, false)]
     [InlineData(Precision.BFloat16, false, true, false, ScalarType.BFloat16, false)]
