@@ -56,6 +56,24 @@ public sealed class PrecisionTests(ITestOutputHelper log)
         Assert.True(sums.masked_select(a.AttentionMask.unsqueeze(1).to(ScalarType.Bool).expand_as(sums)).sub(1).abs().max().item<float>() < 1e-5f);
     }
 
+    [Theory]
+    [InlineData("bert-tiny-uncased")]
+    [InlineData("bert-tiny-cased-sharded")]
+    [InlineData("roberta-tiny")]
+    public void Fast_mode_stays_within_cosine_0_999_on_every_test_model(string name)
+    {
+        var exact = ModelCache.Get(name);
+        using var fast = TransformerModel.Load(SharedData.Model(name), IntegerFastMode);
+        var (sentences, _, longText) = GoldenInputs.For(exact);
+        using var a = exact.Encode(sentences.Append(longText).ToList());
+        using var b = fast.Encode(sentences.Append(longText).ToList());
+        using var va = a.LastLayer().Tokens().Mean().Normalize();
+        using var vb = b.LastLayer().Tokens().Mean().Normalize();
+        var worst = Enumerable.Range(0, va.Count).Min(i => va.RowArray(i).Zip(vb.RowArray(i)).Sum(p => (double)p.First * p.Second));
+        log.WriteLine($"{name}: fast mode minimum cosine to float32 {worst:F7}");
+        Assert.True(worst >= 0.999, $"{name}: minimum cosine {worst:F7}");
+    }
+
     [Fact]
     public void A_fast_model_leaves_an_exact_model_on_the_same_thread_exact()
     {
