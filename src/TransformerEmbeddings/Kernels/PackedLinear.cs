@@ -43,26 +43,10 @@ internal sealed unsafe class PackedLinear : LinearKernel
             && weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.Float32
             && !(is_grad_enabled() && (x.requires_grad || weight.requires_grad)))
         {
-            if (Int16Linear.Active)
-            {
-                var q = Volatile.Read(ref cache.Int16);
-                if (q is null)
-                {
-                    Interlocked.CompareExchange(ref cache.Int16, Int16Linear.TryCreate(weight, bias), null);
-                    q = cache.Int16;
-                }
-                if (q is not null && q.Accepts(x)) return q.Forward(x, gelu);
-            }
-            else if (!Avx512F.IsSupported || !LibtorchIsFaster(x.NumberOfElements / Math.Max(1, x.size(-1)), avx512: true))
-            {
-                var p = Volatile.Read(ref cache.Float32);
-                if (p is null)
-                {
-                    Interlocked.CompareExchange(ref cache.Float32, TryCreate(weight, bias), null);
-                    p = cache.Float32;
-                }
-                if (p is not null && p.Accepts(x)) return p.Forward(x, gelu);
-            }
+            LinearKernel? kernel = Int16Linear.Active ? cache.Int16For(weight, bias)
+                : !Avx512F.IsSupported || !LibtorchIsFaster(x.NumberOfElements / Math.Max(1, x.size(-1)), avx512: true) ? cache.Float32For(weight, bias)
+                : null;
+            if (kernel is not null && kernel.Accepts(x)) return kernel.Forward(x, gelu);
         }
         var y = nn.functional.linear(x, weight, bias);
         return gelu ? y.gelu_() : y;
