@@ -44,7 +44,7 @@ internal static class Compare
         // --with-libtorch: the same model with the library's CPU kernels switched off, to show what they buy.
         var stsEngines = new List<IEmbedder>(engines);
         if (exact is not null) stsEngines.Add(exact);
-        if (o.WithLibtorch) stsEngines.Add(new KernelsOffEmbedder(exact ?? ours));
+        if (o.WithLibtorch) stsEngines.Add(new KernelsOffEmbedder(Corpus.MiniLmFolder));
         if (!o.SkipSts) Sts(o, stsEngines.ToArray(), exact is null ? -1 : 2);
 
         Console.WriteLine();

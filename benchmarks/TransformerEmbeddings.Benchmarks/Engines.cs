@@ -255,26 +255,16 @@ internal static class Vectors
     }
 }
 
-/// <summary>The same loaded model with the library's CPU kernels switched off for the call: libtorch does everything.</summary>
-internal sealed class KernelsOffEmbedder(TorchEmbedder inner) : IEmbedder
+/// <summary>The same model loaded with the library's CPU kernels off: libtorch computes everything.</summary>
+internal sealed class KernelsOffEmbedder(string folder) : IEmbedder
 {
+    private readonly TorchEmbedder inner = new(folder, new ModelOptions { Kernels = TransformerEmbeddings.Kernels.InstructionSet.None });
+
     public string Name => "TorchSharp, libtorch only (kernels off)";
 
-    private T Off<T>(Func<T> f)
-    {
-        TransformerEmbeddings.Kernels.PackedLinear.Enabled = false;
-        TransformerEmbeddings.Kernels.ShortAttention.Enabled = false;
-        try { return f(); }
-        finally
-        {
-            TransformerEmbeddings.Kernels.PackedLinear.Enabled = true;
-            TransformerEmbeddings.Kernels.ShortAttention.Enabled = true;
-        }
-    }
+    public void Forward(int[][] rows) => inner.Forward(rows);
 
-    public void Forward(int[][] rows) => Off(() => { inner.Forward(rows); return 0; });
+    public float[][] Embed(int[][] rows) => inner.Embed(rows);
 
-    public float[][] Embed(int[][] rows) => Off(() => inner.Embed(rows));
-
-    public void Dispose() { }
+    public void Dispose() => inner.Dispose();
 }

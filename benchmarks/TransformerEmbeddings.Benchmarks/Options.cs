@@ -22,13 +22,7 @@ internal sealed class Options
 
     public ModelOptions ModelOptions() => Mode == "fast" ? new() { Precision = Precision.Fast } : new();
 
-    public string PathDescription(string computePath) => Mode switch
-    {
-        "exact" => TransformerEmbeddings.Kernels.Sgemm.IsSupported
-            ? $"{computePath}: linears on the library's AVX2/FMA GEMM with weights packed once (GELU fused), fused QKV, short-sequence attention kernel (≤ 48 tokens, else libtorch SDPA), LayerNorm/embeddings in libtorch"
-            : $"{computePath}: TorchSharp/libtorch (MKL sgemm; no AVX2/FMA here), fused QKV matmul, fused SDPA",
-        _ => $"{computePath} (chosen by the library from the CPU's features: {Machine.Features()})",
-    };
+    public string PathDescription(string computePath) => $"{computePath} (chosen by the library from the CPU's features: {Machine.Features()})";
 
     public static Options Parse(string[] args)
     {

@@ -1,67 +1,78 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using TransformerEmbeddings.Kernels;
+using TransformerEmbeddings.Kernels.Gemm;
+using TransformerEmbeddings.Kernels.Linear;
 
 // The library's CPU GEMMs without libtorch, for machines where only this app can be copied (publish it self-contained):
-// 1. checks the 12-bit integer kernel against the same integer arithmetic done in 64-bit (whatever instruction path
-//    this CPU takes: AVX2 vpmaddwd, or AVX-VNNI vpdpwssd) and prints a checksum of its outputs, to compare between
-//    paths (DOTNET_EnableAVXVNNI=0 forces the AVX2 one);
-// 2. times the integer and the fp32 kernel on all-MiniLM-L6-v2's shapes, on 1 thread and on every core.
+// 1. checks the 12-bit integer kernel of every instruction set this CPU runs against the same integer arithmetic done
+//    in 64-bit, and that every instruction set gives the same bits (fp32 and integer);
+// 2. times the fp32 and the integer kernels of every instruction set on all-MiniLM-L6-v2's shapes, on 1 thread and
+//    on every core, against the measured FMA peak.
 var culture = CultureInfo.InvariantCulture;
 Console.WriteLine($"CPU: {CpuModel()}; {Environment.ProcessorCount} logical cores");
-Console.WriteLine($"AVX2 {Avx2.IsSupported}, FMA {Fma.IsSupported}, AVX-VNNI {AvxVnni.IsSupported}, AVX-512F {Avx512F.IsSupported}; flags: {string.Join(' ', Flags().Where(f => f.Contains("vnni") || f.Contains("bf16") || f.Contains("amx")))}");
-if (!Int16Gemm.IsSupported) { Console.WriteLine("no AVX2/FMA: the kernels cannot run here"); return 1; }
+Console.WriteLine($"AVX2 {Avx2.IsSupported}, FMA {Fma.IsSupported}, AVX-VNNI {AvxVnni.IsSupported}, AVX-512F {Avx512F.IsSupported}, AVX-512BW {Avx512BW.IsSupported}; flags: {string.Join(' ', Flags().Where(f => f.Contains("vnni") || f.Contains("bf16") || f.Contains("amx")))}");
+var tables = new[] { InstructionSet.Scalar, InstructionSet.Avx2, InstructionSet.Avx512 }.Where(KernelTable.Runs).Select(KernelTable.For).ToArray();
+Console.WriteLine($"instruction sets: {string.Join(", ", tables.Select(t => t.Isa))}; best: {KernelTable.Best}");
 
 var rnd = new Random(42);
 float[] Random(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((rnd.NextDouble() * 2 - 1) * scale)).ToArray();
 int failures = 0;
-ulong checksum = 14695981039346656037UL;
 foreach (var (m, k, n) in new[] { (1, 1, 1), (7, 33, 17), (13, 384, 40), (37, 901, 50), (96, 1536, 384), (200, 384, 1152) })
 {
     var w = Random(n * k, 0.1);
     var b = Random(n, 1);
     var x = Random(m * k, 2);
-    var linear = Int16Linear.FromWeights(w, b, n, k);
-    var y = new float[m * n];
-    var yAll = new float[m * n];
-    linear.Forward(x, y, m, threads: 1);
-    linear.Forward(x, yAll, m, threads: Environment.ProcessorCount);
-    if (!y.AsSpan().SequenceEqual(yAll)) { failures++; Console.WriteLine($"FAIL {m}×{k}×{n}: threads changed the result"); }
-    var packed = linear.Weights;
-    var q = new short[k + 1];
-    double worst = 0;
-    for (int r = 0; r < m; r++)
+    float[]? firstInt = null, firstFloat = null;
+    foreach (var table in tables)
     {
-        float sx = Int16Gemm.Quantize(x.AsSpan(r * k, k), q);
-        for (int c = 0; c < n; c++)
+        var y = new float[m * n];
+        var yAll = new float[m * n];
+        var linear = Int16Linear.FromWeights(w, b, n, k, table);
+        linear.Forward(x, y, m, threads: 1);
+        linear.Forward(x, yAll, m, threads: Environment.ProcessorCount);
+        if (!y.AsSpan().SequenceEqual(yAll)) { failures++; Console.WriteLine($"FAIL {table.Isa} {m}×{k}×{n}: threads changed the result"); }
+        var packed = Int16Weights.Pack(w, b, n, k, table.Qgemm.Columns);
+        var q = new short[k + 1];
+        double worst = 0;
+        for (int r = 0; r < m; r++)
         {
-            long sum = 0;
-            for (int i = 0; i < k; i++)
-                sum += q[i] * (long)packed.Packed[(c / Int16Gemm.PanelWidth * packed.Pairs + i / 2) * 2 * Int16Gemm.PanelWidth + (c % Int16Gemm.PanelWidth) * 2 + i % 2];
-            double expected = (double)sx * packed.Scales[c] * sum + b[c];
-            double magnitude = (double)sx * packed.Scales[c] * Int16Gemm.Levels * Int16Gemm.Levels * k + 1;
-            worst = Math.Max(worst, Math.Abs(y[r * n + c] - expected) / magnitude);
+            float sx = Qgemm.Quantize(x.AsSpan(r * k, k), q);
+            for (int c = 0; c < n; c++)
+            {
+                long sum = 0;
+                for (int i = 0; i < k; i++)
+                    sum += q[i] * (long)packed.Packed[(c / packed.Width * packed.Pairs + i / 2) * 2 * packed.Width + (c % packed.Width) * 2 + i % 2];
+                double expected = (double)sx * packed.Scales[c] * sum + b[c];
+                double magnitude = (double)sx * packed.Scales[c] * Qgemm.Levels * Qgemm.Levels * k + 1;
+                worst = Math.Max(worst, Math.Abs(y[r * n + c] - expected) / magnitude);
+            }
         }
+        var f = new float[m * n];
+        Float32Linear.FromWeights(w, b, n, k, table).Forward(x, f, m, threads: Environment.ProcessorCount, gelu: true);
+        bool same = (firstInt ??= y).AsSpan().SequenceEqual(y) && (firstFloat ??= f).AsSpan().SequenceEqual(f);
+        bool ok = worst <= 1e-6 && same;
+        if (!ok) failures++;
+        Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {table.Isa} {m}×{k}×{n}: integer kernel within {worst:E1} of the sum's range; same bits as {tables[0].Isa}: {same}");
     }
-    foreach (var v in y) checksum = (checksum ^ BitConverter.SingleToUInt32Bits(v)) * 1099511628211UL;
-    bool ok = worst <= 1e-6;
-    if (!ok) failures++;
-    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {m}×{k}×{n}: largest difference to the integer reference {worst:E1} of the sum's range");
 }
-Console.WriteLine($"output checksum (equal across instruction paths = bit-identical): {checksum:x16}");
 
 Console.WriteLine();
-Console.WriteLine("| M×K×N | threads | fp32 GEMM GMAC/s (best) | 12-bit GEMM GMAC/s (best) | ratio |");
-Console.WriteLine("|---|---:|---:|---:|---:|");
-foreach (var (m, k, n) in new[] { (16, 384, 1536), (768, 384, 1152), (768, 384, 1536), (768, 1536, 384), (4096, 384, 1536) })
+double peak = FmaPeak(1), peakAll = FmaPeak(Environment.ProcessorCount);
+Console.WriteLine(string.Create(culture, $"fp32 FMA peak (this build's widest vectors, register-only loop): {peak:F0} GMAC/s on 1 thread, {peakAll:F0} on {Environment.ProcessorCount}"));
+Console.WriteLine("| ISA | M×K×N | threads | fp32 GEMM GMAC/s (best) | % of FMA peak | 12-bit GEMM GMAC/s (best) | 12-bit / fp32 |");
+Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
+foreach (var table in tables.Where(t => t.Isa != InstructionSet.Scalar))
+foreach (var (m, k, n) in new[] { (16, 384, 1536), (512, 384, 1152), (768, 384, 1536), (768, 1536, 384), (4096, 384, 1536) })
 {
     var w = Random(n * k, 0.05);
     var b = Random(n, 1);
     var x = Random(m * k, 1);
     var y = new float[m * n];
-    var f32 = PackedLinear.FromWeights(w, b, n, k);
-    var i16 = Int16Linear.FromWeights(w, b, n, k);
+    var f32 = Float32Linear.FromWeights(w, b, n, k, table);
+    var i16 = Int16Linear.FromWeights(w, b, n, k, table);
     foreach (var threads in new[] { 1, Environment.ProcessorCount }.Distinct())
     {
         double tf = double.MaxValue, ti = double.MaxValue;
@@ -76,10 +87,53 @@ foreach (var (m, k, n) in new[] { (16, 384, 1536), (768, 384, 1152), (768, 384, 
             ti = Math.Min(ti, sw.Elapsed.TotalSeconds);
         }
         double macs = (double)m * k * n;
-        Console.WriteLine(string.Create(culture, $"| {m}×{k}×{n} | {threads} | {macs / tf / 1e9:F0} | {macs / ti / 1e9:F0} | {tf / ti:F2} |"));
+        Console.WriteLine(string.Create(culture, $"| {table.Isa} | {m}×{k}×{n} | {threads} | {macs / tf / 1e9:F0} | {100 * macs / tf / 1e9 / (threads == 1 ? peak : peakAll):F0} % | {macs / ti / 1e9:F0} | {tf / ti:F2} |"));
     }
 }
 return failures == 0 ? 0 : 1;
+
+// Twelve independent FMA chains at the widest width: what the cores can do at best.
+static double FmaPeak(int threads)
+{
+    const long n = 50_000_000;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++)
+    {
+        var sw = Stopwatch.StartNew();
+        Parallel.For(0, threads, _ => Chains(n));
+        best = Math.Max(best, threads * n * 12.0 * (Avx512F.IsSupported ? 16 : 8) / sw.Elapsed.TotalSeconds / 1e9);
+    }
+    return best;
+}
+
+static float Chains(long n)
+{
+    if (Avx512F.IsSupported)
+    {
+        var b = System.Runtime.Intrinsics.Vector512.Create(0.999999f);
+        var c = System.Runtime.Intrinsics.Vector512.Create(1e-7f);
+        System.Runtime.Intrinsics.Vector512<float> a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b, a10 = b, a11 = b;
+        for (long i = 0; i < n; i++)
+        {
+            a0 = Avx512F.FusedMultiplyAdd(a0, b, c); a1 = Avx512F.FusedMultiplyAdd(a1, b, c); a2 = Avx512F.FusedMultiplyAdd(a2, b, c);
+            a3 = Avx512F.FusedMultiplyAdd(a3, b, c); a4 = Avx512F.FusedMultiplyAdd(a4, b, c); a5 = Avx512F.FusedMultiplyAdd(a5, b, c);
+            a6 = Avx512F.FusedMultiplyAdd(a6, b, c); a7 = Avx512F.FusedMultiplyAdd(a7, b, c); a8 = Avx512F.FusedMultiplyAdd(a8, b, c);
+            a9 = Avx512F.FusedMultiplyAdd(a9, b, c); a10 = Avx512F.FusedMultiplyAdd(a10, b, c); a11 = Avx512F.FusedMultiplyAdd(a11, b, c);
+        }
+        return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).ToScalar();
+    }
+    var v = System.Runtime.Intrinsics.Vector256.Create(0.999999f);
+    var d = System.Runtime.Intrinsics.Vector256.Create(1e-7f);
+    System.Runtime.Intrinsics.Vector256<float> e0 = v, e1 = v, e2 = v, e3 = v, e4 = v, e5 = v, e6 = v, e7 = v, e8 = v, e9 = v, e10 = v, e11 = v;
+    for (long i = 0; i < n; i++)
+    {
+        e0 = Fma.MultiplyAdd(e0, v, d); e1 = Fma.MultiplyAdd(e1, v, d); e2 = Fma.MultiplyAdd(e2, v, d);
+        e3 = Fma.MultiplyAdd(e3, v, d); e4 = Fma.MultiplyAdd(e4, v, d); e5 = Fma.MultiplyAdd(e5, v, d);
+        e6 = Fma.MultiplyAdd(e6, v, d); e7 = Fma.MultiplyAdd(e7, v, d); e8 = Fma.MultiplyAdd(e8, v, d);
+        e9 = Fma.MultiplyAdd(e9, v, d); e10 = Fma.MultiplyAdd(e10, v, d); e11 = Fma.MultiplyAdd(e11, v, d);
+    }
+    return (e0 + e1 + e2 + e3 + e4 + e5 + e6 + e7 + e8 + e9 + e10 + e11).ToScalar();
+}
 
 static string CpuModel() =>
     File.Exists("/proc/cpuinfo")

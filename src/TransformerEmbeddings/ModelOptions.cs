@@ -15,8 +15,11 @@ public sealed record ModelOptions
     /// <summary>A token limit that overrides the tokenizer's default (model_max_length and the position table).</summary>
     public int? MaxLength { get; init; }
 
-    /// <summary>The CPU features the fast mode chooses by; this machine's when null (tests force a path with it).</summary>
+    /// <summary>The CPU features the kernels and the fast mode are chosen by; this machine's when null (tests force a path with it).</summary>
     internal CpuFeatures? Cpu { get; init; }
+
+    /// <summary>Forces the instruction set of the library's CPU kernels (<see cref="Kernels.InstructionSet.None"/>: libtorch only); by <see cref="Cpu"/> when null.</summary>
+    internal Kernels.InstructionSet? Kernels { get; init; }
 
     /// <summary>Where load reports go (unused tensors, legacy names, timings); nothing is logged when null.</summary>
     public ILogger? Logger { get; init; }

@@ -66,8 +66,8 @@ public sealed class TransformerModel : IDisposable
     public ScalarType DType { get; }
 
     /// <summary>What the forward pass runs on, as chosen at load from <see cref="ModelOptions.Precision"/>, the device and
-    /// the CPU's features, e.g. <c>cpu float32, exact (AVX2/FMA kernels)</c> or <c>cpu float32, linear layers on 12-bit
-    /// integers (fast mode: AVX2)</c>.</summary>
+    /// the CPU's features, e.g. <c>cpu float32, exact (AVX-512 kernels)</c> or <c>cpu float32, linear layers on 12-bit
+    /// integers (fast mode: AVX2 kernels)</c>.</summary>
     public string ComputePath => plan.Description;
 
     /// <summary>How long <see cref="Load"/> took (config, tokenizer, weights).</summary>
@@ -106,7 +106,8 @@ public sealed class TransformerModel : IDisposable
         NativeRuntime.EnsureLoaded();
         var config = EncoderConfig.FromFile(folder);
         var device = ComputeDevice.Resolve(options.Device);
-        var plan = ComputePlan.Resolve(options.Precision, device.type == DeviceType.CUDA, options.Cpu ?? CpuFeatures.Current);
+        var plan = ComputePlan.Resolve(options.Precision, device.type == DeviceType.CUDA, options.Cpu ?? CpuFeatures.Current, options.Kernels);
+        var backend = new ComputeBackend(plan);
         var dtype = plan.DType;
         var tokenizer = TransformerTokenizer.FromFolder(folder, new TokenizerOptions { MaxLength = options.MaxLength });
 
@@ -115,8 +116,8 @@ public sealed class TransformerModel : IDisposable
         MaskedLanguageModelHead? head;
         using (no_grad())
         {
-            module = new BertModel(new WeightPath(loader), config);
-            head = MaskedLanguageModelHead.Load(new WeightPath(loader, outsideBase: true), config, module.Embeddings.WordEmbeddings);
+            module = new BertModel(new WeightPath(loader, backend: backend), config);
+            head = MaskedLanguageModelHead.Load(new WeightPath(loader, outsideBase: true, backend: backend), config, module.Embeddings.WordEmbeddings);
         }
         module.eval();
         head?.eval();
@@ -333,7 +334,6 @@ public sealed class TransformerModel : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         using var scope = NewDisposeScope();
         using var _ = inference_mode();
-        using var linears = Int16Linear.Use(plan.Int16Linears);
         var ids = inputIds.to(Device);
         var mask = attentionMask.to(Device);
         var types = tokenTypeIds.to(Device);

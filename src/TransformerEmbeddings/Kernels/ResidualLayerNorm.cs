@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using TorchSharp;
@@ -16,20 +15,12 @@ internal static unsafe class ResidualLayerNorm
 {
     private const int RowsPerItem = 64;
 
-    /// <summary>Whether the model uses this kernel where it can run, for calls made on this thread (on by default; tests turn it off to compare with libtorch). Per thread, so
-    /// switching it off for a comparison never changes a forward pass running elsewhere.</summary>
-    public static bool Enabled { get => !disabled; set => disabled = !value; }
-
-    [ThreadStatic] private static bool disabled;
-
     /// <summary>Whether <see cref="ApplyInPlace"/> can take these tensors.</summary>
     public static bool Accepts(Tensor x, Tensor residual, Tensor weight) =>
-        Enabled && Sgemm.IsSupported
-        && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32 && x.is_contiguous()
+        x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32 && x.is_contiguous()
         && residual.device_type == DeviceType.CPU && residual.dtype == ScalarType.Float32 && residual.is_contiguous()
         && weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.Float32
-        && x.NumberOfElements == residual.NumberOfElements && x.dim() >= 1 && x.shape[^1] == weight.shape[0] && x.shape[^1] % 8 == 0
-        && !(is_grad_enabled() && (x.requires_grad || residual.requires_grad || weight.requires_grad));
+        && x.NumberOfElements == residual.NumberOfElements && x.dim() >= 1 && x.shape[^1] == weight.shape[0];
 
     /// <summary>Overwrites <paramref name="x"/> with <c>LayerNorm(x + residual)</c> and returns it.</summary>
     /// <param name="x">(…, H) contiguous; overwritten.</param>
@@ -37,14 +28,19 @@ internal static unsafe class ResidualLayerNorm
     /// <param name="weight">γ (H).</param>
     /// <param name="bias">β (H).</param>
     /// <param name="eps">Added to the variance.</param>
+    /// <param name="isa">The vector width to use.</param>
     /// <returns><paramref name="x"/>.</returns>
-    public static Tensor ApplyInPlace(Tensor x, Tensor residual, Tensor weight, Tensor bias, double eps)
+    public static Tensor ApplyInPlace(Tensor x, Tensor residual, Tensor weight, Tensor bias, double eps, InstructionSet isa)
     {
         int h = checked((int)x.shape[^1]);
         int rows = checked((int)(x.NumberOfElements / h));
         using var w = weight.contiguous();
         using var b = bias.contiguous();
-        var job = new Job { X = TensorMemory.Floats(x), Residual = TensorMemory.Floats(residual), Weight = TensorMemory.Floats(w), Bias = TensorMemory.Floats(b), Rows = rows, H = h, Eps = (float)eps };
+        var job = new Job
+        {
+            X = TensorMemory.Floats(x), Residual = TensorMemory.Floats(residual), Weight = TensorMemory.Floats(w), Bias = TensorMemory.Floats(b),
+            Rows = rows, H = h, Eps = (float)eps, Vector = isa >= InstructionSet.Avx2 && h % 8 == 0,
+        };
         int items = (rows + RowsPerItem - 1) / RowsPerItem;
         TileWorkers.For(items, (long)rows * h < (1L << 17) ? 1 : get_num_threads(), &job, &Item);
         return x;
@@ -55,6 +51,7 @@ internal static unsafe class ResidualLayerNorm
         public float* X, Residual, Weight, Bias;
         public int Rows, H;
         public float Eps;
+        public bool Vector;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -65,26 +62,45 @@ internal static unsafe class ResidualLayerNorm
         for (int r = item * RowsPerItem; r < end; r++)
         {
             float* x = job.X + (long)r * h, res = job.Residual + (long)r * h;
-            var sum = Vector256<float>.Zero;
-            for (int j = 0; j < h; j += 8)
-            {
-                var v = Avx.Add(Avx.LoadVector256(x + j), Avx.LoadVector256(res + j));
-                Avx.Store(x + j, v);
-                sum = Avx.Add(sum, v);
-            }
-            var mean = Vector256.Create(Vector256.Sum(sum) / h);
-            var squares = Vector256<float>.Zero;
-            for (int j = 0; j < h; j += 8)
-            {
-                var d = Avx.Subtract(Avx.LoadVector256(x + j), mean);
-                squares = Fma.MultiplyAdd(d, d, squares);
-            }
-            var inverse = Vector256.Create(1f / MathF.Sqrt(Vector256.Sum(squares) / h + job.Eps));
-            for (int j = 0; j < h; j += 8)
-            {
-                var normalized = Avx.Multiply(Avx.Subtract(Avx.LoadVector256(x + j), mean), inverse);
-                Avx.Store(x + j, Fma.MultiplyAdd(normalized, Avx.LoadVector256(job.Weight + j), Avx.LoadVector256(job.Bias + j)));
-            }
+            if (job.Vector) Row256(x, res, job.Weight, job.Bias, h, job.Eps);
+            else RowScalar(x, res, job.Weight, job.Bias, h, job.Eps);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row256(float* x, float* res, float* weight, float* bias, int h, float eps)
+    {
+        var sum = Vector256<float>.Zero;
+        for (int j = 0; j < h; j += 8)
+        {
+            var v = Avx.Add(Avx.LoadVector256(x + j), Avx.LoadVector256(res + j));
+            Avx.Store(x + j, v);
+            sum = Avx.Add(sum, v);
+        }
+        var mean = Vector256.Create(Vector256.Sum(sum) / h);
+        var squares = Vector256<float>.Zero;
+        for (int j = 0; j < h; j += 8)
+        {
+            var d = Avx.Subtract(Avx.LoadVector256(x + j), mean);
+            squares = Fma.MultiplyAdd(d, d, squares);
+        }
+        var inverse = Vector256.Create(1f / MathF.Sqrt(Vector256.Sum(squares) / h + eps));
+        for (int j = 0; j < h; j += 8)
+        {
+            var normalized = Avx.Multiply(Avx.Subtract(Avx.LoadVector256(x + j), mean), inverse);
+            Avx.Store(x + j, Fma.MultiplyAdd(normalized, Avx.LoadVector256(weight + j), Avx.LoadVector256(bias + j)));
+        }
+    }
+
+    private static void RowScalar(float* x, float* res, float* weight, float* bias, int h, float eps)
+    {
+        // Sums in double: one float accumulator over hundreds of values drifts further than the vector version's eight.
+        double sum = 0;
+        for (int j = 0; j < h; j++) sum += x[j] = x[j] + res[j];
+        float mean = (float)(sum / h);
+        double squares = 0;
+        for (int j = 0; j < h; j++) squares += (double)(x[j] - mean) * (x[j] - mean);
+        float inverse = 1f / MathF.Sqrt((float)(squares / h) + eps);
+        for (int j = 0; j < h; j++) x[j] = MathF.FusedMultiplyAdd((x[j] - mean) * inverse, weight[j], bias[j]);
     }
 }

@@ -22,6 +22,11 @@ internal sealed class BertAttention : nn.Module
 
     public BertSelfOutput Output => output;
 
-    public Tensor forward(Tensor x, Tensor? additiveMask, int layer, ForwardTrace? trace) =>
-        output.call(self.forward(x, additiveMask, layer, trace), x);             // (B, S, H)
+    public Tensor forward(Tensor x, Tensor? additiveMask, int layer, ForwardTrace? trace)
+    {
+        var context = self.forward(x, additiveMask, layer, trace);               // (B, S, H)
+        var y = output.forward(context, x);                                       // (B, S, H)
+        trace.Release(context);
+        return y;
+    }
 }

@@ -24,11 +24,11 @@ internal sealed class BertEncoder : nn.Module
     {
         for (var i = 0; i < layer.Count; i++)
         {
-            var next = layer[i].forward(x, additiveMask, trace);
-            if (trace is null && i > 0) x.Dispose(); // the previous layer's output; layer 0's input belongs to the caller
+            var next = layer[i].forward(x, additiveMask, trace);                 // (B, S, H)
+            if (i > 0) trace.Release(x); // the previous layer's output; layer 0's input belongs to the caller
             x = next;
-            if (trace is not null && trace.Wants(ActivationKind.HiddenStates, i)) trace.Record($"hidden_states.{i + 1}", x);
+            trace?.Record(ActivationKind.HiddenStates, i, $"hidden_states.{i + 1}", x);
         }
-        return x;                                                                 // (B, S, H)
+        return x;
     }
 }

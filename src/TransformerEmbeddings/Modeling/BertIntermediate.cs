@@ -17,9 +17,5 @@ internal sealed class BertIntermediate : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => Activation.Apply(activation, dense.call(x)); // (B, S, I)
-
-    /// <summary><see cref="forward"/> with the activation applied in place on the fresh projection.</summary>
-    public Tensor FastForward(Tensor x) =>
-        activation == HiddenActivation.Gelu ? dense.ForwardGelu(x) : Activation.ApplyInPlace(activation, dense.call(x));
+    public override Tensor forward(Tensor x) => dense.forward(x, activation);  // (B, S, I)
 }

@@ -26,30 +26,13 @@ internal sealed class BertLayer : nn.Module
 
     public Tensor forward(Tensor x, Tensor? additiveMask, ForwardTrace? trace)
     {
-        if (trace is null) return FastForward(x, additiveMask);
         var attended = attention.forward(x, additiveMask, index, trace);          // (B, S, H)
-        var hidden = intermediate.call(attended);                                 // (B, S, I)
-        if (trace is not null)
-        {
-            if (trace.Wants(ActivationKind.AttentionOutputs, index)) trace.Record($"attention_output.{index}", attended);
-            if (trace.Wants(ActivationKind.Intermediates, index)) trace.Record($"intermediate.{index}", hidden);
-        }
-        return output.call(hidden, attended);                                     // (B, S, H)
-    }
-
-    /// <summary>
-    /// The same computation when nothing is captured: residual adds and the activation run in place on fresh
-    /// buffers, and every intermediate is released as soon as it is used (same values, fewer allocations).
-    /// </summary>
-    private Tensor FastForward(Tensor x, Tensor? additiveMask)
-    {
-        var self = attention.Self.forward(x, additiveMask, index, null);        // (B, S, H)
-        var attended = attention.Output.FastForward(self, x);
-        self.Dispose();
-        var hidden = intermediate.FastForward(attended);                          // (B, S, I)
-        var y = output.FastForward(hidden, attended);
-        hidden.Dispose();
-        attended.Dispose();
+        trace?.Record(ActivationKind.AttentionOutputs, index, $"attention_output.{index}", attended);
+        var hidden = intermediate.forward(attended);                              // (B, S, I)
+        trace?.Record(ActivationKind.Intermediates, index, $"intermediate.{index}", hidden);
+        var y = output.forward(hidden, attended);                                 // (B, S, H)
+        trace.Release(hidden);
+        trace.Release(attended);
         return y;
     }
 }

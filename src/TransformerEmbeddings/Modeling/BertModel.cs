@@ -38,7 +38,7 @@ internal sealed class BertModel : nn.Module
     /// <param name="attentionMask">(B, S) 1 for real tokens, 0 for padding.</param>
     /// <param name="tokenTypeIds">(B, S).</param>
     /// <param name="positionIds">(B, S).</param>
-    /// <param name="trace">Hook points, or null for the fast path.</param>
+    /// <param name="trace">Hook points, or null to record nothing.</param>
     /// <returns>last_hidden_state (B, S, H) and pooler_output (B, H) when the checkpoint has a pooler.</returns>
     public (Tensor LastHiddenState, Tensor? PoolerOutput) forward(
         Tensor? inputIds, Tensor? inputsEmbeds, Tensor attentionMask, Tensor tokenTypeIds, Tensor positionIds, ForwardTrace? trace)
@@ -52,7 +52,7 @@ internal sealed class BertModel : nn.Module
         // HF's extended mask: 0 where attended, the dtype's most negative value on padded keys. A batch without
         // padding adds zeros only, so it gets no mask at all (same values; attention skips the mask reads).
         Tensor? additive = null;
-        if (trace is not null || !attentionMask.all().item<bool>())
+        if (!attentionMask.all().item<bool>())
             additive = (1 - attentionMask.to(x.dtype)).mul(finfo(x.dtype).min).view(attentionMask.shape[0], 1, 1, attentionMask.shape[1]);
         x = encoder.forward(x, additive, trace);
         return (x, pooler?.call(x));

@@ -20,11 +20,5 @@ internal sealed class BertOutput : nn.Module<Tensor, Tensor, Tensor>
 
     /// <param name="intermediate">(B, S, I).</param>
     /// <param name="residual">(B, S, H) the attention block's output.</param>
-    public override Tensor forward(Tensor intermediate, Tensor residual) => layerNorm.call(dense.call(intermediate) + residual);
-
-    /// <summary><see cref="forward"/> with the residual added in place and the sum released at once.</summary>
-    public Tensor FastForward(Tensor intermediate, Tensor residual)
-    {
-        return layerNorm.AddAndNormalize(dense.call(intermediate), residual);
-    }
+    public override Tensor forward(Tensor intermediate, Tensor residual) => layerNorm.forward(dense.forward(intermediate), residual);
 }

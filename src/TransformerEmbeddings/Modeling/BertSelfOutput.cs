@@ -22,11 +22,5 @@ internal sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
 
     /// <param name="context">(B, S, H) merged heads.</param>
     /// <param name="residual">(B, S, H) the block's input.</param>
-    public override Tensor forward(Tensor context, Tensor residual) => layerNorm.call(dense.call(context) + residual);
-
-    /// <summary><see cref="forward"/> with the residual added in place and the sum released at once.</summary>
-    public Tensor FastForward(Tensor context, Tensor residual)
-    {
-        return layerNorm.AddAndNormalize(dense.call(context), residual);
-    }
+    public override Tensor forward(Tensor context, Tensor residual) => layerNorm.forward(dense.forward(context), residual);
 }

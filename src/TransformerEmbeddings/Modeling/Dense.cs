@@ -1,33 +1,36 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using TransformerEmbeddings.Kernels;
+using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Kernels.Linear;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
 
 /// <summary>
 /// A linear layer (<c>y = x Wᵀ + b</c>) built from checkpoint tensors. Unlike <c>torch.nn.Linear</c> it never creates
-/// randomly initialised weights first.
+/// randomly initialised weights first; its kernel is bound once, when the model loads (<see cref="Kernels.ComputeBackend"/>).
 /// </summary>
 internal sealed class Dense : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight; // (out, in)
     private readonly Parameter bias;   // (out)
-    private readonly KernelCache kernels = new(); // the CPU kernels' copies of the weight, made on first use
+    private readonly LinearKernel kernel;
 
     public Dense(WeightPath w, long inFeatures, long outFeatures) : base(nameof(Dense))
     {
         weight = w.Take("weight", outFeatures, inFeatures);
         bias = w.Take("bias", outFeatures);
         RegisterComponents();
+        kernel = w.Backend.Linear(weight, bias);
     }
 
     public Tensor Weight => weight;
 
     public Tensor Bias => bias;
 
-    public override Tensor forward(Tensor x) => PackedLinear.Linear(x, weight, bias, kernels);
+    public override Tensor forward(Tensor x) => kernel.Forward(x);
 
-    /// <summary><c>gelu(x Wᵀ + b)</c> (exact GELU), fused into the CPU kernel where it runs.</summary>
-    public Tensor ForwardGelu(Tensor x) => PackedLinear.Linear(x, weight, bias, kernels, gelu: true);
+    /// <summary><c>activation(x Wᵀ + b)</c>; the exact GELU is fused into the kernel's last pass.</summary>
+    public Tensor forward(Tensor x, HiddenActivation activation) =>
+        activation == HiddenActivation.Gelu ? kernel.Forward(x, gelu: true) : Activation.ApplyInPlace(activation, kernel.Forward(x));
 }

@@ -1,17 +1,20 @@
 using TransformerEmbeddings.Inspection;
+using TransformerEmbeddings.Kernels.Attention;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
 
 /// <summary>
 /// The hook points of one forward pass: which activations to record (TransformerLens-style, by name) and which
-/// perturbations to apply. A null trace is the fast path and costs nothing.
+/// perturbations to apply. A null trace records nothing and costs nothing; capturing changes what is recorded, not
+/// which code runs.
 /// </summary>
 internal sealed class ForwardTrace
 {
     private readonly ActivationKind kinds;
     private readonly bool[] layers;
     private readonly Dictionary<int, List<HeadIntervention>> interventions = [];
+    private readonly HashSet<Tensor> kept = new(ReferenceEqualityComparer.Instance);
 
     public ForwardTrace(CaptureOptions options, int numLayers, int numHeads, Device device)
     {
@@ -49,12 +52,42 @@ internal sealed class ForwardTrace
 
     public bool Wants(ActivationKind kind, int layer) => (kinds & kind) != 0 && layers[layer];
 
-    /// <summary>Whether layer <paramref name="layer"/> must run eager attention (probabilities are needed or altered).</summary>
-    public bool NeedsEagerAttention(int layer) =>
-        Wants(ActivationKind.Attentions | ActivationKind.Contexts, layer) || HeadMask is not null || interventions.ContainsKey(layer);
+    /// <summary>What layer <paramref name="layer"/>'s attention core must record or alter, or null for nothing.</summary>
+    public AttentionProbe? Probe(int layer)
+    {
+        bool probabilities = Wants(ActivationKind.Attentions, layer);
+        return probabilities || HeadMask is not null ? new AttentionProbe(probabilities, HeadMask?[layer]) : null;
+    }
 
     public IReadOnlyList<HeadIntervention> InterventionsFor(int layer) =>
         interventions.TryGetValue(layer, out var list) ? list : [];
 
-    public void Record(string name, Tensor value) => Captured[name] = value;
+    /// <summary>Records <paramref name="value"/> under <paramref name="name"/> (a tensor the output will own).</summary>
+    public void Record(string name, Tensor value)
+    {
+        Captured[name] = value;
+        kept.Add(value);
+    }
+
+    /// <summary>Records <paramref name="value"/> when this kind is wanted for this layer (a view made for it otherwise ends with the call's dispose scope).</summary>
+    public void Record(ActivationKind kind, int layer, string name, Tensor value)
+    {
+        if (Wants(kind, layer)) Record(name, value);
+    }
+
+    /// <summary>Whether the output will own this very tensor.</summary>
+    public bool Keeps(Tensor t) => kept.Contains(t);
+}
+
+/// <summary>Releasing intermediates as soon as the forward pass is done with them.</summary>
+internal static class ForwardTraceExtensions
+{
+    /// <summary>
+    /// Frees a tensor the forward pass no longer needs unless the trace recorded it, so the allocator reuses hot memory
+    /// instead of holding every intermediate until the call's scope ends. Views recorded from it keep its storage.
+    /// </summary>
+    public static void Release(this ForwardTrace? trace, Tensor t)
+    {
+        if (trace is null || !trace.Keeps(t)) t.Dispose();
+    }
 }

@@ -12,6 +12,7 @@ internal sealed class LayerNormalization : nn.Module<Tensor, Tensor>
     private readonly Parameter bias;
     private readonly long[] shape;
     private readonly double eps;
+    private readonly InstructionSet addNorm; // the add & norm kernel's width, bound at load
 
     public LayerNormalization(WeightPath w, long size, double eps) : base(nameof(LayerNormalization))
     {
@@ -19,18 +20,20 @@ internal sealed class LayerNormalization : nn.Module<Tensor, Tensor>
         bias = w.Take("bias", size);
         shape = [size];
         this.eps = eps;
+        addNorm = w.Backend.AddNorm;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x) => nn.functional.layer_norm(x, shape, weight, bias, eps);
 
     /// <summary>
-    /// <c>forward(x + residual)</c> for the uncaptured path; <paramref name="x"/> is a fresh buffer nobody else holds,
-    /// overwritten and returned by the CPU kernel, or released here when libtorch computes it.
+    /// <c>LayerNorm(x + residual)</c>, BERT's add &amp; norm. <paramref name="x"/> is a fresh buffer nobody else holds (a
+    /// dense layer's output): it is overwritten and returned, or released here when libtorch computes the result.
     /// </summary>
-    public Tensor AddAndNormalize(Tensor x, Tensor residual)
+    public Tensor forward(Tensor x, Tensor residual)
     {
-        if (ResidualLayerNorm.Accepts(x, residual, weight)) return ResidualLayerNorm.ApplyInPlace(x, residual, weight, bias, eps);
+        if (addNorm != InstructionSet.None && ResidualLayerNorm.Accepts(x, residual, weight))
+            return ResidualLayerNorm.ApplyInPlace(x, residual, weight, bias, eps, addNorm);
         using var sum = x.add_(residual);
         return forward(sum);
     }

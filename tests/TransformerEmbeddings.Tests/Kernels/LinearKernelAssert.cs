@@ -1,4 +1,4 @@
-using TransformerEmbeddings.Kernels;
+using TransformerEmbeddings.Kernels.Linear;
 using Xunit;
 
 namespace TransformerEmbeddings.Tests.Kernels;
@@ -7,7 +7,7 @@ namespace TransformerEmbeddings.Tests.Kernels;
 internal static class LinearKernelAssert
 {
     /// <summary>One thread, every core, and eight concurrent callers sharing the worker threads give the same bits.</summary>
-    public static void ThreadsChangeNothing(LinearKernel kernel, float[] x, int rows)
+    public static void ThreadsChangeNothing(CpuLinear kernel, float[] x, int rows)
     {
         var one = new float[rows * kernel.OutFeatures];
         var many = new float[rows * kernel.OutFeatures];

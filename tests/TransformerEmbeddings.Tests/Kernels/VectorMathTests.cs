@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using TorchSharp;
 using TransformerEmbeddings.Kernels;
 using TransformerEmbeddings.Runtime;
@@ -53,5 +54,30 @@ public sealed class VectorMathTests
         var exact = reference.data<double>().ToArray();
         for (int i = 0; i < xs.Length; i++)
             Assert.True(Math.Abs(ys[i] - exact[i]) <= 4e-7 + 2e-7 * Math.Abs(exact[i]), $"gelu({xs[i]}) = {ys[i]}, expected {exact[i]}");
+    }
+
+    [Fact]
+    public void Every_width_gives_the_same_bits()
+    {
+        // The kernels pick 16, 8 or 1 lanes by CPU and by what is left of a row: all must agree exactly.
+        var xs = Grid(-90f, 90f, 40000).Concat([float.MinValue, float.MaxValue, float.NegativeInfinity, float.PositiveInfinity, -0f, 0f, 1e-30f, -1e-30f]).ToArray();
+        var expGelu = new (Func<Vector256<float>, Vector256<float>> V8, Func<Vector512<float>, Vector512<float>> V16, Func<float, float> V1, string Name)[]
+        {
+            (VectorMath.Exp, VectorMath.Exp, VectorMath.Exp, "exp"),
+            (VectorMath.Gelu, VectorMath.Gelu, VectorMath.Gelu, "gelu"),
+        };
+        foreach (var (v8, v16, v1, name) in expGelu)
+        {
+            var eight = Apply(xs, v8);
+            for (int i = 0; i < xs.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(eight[i]) == BitConverter.SingleToInt32Bits(v1(xs[i])) || (float.IsNaN(eight[i]) && float.IsNaN(v1(xs[i]))),
+                    $"{name}({xs[i]}): 8 lanes {eight[i]}, scalar {v1(xs[i])}");
+            if (!Avx512F.IsSupported) continue;
+            for (int i = 0; i + 16 <= xs.Length; i += 16)
+            {
+                var r = v16(Vector512.Create(xs.AsSpan(i, 16)));
+                for (int j = 0; j < 16; j++) Assert.Equal(BitConverter.SingleToInt32Bits(eight[i + j]), BitConverter.SingleToInt32Bits(r.GetElement(j)));
+            }
+        }
     }
 }

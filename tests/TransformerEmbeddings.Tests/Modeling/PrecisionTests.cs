@@ -1,3 +1,4 @@
+using TransformerEmbeddings.Kernels;
 using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.Tests.Infrastructure;
 using Xunit;
@@ -105,21 +106,38 @@ public sealed class PrecisionTests(ITestOutputHelper log)
     }
 
     [Theory]
-    [InlineData(Precision.Float32, false, true, false, ScalarType.Float32, false)]
-    [InlineData(Precision.BFloat16, false, true, false, ScalarType.BFloat16, false)]
-    [InlineData(Precision.Float16, true, false, false, ScalarType.Float16, false)]
-    [InlineData(Precision.Fast, false, true, false, ScalarType.Float32, true)]   // AVX2: 12-bit integer linear layers
-    [InlineData(Precision.Fast, false, true, true, ScalarType.BFloat16, false)]  // AVX512-BF16 or AMX: bfloat16
-    [InlineData(Precision.Fast, false, false, false, ScalarType.Float32, false)] // neither: exact
-    [InlineData(Precision.Fast, true, true, true, ScalarType.Float16, false)]    // CUDA: float16
-    [InlineData(Precision.Fast, false, true, false, ScalarType.Float32, false, true)]      // AVX-512 without BF16/VNNI: libtorch's fp32
-    [InlineData(Precision.Fast, false, true, false, ScalarType.Float32, true, true, true)] // …with AVX-VNNI: integers
-    public void Fast_mode_is_chosen_by_device_and_CPU_features(Precision asked, bool cuda, bool avx2, bool bf16, ScalarType dtype, bool int16,
-        bool avx512 = false, bool vnni = false)
+    [InlineData(Precision.Float32, false, "avx2", ScalarType.Float32, "Float32", "Avx2")]
+    [InlineData(Precision.Float32, false, "avx512", ScalarType.Float32, "Float32", "Avx512")]
+    [InlineData(Precision.Float32, false, "", ScalarType.Float32, "Libtorch", "None")]
+    [InlineData(Precision.BFloat16, false, "avx512", ScalarType.BFloat16, "Libtorch", "None")]
+    [InlineData(Precision.Float16, true, "avx2", ScalarType.Float16, "Libtorch", "None")]
+    [InlineData(Precision.Fast, false, "avx2", ScalarType.Float32, "Int16", "Avx2")]          // AVX2: 12-bit integers
+    [InlineData(Precision.Fast, false, "avx2 vnni", ScalarType.Float32, "Int16", "Avx2")]     // AVX-VNNI: the same, one instruction
+    [InlineData(Precision.Fast, false, "avx512 bf16", ScalarType.Float32, "Int16", "Avx512")] // Zen 4/5: 512-bit integers
+    [InlineData(Precision.Fast, false, "avx512 bf16 amx", ScalarType.BFloat16, "Libtorch", "None")] // AMX: bf16 tiles
+    [InlineData(Precision.Fast, false, "", ScalarType.Float32, "Libtorch", "None")]         // neither: exact
+    [InlineData(Precision.Fast, true, "avx512 bf16", ScalarType.Float16, "Libtorch", "None")] // CUDA: float16
+    public void The_path_is_chosen_by_precision_device_and_CPU_features(Precision asked, bool cuda, string features, ScalarType dtype,
+        string linearsName, string isaName)
     {
-        var plan = ComputePlan.Resolve(asked, cuda, new CpuFeatures(avx2, bf16, avx512, vnni));
+        var (linears, isa) = (Enum.Parse<LinearMath>(linearsName), Enum.Parse<InstructionSet>(isaName));
+        var cpu = new CpuFeatures(features.Contains("avx2") || features.Contains("avx512"), features.Contains("bf16"),
+            features.Contains("avx512"), features.Contains("vnni"), features.Contains("amx"));
+        var plan = ComputePlan.Resolve(asked, cuda, cpu);
         Assert.Equal(dtype, plan.DType);
-        Assert.Equal(int16, plan.Int16Linears);
+        Assert.Equal(linears, plan.Linears);
+        // A path this CPU cannot run falls back to the best it can.
+        Assert.Equal(isa == InstructionSet.None || KernelTable.Runs(isa) ? isa : KernelTable.Best, plan.Isa);
         Assert.Equal(asked == Precision.Fast, plan.Description.Contains("fast mode"));
+    }
+
+    [Fact]
+    public void Tests_and_benchmarks_can_force_the_kernels()
+    {
+        var cpu = CpuFeatures.Current;
+        Assert.Equal(InstructionSet.None, ComputePlan.Resolve(Precision.Float32, false, cpu, InstructionSet.None).Isa);
+        Assert.Equal(LinearMath.Libtorch, ComputePlan.Resolve(Precision.Float32, false, cpu, InstructionSet.None).Linears);
+        var scalar = ComputePlan.Resolve(Precision.Fast, false, cpu with { Amx = false }, InstructionSet.Scalar);
+        Assert.Equal((LinearMath.Int16, InstructionSet.Scalar), (scalar.Linears, scalar.Isa));
     }
 }

@@ -1,22 +1,23 @@
-namespace TransformerEmbeddings.Kernels;
+namespace TransformerEmbeddings.Kernels.Gemm;
 
 /// <summary>
-/// A linear layer's (N × K) fp32 weight quantised once for <see cref="Int16Gemm"/>: symmetric per output channel to
-/// ±<see cref="Int16Gemm.Levels"/> (12 bits; a channel's scale is its largest |w| / 2047), stored as 16-bit integers in
-/// panels of <see cref="Int16Gemm.PanelWidth"/> channels, each panel pair-major for <c>vpmaddwd</c>
-/// (<c>panel[(p · 16 + j) · 2 + e] = q[panel · 16 + j, 2p + e]</c>), K padded with a zero to an even count.
+/// A linear layer's (N × K) fp32 weight quantised once for <see cref="Qgemm"/>: symmetric per output channel to
+/// ±<see cref="Qgemm.Levels"/> (12 bits; a channel's scale is its largest |w| / 2047), stored as 16-bit integers in
+/// panels of NR channels, each panel pair-major (<c>panel[(p · NR + j) · 2 + e] = q[panel · NR + j, 2p + e]</c>),
+/// K padded with a zero to an even count.
 /// </summary>
 internal sealed class Int16Weights
 {
-    private Int16Weights(int outFeatures, int inFeatures)
+    private Int16Weights(int outFeatures, int inFeatures, int width)
     {
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
+        Width = width;
         Pairs = (inFeatures + 1) / 2;
-        Panels = (outFeatures + Int16Gemm.PanelWidth - 1) / Int16Gemm.PanelWidth;
-        Packed = GC.AllocateArray<short>(checked(Panels * Pairs * 2 * Int16Gemm.PanelWidth), pinned: true);
-        Scales = GC.AllocateArray<float>(Panels * Int16Gemm.PanelWidth, pinned: true);
-        Bias = GC.AllocateArray<float>(Panels * Int16Gemm.PanelWidth, pinned: true);
+        Panels = (outFeatures + width - 1) / width;
+        Packed = GC.AllocateArray<short>(checked(Panels * Pairs * 2 * width), pinned: true);
+        Scales = GC.AllocateArray<float>(Panels * width, pinned: true);
+        Bias = GC.AllocateArray<float>(Panels * width, pinned: true);
     }
 
     /// <summary>N.</summary>
@@ -24,6 +25,9 @@ internal sealed class Int16Weights
 
     /// <summary>K.</summary>
     public int InFeatures { get; }
+
+    /// <summary>NR: channels per panel.</summary>
+    public int Width { get; }
 
     /// <summary>K / 2, rounded up.</summary>
     public int Pairs { get; }
@@ -40,32 +44,28 @@ internal sealed class Int16Weights
     /// <summary>The fp32 bias padded to whole panels (pinned; zeros for a layer without one).</summary>
     public float[] Bias { get; }
 
-    /// <summary>Quantises and packs a row-major (N × K) weight and its bias (N values, or empty for none).</summary>
-    /// <param name="weight">N × K values.</param>
-    /// <param name="bias">N values or none.</param>
-    /// <param name="outFeatures">N.</param>
-    /// <param name="inFeatures">K.</param>
-    /// <returns>The packed layer.</returns>
-    public static Int16Weights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures)
+    /// <summary>Quantises and packs a row-major (N × K) weight and its bias (N values, or empty for none) into panels of <paramref name="width"/>.</summary>
+    /// <exception cref="ArgumentException">A weight is NaN or infinite, or the sizes disagree.</exception>
+    public static Int16Weights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
         if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
-        var p = new Int16Weights(outFeatures, inFeatures);
-        const int width = Int16Gemm.PanelWidth;
+        var p = new Int16Weights(outFeatures, inFeatures, width);
         for (int n = 0; n < outFeatures; n++)
         {
             var row = weight.Slice(n * inFeatures, inFeatures);
             float max = 0;
             foreach (var v in row) max = MathF.Max(max, MathF.Abs(v));
             if (!float.IsFinite(max)) throw new ArgumentException($"Output channel {n} has a non-finite weight.", nameof(weight));
-            float scale = max / Int16Gemm.Levels, inverse = max > 0 ? Int16Gemm.Levels / max : 0;
+            float scale = max / Qgemm.Levels, inverse = max > 0 ? Qgemm.Levels / max : 0;
             p.Scales[n] = scale;
             int panel = n / width, j = n % width;
             var dst = p.Packed.AsSpan(panel * p.Pairs * 2 * width);
             for (int k = 0; k < inFeatures; k++)
-                dst[((k >> 1) * width + j) * 2 + (k & 1)] = (short)Math.Clamp(MathF.Round(row[k] * inverse), -Int16Gemm.Levels, Int16Gemm.Levels);
+                dst[((k >> 1) * width + j) * 2 + (k & 1)] = (short)Math.Clamp(MathF.Round(row[k] * inverse), -Qgemm.Levels, Qgemm.Levels);
         }
         bias.CopyTo(p.Bias);
         return p;

@@ -1,0 +1,32 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Kernels.Attention;
+
+/// <summary>The attention core in libtorch: fused SDPA when nothing is probed, HF's eager math when probabilities are wanted or altered.</summary>
+internal sealed class TorchAttention(int heads, int headDim) : AttentionKernel
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor qkv, Tensor? additiveMask, AttentionProbe? probe)
+    {
+        var (b, s) = (qkv.shape[0], qkv.shape[1]);
+        using var scope = NewDisposeScope();
+        var split = qkv.view(b, s, 3, heads, headDim).permute(2, 0, 3, 1, 4);    // (3, B, nh, S, hd)
+        var (q, k, v) = (split[0], split[1], split[2]);
+        Tensor context;                                                           // (B, nh, S, hd)
+        if (probe is null || (!probe.WantsProbabilities && probe.HeadMask is null))
+        {
+            context = nn.functional.scaled_dot_product_attention(q, k, v, additiveMask);
+        }
+        else
+        {
+            var scores = q.matmul(k.transpose(-1, -2)).div_(Math.Sqrt(headDim));  // (B, nh, S, S)
+            if (additiveMask is not null) scores.add_(additiveMask);
+            var probs = scores.softmax(-1);
+            if (probe.HeadMask is { } mask) probs = probs * mask.view(1, heads, 1, 1);
+            if (probe.WantsProbabilities) probe.Probabilities = probs.MoveToOuterDisposeScope();
+            context = probs.matmul(v);
+        }
+        return context.transpose(1, 2).reshape(b, s, heads * headDim).MoveToOuterDisposeScope();
+    }
+}

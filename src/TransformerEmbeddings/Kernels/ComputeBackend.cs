@@ -1,0 +1,45 @@
+using TransformerEmbeddings.Kernels.Attention;
+using TransformerEmbeddings.Kernels.Linear;
+using TransformerEmbeddings.Runtime;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Kernels;
+
+/// <summary>
+/// Binds each module of a model to its kernels once, at load, from the <see cref="ComputePlan"/>: every
+/// <c>Dense</c> gets a <see cref="LinearKernel"/>, every self-attention an <see cref="AttentionKernel"/>, every add &amp;
+/// norm its instruction set. The forward pass then has one path; the precision travels with the model.
+/// </summary>
+internal sealed class ComputeBackend
+{
+    /// <summary>The backend of a plan.</summary>
+    public ComputeBackend(ComputePlan plan)
+    {
+        Plan = plan;
+        Table = plan.Isa == InstructionSet.None ? null : KernelTable.For(plan.Isa);
+    }
+
+    /// <summary>libtorch for everything (weights of any dtype and device).</summary>
+    public static ComputeBackend Libtorch { get; } = new(new ComputePlan(ScalarType.Float32, LinearMath.Libtorch, InstructionSet.None, "libtorch"));
+
+    /// <summary>The plan.</summary>
+    public ComputePlan Plan { get; }
+
+    /// <summary>The micro-kernels, or null when libtorch computes everything.</summary>
+    public KernelTable? Table { get; }
+
+    /// <summary>The instruction set of the add &amp; norm kernel (<see cref="InstructionSet.None"/>: libtorch).</summary>
+    public InstructionSet AddNorm => Table?.Isa ?? InstructionSet.None;
+
+    /// <summary>The kernel for a linear layer with this (N, K) weight and (N) bias.</summary>
+    public LinearKernel Linear(Tensor weight, Tensor? bias) => (Plan.Linears, Table) switch
+    {
+        (LinearMath.Float32, { } table) => new Float32Linear(weight, bias, table),
+        (LinearMath.Int16, { } table) => new Int16Linear(weight, bias, table),
+        _ => new TorchLinear(weight, bias),
+    };
+
+    /// <summary>The attention core for a layer with these heads.</summary>
+    public AttentionKernel Attention(int heads, int headDim) =>
+        Table is { } table ? new CpuAttention(heads, headDim, table) : new TorchAttention(heads, headDim);
+}

@@ -1,0 +1,88 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace TransformerEmbeddings.Kernels.Gemm;
+
+/// <summary>
+/// Activations rearranged for a micro-kernel (GotoBLAS's packed A): rows in groups of MR, each group k-major
+/// (<c>panel[k · MR + r] = X[row + r, k0 + k]</c>, missing rows zero), so the kernel broadcasts from one sequential
+/// stream. Elements are 32-bit: fp32 values, or the integer kernel's pairs of 16-bit values.
+/// </summary>
+internal static unsafe class ActivationPanels
+{
+    /// <summary>Packs rows [0, rows) × columns [k0, k0 + kc) of <paramref name="x"/> (row stride ldx) into <paramref name="dst"/>
+    /// (⌈rows / mr⌉ · mr · kc elements).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Pack(float* x, int ldx, int rows, int k0, int kc, int mr, float* dst)
+    {
+        for (int r0 = 0; r0 < rows; r0 += mr, dst += (long)mr * kc)
+        {
+            int n = Math.Min(mr, rows - r0);
+            float* src = x + (long)r0 * ldx + k0;
+            int k = 0;
+            if (n == 8 && mr == 8 && Avx.IsSupported)
+                for (; k + 8 <= kc; k += 8) Transpose8x8(src + k, ldx, dst + (long)k * 8);
+            for (; k < kc; k++)
+            {
+                float* d = dst + (long)k * mr;
+                int r = 0;
+                for (; r < n; r++) d[r] = src[(long)r * ldx + k];
+                for (; r < mr; r++) d[r] = 0f;
+            }
+        }
+    }
+
+    /// <summary>The bytes <see cref="Pack"/> writes for <paramref name="rows"/> × <paramref name="kc"/>.</summary>
+    public static long Size(int rows, int kc, int mr) => (long)(rows + mr - 1) / mr * mr * kc;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* s, int ld, float* o)
+    {
+        var r0 = Avx.LoadVector256(s);
+        var r1 = Avx.LoadVector256(s + ld);
+        var r2 = Avx.LoadVector256(s + 2 * ld);
+        var r3 = Avx.LoadVector256(s + 3 * ld);
+        var r4 = Avx.LoadVector256(s + 4 * ld);
+        var r5 = Avx.LoadVector256(s + 5 * ld);
+        var r6 = Avx.LoadVector256(s + 6 * ld);
+        var r7 = Avx.LoadVector256(s + 7 * ld);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(o, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(o + 8, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(o + 16, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(o + 24, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(o + 32, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(o + 40, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(o + 48, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(o + 56, Avx.Permute2x128(u3, u7, 0x31));
+    }
+}
+
+/// <summary>Per-thread pinned scratch memory for the drivers (grown on demand, never shrunk; no allocation per call).</summary>
+internal static unsafe class Scratch
+{
+    [ThreadStatic] private static float[]? panels;
+    [ThreadStatic] private static float[]? attention;
+
+    /// <summary>At least <paramref name="floats"/> floats for packed activations, valid until this thread asks again.</summary>
+    public static float* Panels(long floats) => Get(ref panels, floats);
+
+    /// <summary>At least <paramref name="floats"/> floats for the attention kernel (separate from <see cref="Panels"/>, which its products use).</summary>
+    public static float* Attention(long floats) => Get(ref attention, floats);
+
+    private static float* Get(ref float[]? buffer, long floats)
+    {
+        if (buffer is null || buffer.Length < floats)
+            buffer = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(floats, 4096)), pinned: true);
+        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+    }
+}

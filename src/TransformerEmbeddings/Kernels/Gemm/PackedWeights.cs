@@ -1,0 +1,58 @@
+namespace TransformerEmbeddings.Kernels.Gemm;
+
+/// <summary>
+/// A linear layer's (N × K) fp32 weight rearranged once for one micro-kernel width NR: panels of NR output channels,
+/// each k-major (<c>panel[k · NR + j] = W[panel · NR + j, k]</c>), N padded with zero channels to whole panels, so a
+/// panel streams from memory sequentially. The bias is kept beside it, padded the same way.
+/// </summary>
+internal sealed class PackedWeights
+{
+    private PackedWeights(int outFeatures, int inFeatures, int width)
+    {
+        OutFeatures = outFeatures;
+        InFeatures = inFeatures;
+        Width = width;
+        Panels = (outFeatures + width - 1) / width;
+        Packed = GC.AllocateArray<float>(checked(Panels * width * inFeatures), pinned: true);
+        Bias = GC.AllocateArray<float>(Panels * width, pinned: true);
+    }
+
+    /// <summary>N.</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>K.</summary>
+    public int InFeatures { get; }
+
+    /// <summary>NR: channels per panel.</summary>
+    public int Width { get; }
+
+    /// <summary>The number of panels.</summary>
+    public int Panels { get; }
+
+    /// <summary>The packed weights (pinned).</summary>
+    public float[] Packed { get; }
+
+    /// <summary>The bias padded to whole panels (pinned; zeros for a layer without one).</summary>
+    public float[] Bias { get; }
+
+    /// <summary>Packs a row-major (N × K) weight and its bias (N values, or empty for none) into panels of <paramref name="width"/>.</summary>
+    public static PackedWeights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
+        if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
+        var p = new PackedWeights(outFeatures, inFeatures, width);
+        var packed = p.Packed.AsSpan();
+        for (int n = 0; n < outFeatures; n++)
+        {
+            int panel = n / width, j = n % width;
+            var row = weight.Slice(n * inFeatures, inFeatures);
+            var dst = packed.Slice(panel * inFeatures * width);
+            for (int k = 0; k < inFeatures; k++) dst[k * width + j] = row[k];
+        }
+        bias.CopyTo(p.Bias);
+        return p;
+    }
+}

@@ -1,0 +1,170 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace TransformerEmbeddings.Kernels.Gemm;
+
+/// <summary>
+/// The fast mode's GEMM driver, the same for every instruction set: <c>Y[m, n] = sx[m] · sw[n] · Σₖ qx[m, k] · qw[n, k]
+/// + b[n]</c> with activations quantised per row (<see cref="Quantize(float*, int, short*, int, float*)"/>) and weights
+/// per output channel (<see cref="Int16Weights"/>) to 12-bit integers. 12 bits rather than 8 because MiniLM's residual
+/// stream carries outlier channels ~20× the rest: 8-bit weights or activations cost up to 1 % of cosine, 12 bits about
+/// 1e-5. Exact 32-bit sums are flushed to fp32 every <see cref="KBlockPairs"/> pairs, before they could overflow.
+/// </summary>
+internal static unsafe class Qgemm
+{
+    /// <summary>The largest quantised magnitude (12-bit symmetric).</summary>
+    public const int Levels = 2047;
+
+    /// <summary>Input pairs per exact integer sum: 192 · 2 · 2047² &lt; 2³¹.</summary>
+    public const int KBlockPairs = 192;
+
+    /// <summary>One GEMM's operands; pointers stay valid for the call.</summary>
+    internal struct Problem
+    {
+        /// <summary>The quantised activations, <see cref="Rows"/> × <see cref="Pairs"/> 32-bit pairs.</summary>
+        public int* X;
+        /// <summary>Each activation row's scale (readable up to <see cref="Rows"/> + MR).</summary>
+        public float* XScale;
+        /// <summary>The packed weights (<see cref="Int16Weights.Packed"/>).</summary>
+        public short* W;
+        /// <summary>Each output channel's scale, padded to whole panels.</summary>
+        public float* WScale;
+        /// <summary>The bias, padded to whole panels.</summary>
+        public float* Bias;
+        /// <summary>The output, <see cref="Rows"/> × <see cref="N"/>, row stride <see cref="LdY"/>.</summary>
+        public float* Y;
+        /// <summary>Floats between rows of <see cref="Y"/>.</summary>
+        public int LdY;
+        /// <summary>M.</summary>
+        public int Rows;
+        /// <summary>K / 2, rounded up.</summary>
+        public int Pairs;
+        /// <summary>N.</summary>
+        public int N;
+        /// <summary>⌈N / NR⌉.</summary>
+        public int Panels;
+        /// <summary>Apply the exact GELU to the finished outputs.</summary>
+        public bool Gelu;
+    }
+
+    /// <summary>Runs the whole product on up to <paramref name="threads"/> threads.</summary>
+    public static void Multiply(in QgemmKernel kernel, in Problem p, int threads)
+    {
+        var job = new Job { Kernel = kernel, Problem = p, Split = new GemmSplit(p.Rows, kernel.Rows, 2 * p.Pairs, p.N, p.Panels, threads) };
+        TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
+    }
+
+    /// <summary>Computes rows [<paramref name="r0"/>, <paramref name="r1"/>) × panels [<paramref name="p0"/>, <paramref name="p1"/>) on this thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(in QgemmKernel kernel, in Problem p, int r0, int r1, int p0, int p1)
+    {
+        int mr = kernel.Rows, nr = kernel.Columns, rows = r1 - r0;
+        if (rows <= 0) return;
+        int* panels = (int*)Scratch.Panels(ActivationPanels.Size(rows, Math.Min(KBlockPairs, p.Pairs), mr));
+        float* edge = stackalloc float[mr * nr];
+        for (int q0 = 0; q0 < p.Pairs; q0 += KBlockPairs)
+        {
+            int pc = Math.Min(KBlockPairs, p.Pairs - q0);
+            bool first = q0 == 0, last = q0 + pc >= p.Pairs;
+            ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, rows, q0, pc, mr, (float*)panels);
+            for (int panel = p0; panel < p1; panel++)
+            {
+                short* w = p.W + ((long)panel * p.Pairs + q0) * 2 * nr;
+                int col = panel * nr, cols = Math.Min(nr, p.N - col);
+                float* bias = first ? p.Bias + col : null;
+                for (int t = 0; t < rows; t += mr)
+                {
+                    int n = Math.Min(mr, rows - t);
+                    int* a = panels + (long)t * pc;
+                    float* y = p.Y + (long)(r0 + t) * p.LdY + col;
+                    float* scales = p.XScale + r0 + t;
+                    if (cols == nr) kernel.Multiply(a, w, pc, y, p.LdY, n, scales, p.WScale + col, bias);
+                    else
+                    {
+                        if (bias is null)
+                            for (int i = 0; i < n; i++) new ReadOnlySpan<float>(y + (long)i * p.LdY, cols).CopyTo(new Span<float>(edge + i * nr, cols));
+                        kernel.Multiply(a, w, pc, edge, nr, n, scales, p.WScale + col, bias);
+                        for (int i = 0; i < n; i++) new ReadOnlySpan<float>(edge + i * nr, cols).CopyTo(new Span<float>(y + (long)i * p.LdY, cols));
+                    }
+                    if (last && p.Gelu) Epilogue.Gelu(y, p.LdY, n, cols, kernel.Isa);
+                }
+            }
+        }
+    }
+
+    /// <summary>Quantises one row (<see cref="Quantize(float*, int, short*, int, float*)"/>) into q (2·⌈K/2⌉ values).</summary>
+    /// <returns>The row's scale: NaN when it holds a NaN or infinity.</returns>
+    public static float Quantize(ReadOnlySpan<float> x, Span<short> q)
+    {
+        int pairs = (x.Length + 1) / 2;
+        if (q.Length < 2 * pairs) throw new ArgumentException($"Expected room for {2 * pairs} values.", nameof(q));
+        float scale;
+        fixed (float* px = x)
+        fixed (short* pq = q)
+            Quantize(px, x.Length, pq, pairs, &scale);
+        return scale;
+    }
+
+    /// <summary>
+    /// Quantises a row of fp32 activations to ±<see cref="Levels"/> with one scale per row (largest |x| / 2047, rounded
+    /// to nearest even), writing 2·pairs shorts (a zero pads an odd K). A row holding a NaN or infinity gets a NaN scale
+    /// and zeros, so its outputs stay non-finite as in fp32 instead of turning into garbage integers.
+    /// </summary>
+    public static void Quantize(float* x, int k, short* q, int pairs, float* scale)
+    {
+        int i = 0;
+        float max = 0;
+        bool nan = false;
+        if (Avx2.IsSupported)
+        {
+            var absMask = Vector256.Create(0x7FFFFFFF).AsSingle();
+            var max8 = Vector256<float>.Zero;
+            var nan8 = Vector256<float>.Zero; // maxps drops NaNs: track them apart
+            for (; i + 8 <= k; i += 8)
+            {
+                var v = Avx.LoadVector256(x + i);
+                max8 = Avx.Max(max8, Avx.And(v, absMask));
+                nan8 = Avx.Or(nan8, Avx.CompareUnordered(v, v));
+            }
+            nan = Avx.MoveMask(nan8) != 0;
+            max = VectorMath.HorizontalMax(max8);
+        }
+        for (; i < k; i++)
+        {
+            nan |= float.IsNaN(x[i]);
+            max = MathF.Max(max, MathF.Abs(x[i]));
+        }
+        if (nan) max = float.NaN;
+        float inverse = max > 0 && float.IsFinite(max) ? Levels / max : 0;
+        *scale = float.IsFinite(max) ? max / Levels : float.NaN;
+        i = 0;
+        if (Avx2.IsSupported)
+        {
+            var inv8 = Vector256.Create(inverse);
+            for (; i + 16 <= k; i += 16)
+            {
+                var lo = Avx.ConvertToVector256Int32(Avx.Multiply(Avx.LoadVector256(x + i), inv8));
+                var hi = Avx.ConvertToVector256Int32(Avx.Multiply(Avx.LoadVector256(x + i + 8), inv8));
+                // packssdw works per 128-bit lane: put the quarters back in order.
+                Avx.Store(q + i, Avx2.Permute4x64(Avx2.PackSignedSaturate(lo, hi).AsInt64(), 0b11_01_10_00).AsInt16());
+            }
+        }
+        for (; i < k; i++) q[i] = (short)MathF.Round(x[i] * inverse, MidpointRounding.ToEven);
+        for (; i < 2 * pairs; i++) q[i] = 0;
+    }
+
+    private struct Job
+    {
+        public QgemmKernel Kernel;
+        public Problem Problem;
+        public GemmSplit Split;
+    }
+
+    private static void Item(void* context, int item)
+    {
+        ref var job = ref Unsafe.AsRef<Job>(context);
+        var (r0, r1, p0, p1) = job.Split.Item(item);
+        Run(in job.Kernel, in job.Problem, r0, r1, p0, p1);
+    }
+}

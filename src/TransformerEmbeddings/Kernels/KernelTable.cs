@@ -1,0 +1,64 @@
+using System.Runtime.Intrinsics.X86;
+using TransformerEmbeddings.Kernels.Gemm;
+
+namespace TransformerEmbeddings.Kernels;
+
+/// <summary>
+/// The micro-kernels of one instruction set, chosen once (ONNX Runtime MLAS's platform table): the drivers
+/// (<see cref="Sgemm"/>, <see cref="Qgemm"/>) are ISA-agnostic and call what this table holds.
+/// </summary>
+internal sealed class KernelTable
+{
+    private static readonly KernelTable Scalar = new(InstructionSet.Scalar, SgemmScalar.Kernel, SgemmScalar.Kernel, QgemmScalar.Kernel);
+
+    private KernelTable(InstructionSet isa, SgemmKernel sgemm, SgemmKernel narrow, QgemmKernel qgemm)
+    {
+        Isa = isa;
+        Sgemm = sgemm;
+        NarrowSgemm = narrow;
+        Qgemm = qgemm;
+    }
+
+    /// <summary>The instruction set.</summary>
+    public InstructionSet Isa { get; }
+
+    /// <summary>The fp32 micro-kernel for linear layers (the widest tile this ISA has).</summary>
+    public SgemmKernel Sgemm { get; }
+
+    /// <summary>The fp32 micro-kernel for attention's small products (16 columns: a 48-wide tile would mostly multiply padding at sentence lengths).</summary>
+    public SgemmKernel NarrowSgemm { get; }
+
+    /// <summary>The 12-bit integer micro-kernel of the fast mode.</summary>
+    public QgemmKernel Qgemm { get; }
+
+    /// <summary>The best instruction set this CPU runs (<see cref="InstructionSet.None"/> without AVX2/FMA, where libtorch is faster than scalar C#).</summary>
+    public static InstructionSet Best =>
+        Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? InstructionSet.Avx512
+        : Avx2.IsSupported && Fma.IsSupported ? InstructionSet.Avx2
+        : InstructionSet.None;
+
+    /// <summary>Whether this CPU can run kernels of <paramref name="isa"/>.</summary>
+    public static bool Runs(InstructionSet isa) => isa switch
+    {
+        InstructionSet.Scalar => true,
+        InstructionSet.Avx2 => Avx2.IsSupported && Fma.IsSupported,
+        InstructionSet.Avx512 => Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>The table for <paramref name="isa"/>.</summary>
+    /// <exception cref="PlatformNotSupportedException">This CPU lacks the instruction set, or it is <see cref="InstructionSet.None"/>.</exception>
+    public static KernelTable For(InstructionSet isa)
+    {
+        if (!Runs(isa)) throw new PlatformNotSupportedException($"This CPU cannot run the {isa} kernels.");
+        return isa switch
+        {
+            InstructionSet.Avx512 => Avx512Table.Value,
+            InstructionSet.Avx2 => Avx2Table.Value,
+            _ => Scalar,
+        };
+    }
+
+    private static readonly Lazy<KernelTable> Avx2Table = new(() => new(InstructionSet.Avx2, SgemmAvx2.Kernel, SgemmAvx2.Kernel, QgemmAvx2.Kernel));
+    private static readonly Lazy<KernelTable> Avx512Table = new(() => new(InstructionSet.Avx512, SgemmAvx512.Kernel, SgemmAvx2.Kernel, QgemmAvx512.Kernel));
+}

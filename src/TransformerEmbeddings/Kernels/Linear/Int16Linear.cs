@@ -1,0 +1,78 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using TransformerEmbeddings.Kernels.Gemm;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Kernels.Linear;
+
+/// <summary>
+/// The fast mode's linear layer: weights quantised once (<see cref="Int16Weights"/>), activations per row on every call,
+/// the product on <see cref="Qgemm"/>. Inputs and outputs stay fp32, so everything around the linear layers
+/// (embeddings, attention, LayerNorm, pooling) is the exact path's.
+/// </summary>
+internal sealed unsafe class Int16Linear : CpuLinear
+{
+    private const int RowsPerQuantizeItem = 64;
+    private readonly QgemmKernel kernel;
+
+    /// <summary>A layer over a (N, K) weight and (N) bias, quantised on the first call.</summary>
+    public Int16Linear(Tensor weight, Tensor? bias, KernelTable table) : base(weight, bias) => kernel = table.Qgemm;
+
+    private Int16Linear(Int16Weights weights, QgemmKernel kernel) : base(weights, weights.OutFeatures, weights.InFeatures) => this.kernel = kernel;
+
+    /// <summary>A layer over a row-major (N × K) weight and its bias (N values, or empty), without libtorch.</summary>
+    public static Int16Linear FromWeights(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, KernelTable table) =>
+        new(Int16Weights.Pack(weight, bias, outFeatures, inFeatures, table.Qgemm.Columns), table.Qgemm);
+
+    /// <inheritdoc/>
+    protected override void Run(float* x, int rows, float* y, int threads, bool gelu)
+    {
+        var w = Packed((weight, bias) => Int16Weights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns));
+        var q = ArrayPool<int>.Shared.Rent(checked(rows * w.Pairs));
+        var scales = ArrayPool<float>.Shared.Rent(rows + kernel.Rows); // the last tile reads MR scales
+        try
+        {
+            fixed (int* pq = q)
+            fixed (float* ps = scales)
+            fixed (short* pw = w.Packed)
+            fixed (float* pws = w.Scales)
+            fixed (float* pb = w.Bias)
+            {
+                var job = new Job
+                {
+                    Problem = new Qgemm.Problem
+                    {
+                        X = pq, XScale = ps, W = pw, WScale = pws, Bias = pb, Y = y, LdY = OutFeatures,
+                        Rows = rows, Pairs = w.Pairs, N = OutFeatures, Panels = w.Panels, Gelu = gelu,
+                    },
+                    Source = x,
+                    K = InFeatures,
+                };
+                var split = new GemmSplit(rows, kernel.Rows, InFeatures, OutFeatures, w.Panels, threads);
+                TileWorkers.For((rows + RowsPerQuantizeItem - 1) / RowsPerQuantizeItem, split.Threads, &job, &QuantizeItem);
+                Qgemm.Multiply(in kernel, in job.Problem, threads);
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(q);
+            ArrayPool<float>.Shared.Return(scales);
+        }
+    }
+
+    private struct Job
+    {
+        public Qgemm.Problem Problem;
+        public float* Source;
+        public int K;
+    }
+
+    private static void QuantizeItem(void* context, int item)
+    {
+        ref var job = ref Unsafe.AsRef<Job>(context);
+        ref var p = ref job.Problem;
+        int end = Math.Min(p.Rows, (item + 1) * RowsPerQuantizeItem);
+        for (int r = item * RowsPerQuantizeItem; r < end; r++)
+            Qgemm.Quantize(job.Source + (long)r * job.K, job.K, (short*)(p.X + (long)r * p.Pairs), p.Pairs, p.XScale + r);
+    }
+}

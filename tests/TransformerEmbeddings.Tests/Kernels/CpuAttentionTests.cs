@@ -1,0 +1,96 @@
+using TorchSharp;
+using TransformerEmbeddings.Kernels;
+using TransformerEmbeddings.Kernels.Attention;
+using TransformerEmbeddings.Runtime;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Tests.Kernels;
+
+/// <summary>The CPU attention kernel against HF's eager formula in libtorch: padding, long inputs, probabilities, head mask.</summary>
+public sealed class CpuAttentionTests
+{
+    public CpuAttentionTests() => NativeRuntime.EnsureLoaded();
+
+    /// <summary>HF eager attention on a fused (B, S, 3H) projection, merged back to (B, S, H), and its probabilities.</summary>
+    private static (Tensor Context, Tensor Probabilities) Eager(Tensor projected, Tensor? mask, int heads, int headDim, Tensor? headMask = null)
+    {
+        var (b, s) = (projected.shape[0], projected.shape[1]);
+        var qkv = projected.view(b, s, 3, heads, headDim).permute(2, 0, 3, 1, 4);
+        var scores = qkv[0].matmul(qkv[1].transpose(-1, -2)) / Math.Sqrt(headDim);
+        if (mask is not null) scores = scores + mask;
+        var probs = scores.softmax(-1);
+        if (headMask is not null) probs = probs * headMask.view(1, heads, 1, 1);
+        var context = probs.matmul(qkv[2]);
+        return (context.transpose(1, 2).reshape(b, s, heads * headDim), probs);
+    }
+
+    /// <summary>Row r keeps its first length − 3r tokens (at least one): every padding pattern from none to almost all.</summary>
+    private static Tensor PaddingMask(int batch, int length)
+    {
+        var keep = zeros(batch, length);
+        for (int r = 0; r < batch; r++) keep[r, ..(int)Math.Max(1, length - r * 3)] = tensor(1f);
+        return ((1 - keep) * float.MinValue).view(batch, 1, 1, length);
+    }
+
+    public static TheoryData<string, int, int, int, int> Shapes()
+    {
+        var data = new TheoryData<string, int, int, int, int>();
+        foreach (var isa in KernelTables.Runnable())
+            foreach (var (b, s, h, d) in new[] { (1, 1, 12, 32), (1, 16, 12, 32), (3, 23, 12, 32), (2, 128, 4, 64), (5, 9, 2, 16), (4, 37, 3, 48), (2, 200, 2, 24), (1, 513, 2, 32) })
+                data.Add(isa, b, s, h, d);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Matches_eager_attention_with_padding(string isaName, int batch, int length, int heads, int headDim)
+    {
+        var isa = KernelTables.Parse(isaName);
+        using var scope = NewDisposeScope();
+        var projected = randn(batch, length, 3 * heads * headDim) * 2;
+        var kernel = new CpuAttention(heads, headDim, KernelTable.For(isa));
+        foreach (var m in new[] { null, PaddingMask(batch, length) })
+        {
+            var (expected, _) = Eager(projected, m, heads, headDim);
+            var actual = kernel.Forward(projected, m, null);
+            Assert.Equal(expected.shape, actual.shape);
+            var diff = (expected - actual).abs().max().item<float>();
+            Assert.True(diff < 1e-5f, $"{isa} {batch}×{length}×{heads}×{headDim} mask={m is not null}: max diff {diff}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelTables.Runnable), MemberType = typeof(KernelTables))]
+    public void Records_probabilities_and_applies_a_head_mask_as_eager_attention(string isaName)
+    {
+        var isa = KernelTables.Parse(isaName);
+        using var scope = NewDisposeScope();
+        int batch = 3, length = 21, heads = 4, headDim = 16;
+        var projected = randn(batch, length, 3 * heads * headDim);
+        var mask = PaddingMask(batch, length);
+        var headMask = tensor(new[] { 1f, 0f, 0.5f, 2f });
+        var (expected, expectedProbabilities) = Eager(projected, mask, heads, headDim, headMask);
+        var probe = new AttentionProbe(wantsProbabilities: true, headMask);
+        var actual = new CpuAttention(heads, headDim, KernelTable.For(isa)).Forward(projected, mask, probe);
+        Assert.True((expected - actual).abs().max().item<float>() < 1e-5f);
+        Assert.NotNull(probe.Probabilities);
+        Assert.True((expectedProbabilities - probe.Probabilities!).abs().max().item<float>() < 1e-6f);
+
+        var torchProbe = new AttentionProbe(wantsProbabilities: true, headMask);
+        var viaTorch = new TorchAttention(heads, headDim).Forward(projected, mask, torchProbe);
+        Assert.True((expected - viaTorch).abs().max().item<float>() < 1e-5f);
+        Assert.True((expectedProbabilities - torchProbe.Probabilities!).abs().max().item<float>() < 1e-6f);
+    }
+
+    [Fact]
+    public void Hands_what_it_cannot_compute_to_libtorch()
+    {
+        using var scope = NewDisposeScope();
+        var projected = randn(2, 5, 3 * 2 * 8, dtype: ScalarType.Float64);
+        var actual = new CpuAttention(2, 8, KernelTable.For(InstructionSet.Scalar)).Forward(projected, null, null);
+        Assert.Equal(ScalarType.Float64, actual.dtype);
+        Assert.True((Eager(projected, null, 2, 8).Context - actual).abs().max().item<double>() < 1e-9);
+        Assert.Throws<ArgumentException>(() => new CpuAttention(3, 8, KernelTable.For(InstructionSet.Scalar)).Forward(randn(1, 8, 24), null, null));
+    }
+}

@@ -1,0 +1,25 @@
+using TransformerEmbeddings.Kernels;
+using Xunit;
+
+namespace TransformerEmbeddings.Tests.Kernels;
+
+/// <summary>The instruction sets this machine runs: the scalar kernels everywhere, the vector ones where the CPU has them.</summary>
+internal static class KernelTables
+{
+    /// <summary>Names of the runnable instruction sets (test parameters must be public types).</summary>
+    public static TheoryData<string> Runnable()
+    {
+        var data = new TheoryData<string>();
+        foreach (var isa in new[] { InstructionSet.Scalar, InstructionSet.Avx2, InstructionSet.Avx512 })
+            if (KernelTable.Runs(isa)) data.Add(isa.ToString());
+        return data;
+    }
+
+    public static InstructionSet Parse(string name) => Enum.Parse<InstructionSet>(name);
+
+    public static IEnumerable<KernelTable> All() =>
+        new[] { InstructionSet.Scalar, InstructionSet.Avx2, InstructionSet.Avx512 }.Where(KernelTable.Runs).Select(KernelTable.For);
+
+    public static float[] Random(Random rnd, int count, double scale = 1) =>
+        Enumerable.Range(0, count).Select(_ => (float)((rnd.NextDouble() * 2 - 1) * scale)).ToArray();
+}
