@@ -89,7 +89,13 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         for (int j = 0; j < s; j++)
         {
             float* value = rows + (long)j * stride + 2 * hidden + head * d;
-            for (int c = 0; c < valueWidth; c++) values[(long)(c / nr) * s * nr + j * nr + c % nr] = c < d ? value[c] : 0f;
+            for (int c = 0; c < valueWidth; c += nr)
+            {
+                float* dst = values + (long)c * s + j * nr;
+                int n = Math.Min(nr, d - c);
+                new ReadOnlySpan<float>(value + c, n).CopyTo(new Span<float>(dst, n));
+                if (n < nr) new Span<float>(dst + n, nr - n).Clear();
+            }
         }
 
         // scores = q · kᵀ   (S × width; the zero keys of the last panel are masked out below)
@@ -120,8 +126,17 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Softmax(float* row, int s, int width, float* mask, float divisor, InstructionSet isa)
     {
-        int j;
-        for (j = 0; j < s; j++) row[j] = row[j] / divisor + (mask is null ? 0f : mask[j]);
+        int j = 0;
+        if (isa >= InstructionSet.Avx2)
+        {
+            var div = Vector256.Create(divisor);
+            for (; j + 8 <= s; j += 8)
+            {
+                var v = Avx.Divide(Avx.LoadVector256(row + j), div);
+                Avx.Store(row + j, mask is null ? v : Avx.Add(v, Avx.LoadVector256(mask + j)));
+            }
+        }
+        for (; j < s; j++) row[j] = row[j] / divisor + (mask is null ? 0f : mask[j]);
         for (; j < width; j++) row[j] = float.NegativeInfinity;
         if (isa >= InstructionSet.Avx2 && width % 8 == 0)
         {

@@ -22,8 +22,8 @@ internal static unsafe class ActivationPanels
             int n = Math.Min(mr, rows - r0);
             float* src = x + (long)r0 * ldx + k0;
             int k = 0;
-            if (n == 8 && mr == 8 && Avx.IsSupported)
-                for (; k + 8 <= kc; k += 8) Transpose8x8(src + k, ldx, dst + (long)k * 8);
+            if (n == mr && mr is 6 or 8 && Avx.IsSupported)
+                for (; k + 8 <= kc; k += 8) Transpose8x8(src + k, ldx, mr, dst + (long)k * mr);
             for (; k < kc; k++)
             {
                 float* d = dst + (long)k * mr;
@@ -34,11 +34,14 @@ internal static unsafe class ActivationPanels
         }
     }
 
-    /// <summary>The bytes <see cref="Pack"/> writes for <paramref name="rows"/> × <paramref name="kc"/>.</summary>
-    public static long Size(int rows, int kc, int mr) => (long)(rows + mr - 1) / mr * mr * kc;
+    /// <summary>The floats <see cref="Pack"/> may write for <paramref name="rows"/> × <paramref name="kc"/> (with the
+    /// slack a 6-row transpose's last 8-wide store spills).</summary>
+    public static long Size(int rows, int kc, int mr) => (long)(rows + mr - 1) / mr * mr * kc + 8;
 
+    /// <summary>Eight k-columns of <paramref name="rows"/> (6 or 8) rows, each written as 8 floats at a stride of
+    /// <paramref name="rows"/>, in increasing k, so a 6-row panel's two spare lanes are overwritten by the next column.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* s, int ld, float* o)
+    private static void Transpose8x8(float* s, int ld, int rows, float* o)
     {
         var r0 = Avx.LoadVector256(s);
         var r1 = Avx.LoadVector256(s + ld);
@@ -46,8 +49,8 @@ internal static unsafe class ActivationPanels
         var r3 = Avx.LoadVector256(s + 3 * ld);
         var r4 = Avx.LoadVector256(s + 4 * ld);
         var r5 = Avx.LoadVector256(s + 5 * ld);
-        var r6 = Avx.LoadVector256(s + 6 * ld);
-        var r7 = Avx.LoadVector256(s + 7 * ld);
+        var r6 = rows == 8 ? Avx.LoadVector256(s + 6 * ld) : r0;
+        var r7 = rows == 8 ? Avx.LoadVector256(s + 7 * ld) : r0;
         var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
         var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
         var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
@@ -57,13 +60,13 @@ internal static unsafe class ActivationPanels
         var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
         var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
         Avx.Store(o, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(o + 8, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(o + 16, Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(o + 24, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(o + 32, Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(o + 40, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(o + 48, Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(o + 56, Avx.Permute2x128(u3, u7, 0x31));
+        Avx.Store(o + rows, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(o + 2 * rows, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(o + 3 * rows, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(o + 4 * rows, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(o + 5 * rows, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(o + 6 * rows, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(o + 7 * rows, Avx.Permute2x128(u3, u7, 0x31));
     }
 }
 

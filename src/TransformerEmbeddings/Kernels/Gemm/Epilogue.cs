@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -7,6 +8,7 @@ namespace TransformerEmbeddings.Kernels.Gemm;
 internal static unsafe class Epilogue
 {
     /// <summary>Replaces rows × cols values (row stride ldc) with their GELU, at the width of <paramref name="isa"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gelu(float* c, int ldc, int rows, int cols, InstructionSet isa)
     {
         for (int r = 0; r < rows; r++)
