@@ -103,13 +103,15 @@ public sealed class TransformerModel : IDisposable
             throw new ModelConfigurationException(folder, null, "the model folder does not exist.");
 
         var clock = Stopwatch.StartNew();
-        NativeRuntime.EnsureLoaded();
+        // libtorch takes a few hundred milliseconds to load: read the config and build the tokenizer meanwhile.
+        var native = Task.Run(NativeRuntime.EnsureLoaded);
         var config = EncoderConfig.FromFile(folder);
+        var tokenizer = TransformerTokenizer.FromFolder(folder, new TokenizerOptions { MaxLength = options.MaxLength });
+        native.GetAwaiter().GetResult(); // a load failure surfaces here as NativeRuntimeException
         var device = ComputeDevice.Resolve(options.Device);
         var plan = ComputePlan.Resolve(options.Precision, device.type == DeviceType.CUDA, options.Cpu ?? CpuFeatures.Current, options.Kernels);
         var backend = new ComputeBackend(plan);
         var dtype = plan.DType;
-        var tokenizer = TransformerTokenizer.FromFolder(folder, new TokenizerOptions { MaxLength = options.MaxLength });
 
         using var loader = CheckpointLoader.Open(folder, dtype, device);
         BertModel module;

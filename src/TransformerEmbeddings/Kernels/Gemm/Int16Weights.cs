@@ -54,18 +54,25 @@ internal sealed class Int16Weights
         if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
         if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
         var p = new Int16Weights(outFeatures, inFeatures, width);
-        for (int n = 0; n < outFeatures; n++)
+        unsafe
         {
-            var row = weight.Slice(n * inFeatures, inFeatures);
-            float max = 0;
-            foreach (var v in row) max = MathF.Max(max, MathF.Abs(v));
-            if (!float.IsFinite(max)) throw new ArgumentException($"Output channel {n} has a non-finite weight.", nameof(weight));
-            float scale = max / Qgemm.Levels, inverse = max > 0 ? Qgemm.Levels / max : 0;
-            p.Scales[n] = scale;
-            int panel = n / width, j = n % width;
-            var dst = p.Packed.AsSpan(panel * p.Pairs * 2 * width);
-            for (int k = 0; k < inFeatures; k++)
-                dst[((k >> 1) * width + j) * 2 + (k & 1)] = (short)Math.Clamp(MathF.Round(row[k] * inverse), -Qgemm.Levels, Qgemm.Levels);
+            fixed (float* w = weight)
+            fixed (short* packed = p.Packed)
+            {
+                for (int n = 0; n < outFeatures; n++)
+                {
+                    float* row = w + (long)n * inFeatures;
+                    float max = 0;
+                    for (int k = 0; k < inFeatures; k++) max = MathF.Max(max, MathF.Abs(row[k]));
+                    if (!float.IsFinite(max)) throw new ArgumentException($"Output channel {n} has a non-finite weight.", nameof(weight));
+                    float inverse = max > 0 ? Qgemm.Levels / max : 0;
+                    p.Scales[n] = max / Qgemm.Levels;
+                    int panel = n / width, j = n % width;
+                    short* d = packed + (long)panel * p.Pairs * 2 * width + 2 * j;
+                    for (int k = 0; k < inFeatures; k++)
+                        d[(long)(k >> 1) * 2 * width + (k & 1)] = (short)Math.Clamp(MathF.Round(row[k] * inverse), -Qgemm.Levels, Qgemm.Levels);
+                }
+            }
         }
         bias.CopyTo(p.Bias);
         return p;

@@ -44,13 +44,19 @@ internal sealed class PackedWeights
         if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
         if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
         var p = new PackedWeights(outFeatures, inFeatures, width);
-        var packed = p.Packed.AsSpan();
-        for (int n = 0; n < outFeatures; n++)
+        unsafe
         {
-            int panel = n / width, j = n % width;
-            var row = weight.Slice(n * inFeatures, inFeatures);
-            var dst = packed.Slice(panel * inFeatures * width);
-            for (int k = 0; k < inFeatures; k++) dst[k * width + j] = row[k];
+            fixed (float* w = weight)
+            fixed (float* packed = p.Packed)
+            {
+                for (int panel = 0; panel < p.Panels; panel++)
+                {
+                    float* d = packed + (long)panel * inFeatures * width;
+                    int channels = Math.Min(width, outFeatures - panel * width);
+                    for (int k = 0; k < inFeatures; k++, d += width)   // sequential writes; the panel's rows stream in parallel
+                        for (int j = 0; j < channels; j++) d[j] = w[(long)(panel * width + j) * inFeatures + k];
+                }
+            }
         }
         bias.CopyTo(p.Bias);
         return p;
