@@ -75,6 +75,8 @@ function fields(e, text, pair) {
 
 async function encodeAll(tok, doc) {
   const opts = { addSpecialTokens: true };
+  // A plain call: no padding (all-MiniLM-L6-v2's tokenizer.json has a padding block), truncation=True at 512.
+  tok.disablePadding();
   tok.setTruncation(512);
   const sentences = [];
   for (const s of doc.sentences) sentences.push(fields(await tok.encode(s, null, opts), s, null));
