@@ -111,6 +111,26 @@ public sealed class UnigramParityTests(ITestOutputHelper output) : IDisposable
         Assert.True(decodeFailures.Count == 0, string.Join("\n", decodeFailures));
     }
 
+    public static TheoryData<string> RandomConfigurations => new("xlmr-unigram", "nfkc", "nfc", "nfkd");
+
+    /// <summary>Seeded random strings dense in grapheme-cluster and normalization edge cases (see make_corpus.mjs).</summary>
+    [Theory]
+    [MemberData(nameof(RandomConfigurations))]
+    public void Random_unicode_matches_HuggingFace(string configuration)
+    {
+        using var doc = TestFixtures.ReadJson("Unigram", "random-unicode.json.gz");
+        var texts = doc.RootElement.GetProperty("texts").EnumerateArray().Select(x => x.GetString()!).ToArray();
+        var config = doc.RootElement.GetProperty("configs").GetProperty(configuration);
+        var tokenizer = UnigramFixtures.FromJson(ApplyPatch(config.GetProperty("patch")), temp);
+        var expected = config.GetProperty("expected").EnumerateArray().ToArray();
+        Assert.Equal(texts.Length, expected.Length);
+        var actual = tokenizer.EncodeBatch(texts);
+        var cases = texts.Select((t, i) => new ParityCase($"random[{i}]", t, null, ExpectedEncoding.From(expected[i]), actual[i])).ToList();
+        var (agree, total, report) = ParityReport.Compare(configuration, cases);
+        output.WriteLine(report);
+        Assert.True(agree.Values.All(v => v == total), report);
+    }
+
     private static JsonNode ApplyPatch(JsonElement patch)
     {
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(UnigramFixtures.Folder("xlmr-unigram"), "tokenizer.json")))!;

@@ -10,7 +10,10 @@
 //    `decoded` (decode of each sentence's ids, skip_special_tokens true and false).
 // 3. variants.json.gz: small inputs run through variants of xlmr-unigram's tokenizer.json (one component changed
 //    per variant: Metaspace prepend schemes and split, WhitespaceSplit, NFC/NFKC, Strip, Replace, byte fallback ...).
-// 4. decode-existing.json.gz: decode of the corpus sentences (ids as HF encodes them, truncated at 512) with the
+// 4. random-unicode.json.gz: 1500 seeded random strings dense in what the Precompiled normalizer and NFC/NFKC
+//    must get right (combining marks, CR LF, Hangul jamo, Indic conjuncts, emoji ZWJ sequences and flags, halfwidth
+//    and compatibility forms), encoded by xlmr-unigram and by its NFKC, NFC and NFKD variants.
+// 5. decode-existing.json.gz: decode of the corpus sentences (ids as HF encodes them, truncated at 512) with the
 //    tokenizer.json of the shared test models (WordPiece and byte-level BPE decoders).
 //
 // --check compares this script's encodings of the shared models with shared/golden/tokenizers (validates the
@@ -204,6 +207,49 @@ for (const [name, patch] of variants) {
 rmSync(dir, { recursive: true });
 writeFileSync(join(here, 'variants.json.gz'), gz({ tokenizer: 'huggingface tokenizers 0.23.2', base: 'xlmr-unigram', variants: out }));
 console.log(`variants: ${out.length} x ${texts.length} texts`);
+
+// ---------------------------------------------------------------- seeded random Unicode
+{
+  let seed = 7;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  const pick = (a) => a[Math.floor(rnd() * a.length)];
+  const blocks = [
+    [0x20, 0x7E], [0x20, 0x7E], [0x20, 0x7E], [0x0, 0x1F], [0x80, 0xFF], [0x300, 0x36F], [0x300, 0x36F], [0x483, 0x489],
+    [0x900, 0x97F], [0x980, 0x9FF], [0xA80, 0xAFF], [0xE00, 0xE7F], [0x1100, 0x11FF], [0xAC00, 0xAC40], [0x1F1E6, 0x1F1FF],
+    [0x1F300, 0x1F64F], [0x1F3FB, 0x1F3FF], [0xFE00, 0xFE0F], [0x200B, 0x200F], [0x2000, 0x206F], [0xFF00, 0xFFEF],
+    [0x3000, 0x30FF], [0x3200, 0x33FF], [0x2460, 0x24FF], [0x1D400, 0x1D4FF], [0xF900, 0xFAFF], [0x2F800, 0x2F8FF],
+    [0x0600, 0x06FF], [0x0590, 0x05FF], [0x1E00, 0x1EFF], [0x1F00, 0x1FFF], [0xFFF0, 0xFFFD], [0x110BD, 0x110BD],
+    [0x0E31, 0x0E3A], [0x1160, 0x1175], [0x11A8, 0x11C2], [0x0D00, 0x0D7F], [0xA960, 0xA97F], [0xD7B0, 0xD7FF], [0x2100, 0x214F],
+  ];
+  const pieces = ['\r\n', '\u200D', '\u0915\u094D\u0937', '\u0915\u094D\u200D\u0937', '👨‍👩‍👧', '🏳️‍🌈', 'A\u0301', 'Ａ\u0301', 'ｶﾞ',
+    '™', '  ', ' ', '<mask>', '<s>', 'e\u0301\u0301', '\u1100\u1161\u11A8', '\u0600a', '\u0E33'];
+  const randomTexts = [];
+  for (let i = 0; i < 1500; i++) {
+    const n = 1 + Math.floor(rnd() * 14);
+    let s = '';
+    for (let k = 0; k < n; k++) {
+      if (rnd() < 0.15) { s += pick(pieces); continue; }
+      const [a, b] = pick(blocks);
+      s += String.fromCodePoint(a + Math.floor(rnd() * (b - a + 1)));
+    }
+    randomTexts.push(s);
+  }
+  const configs = { 'xlmr-unigram': {}, nfkc: { normalizer: { type: 'NFKC' } }, nfc: { normalizer: { type: 'NFC' } }, nfkd: { normalizer: { type: 'NFKD' } } };
+  const results = {};
+  const rdir = mkdtempSync(join(tmpdir(), 'te-random-'));
+  for (const [name, patch] of Object.entries(configs)) {
+    const path = join(rdir, 'tokenizer.json');
+    writeFileSync(path, JSON.stringify({ ...base, ...patch }));
+    const tok = Tokenizer.fromFile(path);
+    tok.setTruncation(512);
+    const encodings = [];
+    for (const t of randomTexts) encodings.push(fields(await tok.encode(t, null, { addSpecialTokens: true }), t, null));
+    results[name] = { patch, expected: encodings };
+  }
+  rmSync(rdir, { recursive: true });
+  writeFileSync(join(here, 'random-unicode.json.gz'), gz({ tokenizer: 'huggingface tokenizers 0.23.2', base: 'xlmr-unigram', texts: randomTexts, configs: results }));
+  console.log(`random-unicode: ${randomTexts.length} texts x ${Object.keys(configs).length} configurations`);
+}
 
 // ---------------------------------------------------------------- decode for the existing families
 const existing = {};
