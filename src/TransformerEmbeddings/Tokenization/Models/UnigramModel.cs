@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 
 namespace TransformerEmbeddings.Tokenization;
 
@@ -13,6 +14,8 @@ namespace TransformerEmbeddings.Tokenization;
 internal sealed class UnigramModel : ITokenizerModel
 {
     private const double UnknownPenalty = 10.0;
+    private const int CacheCapacity = 100_000;
+    private const int MaxCachedWordLength = 64;
 
     private readonly string[] _pieces;
     private readonly double[] _scores;
@@ -28,6 +31,13 @@ internal sealed class UnigramModel : ITokenizerModel
     private readonly Dictionary<long, int> _edges = new();
     private readonly int[] _rootAscii = new int[128];
     private readonly int[] _nodeId;
+
+    // Words seen before (HF caches them too): the word's UTF-16 text -> its tokens. Filled until CacheCapacity.
+    private readonly ConcurrentDictionary<string, ModelToken[]> _cache = new(StringComparer.Ordinal);
+#if NET9_0_OR_GREATER
+    private readonly ConcurrentDictionary<string, ModelToken[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+#endif
+    private int _cacheCount;
 
     public UnigramModel(IReadOnlyList<(string Piece, double Score)> vocab, int? unkId, bool byteFallback, string source)
     {
@@ -69,6 +79,9 @@ internal sealed class UnigramModel : ITokenizerModel
         }
 
         _nodeId = nodeIds.ToArray();
+#if NET9_0_OR_GREATER
+        _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+#endif
         _unkScore = minScore - UnknownPenalty;
         for (var b = 0; b < 256; b++)
         {
@@ -95,6 +108,41 @@ internal sealed class UnigramModel : ITokenizerModel
     {
         var n = word.Length;
         if (n == 0) return;
+        if (n > MaxCachedWordLength)
+        {
+            Encode(word, output);
+            return;
+        }
+
+        Span<char> text = stackalloc char[2 * MaxCachedWordLength];
+        var length = 0;
+        foreach (var c in word)
+        {
+            if (c.Cp < 0x10000) text[length++] = (char)c.Cp;
+            else length += new System.Text.Rune(c.Cp).EncodeToUtf16(text[length..]);
+        }
+
+        var key = text[..length];
+#if NET9_0_OR_GREATER
+        if (_cacheLookup.TryGetValue(key, out var cached))
+#else
+        if (_cache.TryGetValue(key.ToString(), out var cached))
+#endif
+        {
+            output.AddRange(cached);
+            return;
+        }
+
+        var first = output.Count;
+        Encode(word, output);
+        if (Volatile.Read(ref _cacheCount) < CacheCapacity && _cache.TryAdd(key.ToString(), output.GetRange(first, output.Count - first).ToArray()))
+            Interlocked.Increment(ref _cacheCount);
+    }
+
+    /// <summary>The Viterbi search of <c>encode_optimized</c> and HF's conversion of its pieces into tokens.</summary>
+    private void Encode(ReadOnlySpan<NChar> word, List<ModelToken> output)
+    {
+        var n = word.Length;
         var scoreArray = ArrayPool<double>.Shared.Rent(n + 1);
         var startArray = ArrayPool<int>.Shared.Rent(n + 1);
         var idArray = ArrayPool<int>.Shared.Rent(n + 1);
