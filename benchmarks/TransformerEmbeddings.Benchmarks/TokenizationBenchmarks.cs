@@ -10,7 +10,8 @@ namespace TransformerEmbeddings.Benchmarks;
 
 /// <summary>
 /// Tokenizer throughput on the 3000 STS-benchmark dev sentences (sentence1 and sentence2 of sts-dev.csv), with the
-/// WordPiece tokenizer of bert-tiny-uncased and the byte-level BPE tokenizer of roberta-tiny: one thread (a loop of
+/// WordPiece tokenizer of bert-tiny-uncased, the byte-level BPE tokenizer of roberta-tiny and the SentencePiece Unigram
+/// tokenizer of the xlmr-unigram test fixture (XLM-R layout, tests/TransformerEmbeddings.Tests/Fixtures/Unigram): one thread (a loop of
 /// <see cref="TransformerTokenizer.Encode(string, int?)"/>) and all cores (<see cref="TransformerTokenizer.EncodeBatch(IReadOnlyList{string}, int?)"/>).
 /// The Tokens/s column divides the tokens of one pass (special tokens included) by the mean time. The HuggingFace
 /// tokenizers side of the comparison is benchmarks/hf-tokenizers/bench.mjs (same sentences, same tokenizer.json).
@@ -26,7 +27,7 @@ public class TokenizationBenchmarks
     private string[] _sentences = [];
 
     /// <summary>The test model whose tokenizer runs.</summary>
-    [Params("bert-tiny-uncased", "roberta-tiny")]
+    [Params("bert-tiny-uncased", "roberta-tiny", "xlmr-unigram")]
     public string Model { get; set; } = "bert-tiny-uncased";
 
     /// <summary>Loads the sentences and the tokenizer.</summary>
@@ -34,7 +35,7 @@ public class TokenizationBenchmarks
     public void Setup()
     {
         _sentences = LoadSentences();
-        _tokenizer = TransformerTokenizer.FromFolder(Path.Combine(SharedFolder(), "testmodels", Model));
+        _tokenizer = TransformerTokenizer.FromFolder(ModelFolder(Model));
     }
 
     /// <summary>One thread: Encode each sentence in turn.</summary>
@@ -76,9 +77,23 @@ public class TokenizationBenchmarks
     /// <summary>The tokens one pass over the sentences produces with <paramref name="model"/>'s tokenizer.</summary>
     public static long CountTokens(string model) => TokenCounts.GetOrAdd(model, m =>
     {
-        var tokenizer = TransformerTokenizer.FromFolder(Path.Combine(SharedFolder(), "testmodels", m));
+        var tokenizer = TransformerTokenizer.FromFolder(ModelFolder(m));
         return LoadSentences().Sum(s => (long)tokenizer.Encode(s).Count);
     });
+
+    /// <summary>A shared test model folder, or the Unigram fixture folder of the tests.</summary>
+    public static string ModelFolder(string model) => model == "xlmr-unigram"
+        ? Path.Combine(RepositoryRoot(), "tests", "TransformerEmbeddings.Tests", "Fixtures", "Unigram", model)
+        : Path.Combine(SharedFolder(), "testmodels", model);
+
+    private static string RepositoryRoot()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir != null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "TransformerEmbeddings.sln")))
+                    return dir.FullName;
+        throw new DirectoryNotFoundException("TransformerEmbeddings.sln not found above the current directory.");
+    }
 
     /// <summary>The shared data folder: env TE_SHARED, else ../shared beside the folder with TransformerEmbeddings.sln.</summary>
     public static string SharedFolder()

@@ -1,6 +1,7 @@
 // HuggingFace tokenizers (Rust, npm binding `tokenizers` 0.23.2) on the workload of
 // benchmarks/TransformerEmbeddings.Benchmarks/TokenizationBenchmarks.cs: the 3000 STS-benchmark dev sentences,
-// tokenizer.json of bert-tiny-uncased (WordPiece) and roberta-tiny (byte-level BPE), special tokens added and
+// tokenizer.json of bert-tiny-uncased (WordPiece), roberta-tiny (byte-level BPE) and the xlmr-unigram test fixture
+// (SentencePiece Unigram, tests/TransformerEmbeddings.Tests/Fixtures/Unigram), special tokens added and
 // truncation at 512 as a transformers fast-tokenizer call with truncation=True does.
 //
 //   node bench.mjs [--rounds N] [--shared DIR]
@@ -40,13 +41,16 @@ for (const line of readFileSync(join(shared, 'data/stsbenchmark/sts-dev.csv'), '
   sentences.push(cols[5], cols[6]);
 }
 
-const models = ['bert-tiny-uncased', 'roberta-tiny'];
+const models = ['bert-tiny-uncased', 'roberta-tiny', 'xlmr-unigram'];
+const tokenizerFile = (m) => m === 'xlmr-unigram'
+  ? resolve(here, '../../tests/TransformerEmbeddings.Tests/Fixtures/Unigram', m, 'tokenizer.json')
+  : join(shared, 'testmodels', m, 'tokenizer.json');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(mode) {
   const out = {};
   for (const m of models) {
-    const tok = Tokenizer.fromFile(join(shared, 'testmodels', m, 'tokenizer.json'));
+    const tok = Tokenizer.fromFile(tokenizerFile(m));
     tok.setTruncation(512);
     const opts = { addSpecialTokens: true };
     let tokens = 0;

@@ -28,6 +28,15 @@ internal sealed class AddedVocabulary
 
     public IReadOnlyList<AddedToken> Tokens { get; }
 
+    /// <summary>HF <c>is_special_token</c>: whether <paramref name="content"/> is the content of a special added token.</summary>
+    public bool IsSpecial(string content)
+    {
+        foreach (var t in Tokens)
+            if (t.Special && t.Content == content)
+                return true;
+        return false;
+    }
+
     private static int[] ToCps(string s) => NormalizedText.FromText(s, 0, s.Length).Select(c => c.Cp).ToArray();
 
     /// <summary>A split of the input: either an added token (with its value) or a normalized piece still to pre-tokenize.</summary>

@@ -67,12 +67,21 @@ internal static class NormalizedText
     }
 
     /// <summary>HF <c>nfd</c>: canonical decomposition and canonical reordering, with the change flags of unicode-normalization-alignments.</summary>
-    internal static List<NChar> Nfd(List<NChar> chars, int originStart)
+    internal static List<NChar> Nfd(List<NChar> chars, int originStart) => Normalize(chars, originStart, compatibility: false, compose: false);
+
+    /// <summary>
+    /// HF <c>nfd</c>, <c>nfkd</c>, <c>nfc</c>, <c>nfkc</c>: unicode-normalization-alignments 0.1.12 (Unicode 9.0) with its
+    /// change flags: a decomposition's first char replaces the original (0) and the others are inserted (1); a
+    /// composition merges the flags of what it composes (first + second - 1).
+    /// </summary>
+    internal static List<NChar> Normalize(List<NChar> chars, int originStart, bool compatibility, bool compose)
     {
+        // Below U+00A0 nothing decomposes; below U+0300 NFC gives back every char unchanged.
+        var limit = compose && !compatibility ? 0x300 : compatibility ? 0xA0 : 0xC0;
         var needed = false;
         foreach (var c in chars)
         {
-            if (c.Cp >= 0xC0)
+            if (c.Cp >= limit)
             {
                 needed = true;
                 break;
@@ -86,7 +95,7 @@ internal static class NormalizedText
         foreach (var c in chars)
         {
             buffer.Clear();
-            UnicodeTables.Decompose(c.Cp, buffer);
+            UnicodeTables.Decompose(c.Cp, buffer, compatibility);
             for (var i = 0; i < buffer.Count; i++) dest.Add((buffer[i], i == 0 ? 0 : 1));
         }
 
@@ -111,7 +120,117 @@ internal static class NormalizedText
             }
         }
 
+        if (compose) dest = Recompose(dest);
         return Transform(chars, dest, 0, originStart);
+    }
+
+    /// <summary>The <c>Recompositions</c> iterator of unicode-normalization-alignments 0.1.12, run to the end.</summary>
+    private static List<(int Cp, int Change)> Recompose(List<(int Cp, int Change)> decomposed)
+    {
+        var output = new List<(int Cp, int Change)>(decomposed.Count);
+        var buffer = new List<(int Cp, int Change)>();
+        (int Cp, int Change)? composee = null;
+        int? lastClass = null;
+        foreach (var (ch, change) in decomposed)
+        {
+            var chClass = UnicodeTables.GetCombiningClass(ch);
+            if (composee is not { } k)
+            {
+                if (chClass != 0) output.Add((ch, change));
+                else composee = (ch, change);
+                continue;
+            }
+
+            if (lastClass is { } l && l >= chClass)
+            {
+                // ch is blocked from the composee.
+                if (chClass == 0)
+                {
+                    output.Add(k);
+                    output.AddRange(buffer);
+                    buffer.Clear();
+                    composee = (ch, change);
+                    lastClass = null;
+                }
+                else
+                {
+                    buffer.Add((ch, change));
+                    lastClass = chClass;
+                }
+
+                continue;
+            }
+
+            var composed = UnicodeTables.Compose(k.Cp, ch);
+            if (composed >= 0)
+            {
+                composee = (composed, k.Change + change - 1);
+                continue;
+            }
+
+            if (lastClass == null && chClass == 0)
+            {
+                output.Add(k);
+                composee = (ch, change);
+                continue;
+            }
+
+            buffer.Add((ch, change));
+            lastClass = chClass;
+        }
+
+        if (composee is { } last) output.Add(last);
+        output.AddRange(buffer);
+        return output;
+    }
+
+    /// <summary>
+    /// HF <c>NormalizedString::replace</c> for the matches [start, end) (code points, ascending, non-overlapping):
+    /// each match becomes <paramref name="content"/>, every new char aligned like the match's last char (like the
+    /// char before an empty match, or the piece's start at position 0).
+    /// </summary>
+    internal static List<NChar> Replace(List<NChar> chars, List<(int Start, int End)> matches, ReadOnlySpan<int> content, int originStart)
+    {
+        if (matches.Count == 0) return chars;
+        var result = new List<NChar>(chars.Count + matches.Count * content.Length);
+        var last = 0;
+        foreach (var (start, end) in matches)
+        {
+            for (var i = last; i < start; i++) result.Add(chars[i]);
+            int s, e;
+            if (end > 0)
+            {
+                s = chars[end - 1].Start;
+                e = chars[end - 1].End;
+            }
+            else
+            {
+                s = e = originStart;
+            }
+
+            foreach (var cp in content) result.Add(new NChar(cp, s, e));
+            last = end;
+        }
+
+        for (var i = last; i < chars.Count; i++) result.Add(chars[i]);
+        return result;
+    }
+
+    /// <summary>HF <c>lstrip</c> / <c>rstrip</c> / <c>strip</c>: removes leading / trailing White_Space; kept chars keep their alignment.</summary>
+    internal static List<NChar> Strip(List<NChar> chars, bool left, bool right)
+    {
+        var start = 0;
+        var end = chars.Count;
+        if (left)
+            while (start < end && UnicodeTables.IsWhiteSpace(chars[start].Cp))
+                start++;
+        if (right)
+            while (end > start && UnicodeTables.IsWhiteSpace(chars[end - 1].Cp))
+                end--;
+        if (start == 0 && end == chars.Count) return chars;
+        chars.RemoveRange(end, chars.Count - end);
+        chars.RemoveRange(0, start);
+        return chars;
     }
 
     /// <summary>Converts text to code points with their UTF-16 spans; lone surrogates become U+FFFD (Rust strings cannot hold them).</summary>

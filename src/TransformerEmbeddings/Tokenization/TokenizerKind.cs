@@ -8,4 +8,7 @@ public enum TokenizerKind
 
     /// <summary>GPT-2/RoBERTa byte-level BPE (ByteLevel pre-tokenizer, BPE merges over UTF-8 bytes).</summary>
     ByteLevelBpe,
+
+    /// <summary>SentencePiece Unigram as XLM-RoBERTa uses it (Precompiled charsmap normalizer, Metaspace, Viterbi over scored pieces).</summary>
+    Unigram,
 }

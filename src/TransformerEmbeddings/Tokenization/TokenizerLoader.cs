@@ -23,6 +23,9 @@ internal static class TokenizerLoader
         else if (File.Exists(Path.Combine(folder, "vocab.txt"))) built = FromVocabTxt(folder, config, specialMap);
         else if (File.Exists(Path.Combine(folder, "vocab.json")) && File.Exists(Path.Combine(folder, "merges.txt")))
             built = FromVocabJsonMerges(folder, config, specialMap);
+        else if (Directory.EnumerateFiles(folder, "*.model").FirstOrDefault() is { } spm)
+            throw new TokenizerException($"'{folder}' holds the SentencePiece model '{Path.GetFileName(spm)}' but no tokenizer.json, which this library reads. " +
+                                         "Write one with transformers: AutoTokenizer.from_pretrained(folder).save_pretrained(folder).");
         else
             throw new TokenizerException($"'{folder}' holds no tokenizer: expected tokenizer.json, vocab.txt, or vocab.json with merges.txt.");
 
@@ -49,11 +52,11 @@ internal static class TokenizerLoader
         if (maskId == null) maskToken = null;
 
         return new TransformerTokenizer(built.Normalizer, built.PreTokenizer, built.Model, built.PostProcessor, added,
-            built.Kind, maxLength, padToken, padId, maskToken, maskId);
+            built.Decoder, built.Kind, maxLength, padToken, padId, maskToken, maskId);
     }
 
     private sealed record Built(INormalizer? Normalizer, IPreTokenizer? PreTokenizer, ITokenizerModel Model,
-        IPostProcessor PostProcessor, AddedVocabulary Added, TokenizerKind Kind, int? JsonTruncation, string? JsonPadToken);
+        IPostProcessor PostProcessor, AddedVocabulary Added, IDecoder? Decoder, TokenizerKind Kind, int? JsonTruncation, string? JsonPadToken);
 
     private static JsonElement? ReadJson(string path)
     {
@@ -145,8 +148,14 @@ internal static class TokenizerLoader
                         model.TryGetProperty("ignore_merges", out var im) && im.ValueKind == JsonValueKind.True, path);
                     kind = TokenizerKind.ByteLevelBpe;
                     break;
+                case "Unigram":
+                    m = new UnigramModel(ReadUnigramVocab(path, model),
+                        model.TryGetProperty("unk_id", out var unk) && unk.ValueKind == JsonValueKind.Number ? unk.GetInt32() : null,
+                        Bool(model, "byte_fallback", false), path);
+                    kind = TokenizerKind.Unigram;
+                    break;
                 default:
-                    throw new TokenizerException($"{path}: model type '{modelType}' is not supported (WordPiece, BPE).");
+                    throw new TokenizerException($"{path}: model type '{modelType}' is not supported (WordPiece, BPE, Unigram).");
             }
 
             var addedTokens = new List<AddedToken>();
@@ -177,7 +186,8 @@ internal static class TokenizerLoader
             string? padToken = null;
             if (root.TryGetProperty("padding", out var pad) && pad.ValueKind == JsonValueKind.Object) padToken = Str(pad, "pad_token");
 
-            return new Built(normalizer, preTokenizer, m, post, new AddedVocabulary(addedTokens, normalizer), kind, truncation, padToken);
+            var decoder = ParseDecoder(path, root.TryGetProperty("decoder", out var dec) ? dec : default);
+            return new Built(normalizer, preTokenizer, m, post, new AddedVocabulary(addedTokens, normalizer), decoder, kind, truncation, padToken);
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
         {
@@ -186,7 +196,89 @@ internal static class TokenizerLoader
     }
 
     private static string InferModelType(JsonElement model) =>
-        model.TryGetProperty("merges", out _) ? "BPE" : model.TryGetProperty("continuing_subword_prefix", out _) ? "WordPiece" : "unknown";
+        model.TryGetProperty("merges", out _) ? "BPE"
+        : model.TryGetProperty("continuing_subword_prefix", out _) ? "WordPiece"
+        : model.TryGetProperty("vocab", out var v) && v.ValueKind == JsonValueKind.Array ? "Unigram"
+        : "unknown";
+
+    private static List<(string, double)> ReadUnigramVocab(string path, JsonElement model)
+    {
+        if (!model.TryGetProperty("vocab", out var v) || v.ValueKind != JsonValueKind.Array)
+            throw new TokenizerException($"{path}: the Unigram model's 'vocab' is missing or not an array of [piece, score].");
+        var vocab = new List<(string, double)>(v.GetArrayLength());
+        foreach (var entry in v.EnumerateArray())
+        {
+            if (entry.ValueKind != JsonValueKind.Array || entry.GetArrayLength() != 2 || entry[0].ValueKind != JsonValueKind.String ||
+                entry[1].ValueKind != JsonValueKind.Number)
+                throw new TokenizerException($"{path}: Unigram vocab entry {vocab.Count} is not [piece, score].");
+            vocab.Add((entry[0].GetString()!, entry[1].GetDouble()));
+        }
+
+        return vocab;
+    }
+
+    /// <summary>A single char of a tokenizer.json field (Metaspace replacement, Strip content).</summary>
+    private static int SingleChar(string path, JsonElement e, string name, string component, int fallback)
+    {
+        var s = Str(e, name);
+        if (s == null) return fallback;
+        var chars = NormalizedText.FromText(s, 0, s.Length);
+        if (chars.Count != 1)
+            throw new TokenizerException($"{path}: {component} '{name}' must be one character; got \"{s}\".");
+        return chars[0].Cp;
+    }
+
+    private static ReplacePattern ParsePattern(string path, JsonElement e, string component)
+    {
+        if (e.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object)
+        {
+            if (Str(p, "String") is { } literal) return ReplacePattern.Literal(literal);
+            if (Str(p, "Regex") is { } regex) return ReplacePattern.FromRegex(regex, path);
+        }
+
+        throw new TokenizerException($"{path}: {component} needs a 'pattern' of {{\"String\": ...}} or {{\"Regex\": ...}}.");
+    }
+
+    private static PrependScheme ParsePrependScheme(string path, JsonElement p)
+    {
+        var scheme = Str(p, "prepend_scheme") switch
+        {
+            null or "always" => PrependScheme.Always,
+            "first" => PrependScheme.First,
+            "never" => PrependScheme.Never,
+            var other => throw new TokenizerException($"{path}: Metaspace prepend_scheme '{other}' is not one of always, first, never."),
+        };
+        // Files written before prepend_scheme existed say add_prefix_space (false means never).
+        if (p.TryGetProperty("add_prefix_space", out var aps) && aps.ValueKind == JsonValueKind.False)
+        {
+            if (p.TryGetProperty("prepend_scheme", out _) && scheme != PrependScheme.Never)
+                throw new TokenizerException($"{path}: Metaspace add_prefix_space false contradicts prepend_scheme '{Str(p, "prepend_scheme")}'.");
+            scheme = PrependScheme.Never;
+        }
+
+        return scheme;
+    }
+
+    private static IDecoder? ParseDecoder(string path, JsonElement d)
+    {
+        if (d.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null) return null;
+        var type = Str(d, "type");
+        return type switch
+        {
+            "Metaspace" => new MetaspaceDecoder(SingleChar(path, d, "replacement", "Metaspace decoder", 0x2581), ParsePrependScheme(path, d)),
+            "ByteFallback" => new ByteFallbackDecoder(),
+            "Fuse" => new FuseDecoder(),
+            "Strip" => new StripDecoder(SingleChar(path, d, "content", "Strip decoder", ' '),
+                d.TryGetProperty("start", out var st) && st.ValueKind == JsonValueKind.Number ? st.GetInt32() : 0,
+                d.TryGetProperty("stop", out var sp) && sp.ValueKind == JsonValueKind.Number ? sp.GetInt32() : 0),
+            "Replace" => new ReplaceDecoder(ParsePattern(path, d, "the Replace decoder"), Str(d, "content") ?? ""),
+            "WordPiece" => new WordPieceDecoder(Str(d, "prefix") ?? "##", Bool(d, "cleanup", true)),
+            "ByteLevel" => new ByteLevelDecoder(),
+            "BPEDecoder" => new BpeDecoder(Str(d, "suffix") ?? "</w>"),
+            "Sequence" => new SequenceDecoder(d.GetProperty("decoders").EnumerateArray().Select(x => ParseDecoder(path, x)!).ToList()),
+            _ => throw new TokenizerException($"{path}: decoder type '{type}' is not supported (Metaspace, ByteFallback, Fuse, Strip, Replace, WordPiece, ByteLevel, BPEDecoder, Sequence)."),
+        };
+    }
 
     private static string? Str(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
@@ -210,10 +302,38 @@ internal static class TokenizerLoader
                 return new LowercaseNormalizer();
             case "NFD":
                 return new NfdNormalizer();
+            case "NFKD":
+                return new UnicodeNormalizer(compatibility: true, compose: false);
+            case "NFC":
+                return new UnicodeNormalizer(compatibility: false, compose: true);
+            case "NFKC":
+                return new UnicodeNormalizer(compatibility: true, compose: true);
+            case "Precompiled":
+            {
+                var charsmap = Str(n, "precompiled_charsmap");
+                if (string.IsNullOrEmpty(charsmap))
+                    throw new TokenizerException($"{path}: the Precompiled normalizer has no precompiled_charsmap.");
+                byte[] blob;
+                try
+                {
+                    blob = Convert.FromBase64String(charsmap);
+                }
+                catch (FormatException e)
+                {
+                    throw new TokenizerException($"{path}: the Precompiled normalizer's precompiled_charsmap is not base64 ({e.Message}).", e);
+                }
+
+                return new PrecompiledNormalizer(PrecompiledCharsMap.Parse(blob, path));
+            }
+
+            case "Replace":
+                return new ReplaceNormalizer(ParsePattern(path, n, "the Replace normalizer"), Str(n, "content") ?? "");
+            case "Strip":
+                return new StripNormalizer(Bool(n, "strip_left", true), Bool(n, "strip_right", true));
             case "Sequence":
                 return new SequenceNormalizer(n.GetProperty("normalizers").EnumerateArray().Select(x => ParseNormalizer(path, x)!).ToList());
             default:
-                throw new TokenizerException($"{path}: normalizer type '{type}' is not supported (BertNormalizer, Lowercase, NFD, Sequence).");
+                throw new TokenizerException($"{path}: normalizer type '{type}' is not supported (BertNormalizer, Lowercase, NFD, NFKD, NFC, NFKC, Precompiled, Replace, Strip, Sequence).");
         }
     }
 
@@ -225,7 +345,11 @@ internal static class TokenizerLoader
         {
             "BertPreTokenizer" => new BertPreTokenizer(),
             "ByteLevel" => new ByteLevelPreTokenizer(Bool(p, "add_prefix_space", true), Bool(p, "use_regex", true)),
-            _ => throw new TokenizerException($"{path}: pre_tokenizer type '{type}' is not supported (BertPreTokenizer, ByteLevel)."),
+            "Metaspace" => new MetaspacePreTokenizer(SingleChar(path, p, "replacement", "Metaspace", 0x2581), ParsePrependScheme(path, p), Bool(p, "split", true)),
+            "WhitespaceSplit" => new WhitespaceSplitPreTokenizer(),
+            "Sequence" => new SequencePreTokenizer(p.GetProperty("pretokenizers").EnumerateArray()
+                .Select(x => ParsePreTokenizer(path, x) ?? throw new TokenizerException($"{path}: a Sequence pre_tokenizer holds null.")).ToList()),
+            _ => throw new TokenizerException($"{path}: pre_tokenizer type '{type}' is not supported (BertPreTokenizer, ByteLevel, Metaspace, WhitespaceSplit, Sequence)."),
         };
     }
 
@@ -362,7 +486,8 @@ internal static class TokenizerLoader
             [clsPiece, new TemplatePiece(true, 0, [], [], 0), sep0, new TemplatePiece(true, 1, [], [], 1), sep0 with { TypeId = 1 }]);
 
         var added = SpecialAddedTokens(config, specialMap, model, lstripMask: false);
-        return new Built(normalizer, new BertPreTokenizer(), model, post, new AddedVocabulary(added, normalizer), TokenizerKind.WordPiece, null, null);
+        return new Built(normalizer, new BertPreTokenizer(), model, post, new AddedVocabulary(added, normalizer),
+            new WordPieceDecoder("##", true), TokenizerKind.WordPiece, null, null);
     }
 
     // ---------------------------------------------------------------- vocab.json + merges.txt (RoBERTa / GPT-2)
@@ -398,7 +523,7 @@ internal static class TokenizerLoader
         var post = new RobertaProcessor(sep, sepId, cls, clsId, trimOffsets, addPrefixSpace);
         var added = SpecialAddedTokens(config, specialMap, model, lstripMask: true);
         return new Built(null, new ByteLevelPreTokenizer(addPrefixSpace, true), model, post, new AddedVocabulary(added, null),
-            TokenizerKind.ByteLevelBpe, null, null);
+            new ByteLevelDecoder(), TokenizerKind.ByteLevelBpe, null, null);
     }
 
     /// <summary>

@@ -1,9 +1,10 @@
 namespace TransformerEmbeddings.Tokenization;
 
 /// <summary>
-/// A HuggingFace-exact tokenizer (tokenizers 0.23.2) for BERT WordPiece and RoBERTa byte-level BPE folders: same ids,
-/// tokens, offsets, word ids, type ids, special-token mask and sequence ids as a fast tokenizer called with
-/// <c>truncation=True</c>. Immutable and thread-safe.
+/// A HuggingFace-exact tokenizer (tokenizers 0.23.2) for BERT WordPiece, RoBERTa byte-level BPE and XLM-RoBERTa
+/// SentencePiece Unigram folders: same ids, tokens, offsets, word ids, type ids, special-token mask and sequence ids
+/// as a fast tokenizer called with <c>truncation=True</c>, and the same text from <see cref="Decode"/>. Immutable and
+/// thread-safe.
 /// </summary>
 public sealed class TransformerTokenizer
 {
@@ -12,11 +13,13 @@ public sealed class TransformerTokenizer
     private readonly ITokenizerModel _model;
     private readonly IPostProcessor _postProcessor;
     private readonly AddedVocabulary _added;
+    private readonly IDecoder? _decoder;
 
     internal TransformerTokenizer(INormalizer? normalizer, IPreTokenizer? preTokenizer, ITokenizerModel model,
-        IPostProcessor postProcessor, AddedVocabulary added, TokenizerKind kind, int maxLength, string padToken,
-        int padTokenId, string? maskToken, int? maskTokenId)
+        IPostProcessor postProcessor, AddedVocabulary added, IDecoder? decoder, TokenizerKind kind, int maxLength,
+        string padToken, int padTokenId, string? maskToken, int? maskTokenId)
     {
+        _decoder = decoder;
         _normalizer = normalizer;
         _preTokenizer = preTokenizer;
         _model = model;
@@ -82,6 +85,40 @@ public sealed class TransformerTokenizer
             if (t.Id == id)
                 return t.Content;
         return _model.IdToToken(id);
+    }
+
+    /// <summary>
+    /// Turns token ids back into text as HF tokenizers' <c>decode</c> does: each id becomes its token (added tokens
+    /// first, then the vocabulary; unknown ids are dropped), special tokens are left out when
+    /// <paramref name="skipSpecialTokens"/>, and the tokenizer's decoder joins the rest (WordPiece: "##" pieces joined
+    /// and spaces before punctuation cleaned up; byte-level BPE: bytes back to UTF-8; Metaspace: ▁ back to spaces).
+    /// Without a decoder the tokens are joined with spaces. transformers' optional
+    /// <c>clean_up_tokenization_spaces</c> pass is not applied.
+    /// </summary>
+    /// <param name="ids">The token ids.</param>
+    /// <param name="skipSpecialTokens">Whether special tokens (&lt;s&gt;, [CLS], &lt;pad&gt; ...) are left out.</param>
+    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var tokens = new List<string>(ids.Count);
+        foreach (var id in ids)
+        {
+            string? token = null;
+            foreach (var t in _added.Tokens)
+            {
+                if (t.Id == id)
+                {
+                    token = t.Content;
+                    break;
+                }
+            }
+
+            token ??= _model.IdToToken(id);
+            if (token == null || (skipSpecialTokens && _added.IsSpecial(token))) continue;
+            tokens.Add(token);
+        }
+
+        return _decoder == null ? string.Join(' ', tokens) : string.Concat(_decoder.DecodeChain(tokens));
     }
 
     /// <summary>Encodes one text with special tokens, truncated to <paramref name="maxLength"/> (default <see cref="MaxLength"/>).</summary>

@@ -250,11 +250,11 @@ public sealed class TokenizerBehaviourTests
             Assert.Contains("tokenizer.json", empty.Message);
 
             var json = File.ReadAllText(Path.Combine(SharedData.Model("bert-tiny-uncased"), "tokenizer.json"));
-            var patched = json.Replace("\"type\": \"BertNormalizer\"", "\"type\": \"Precompiled\"").Replace("\"type\":\"BertNormalizer\"", "\"type\":\"Precompiled\"");
+            var patched = json.Replace("\"type\": \"BertNormalizer\"", "\"type\": \"Nmt\"").Replace("\"type\":\"BertNormalizer\"", "\"type\":\"Nmt\"");
             Assert.NotEqual(json, patched);
             File.WriteAllText(Path.Combine(dir.FullName, "tokenizer.json"), patched);
             var e = Assert.Throws<TokenizerException>(() => TransformerTokenizer.FromFolder(dir.FullName));
-            Assert.Contains("Precompiled", e.Message);
+            Assert.Contains("Nmt", e.Message);
             Assert.Contains("normalizer", e.Message);
             Assert.Contains("tokenizer.json", e.Message);
             Assert.IsAssignableFrom<TransformerEmbeddingsException>(e);

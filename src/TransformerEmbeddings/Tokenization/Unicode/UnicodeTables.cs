@@ -14,7 +14,9 @@ internal static partial class UnicodeTables
     private static class Maps
     {
         internal static readonly FrozenDictionary<int, int> Lowercase = BuildPairs(Lowercase16);
-        internal static readonly FrozenDictionary<int, int[]> Decompositions = BuildDecompositions();
+        internal static readonly FrozenDictionary<int, int[]> Decompositions = BuildDecompositions(CanonicalDecomposition);
+        internal static readonly FrozenDictionary<int, int[]> CompatibilityDecompositions = BuildDecompositions(CompatibilityDecomposition);
+        internal static readonly FrozenDictionary<long, int> Compositions = BuildCompositions();
     }
 
     private static FrozenDictionary<int, int> BuildPairs(int[] pairs)
@@ -24,10 +26,18 @@ internal static partial class UnicodeTables
         return d.ToFrozenDictionary();
     }
 
-    private static FrozenDictionary<int, int[]> BuildDecompositions()
+    private static FrozenDictionary<long, int> BuildCompositions()
+    {
+        var d = new Dictionary<long, int>(CompositionPairs.Length / 3);
+        for (var i = 0; i < CompositionPairs.Length; i += 3) d[PairKey(CompositionPairs[i], CompositionPairs[i + 1])] = CompositionPairs[i + 2];
+        return d.ToFrozenDictionary();
+    }
+
+    private static long PairKey(int first, int second) => ((long)first << 21) | (uint)second;
+
+    private static FrozenDictionary<int, int[]> BuildDecompositions(int[] t)
     {
         var d = new Dictionary<int, int[]>();
-        var t = CanonicalDecomposition;
         for (var i = 0; i < t.Length;)
         {
             var cp = t[i];
@@ -122,6 +132,33 @@ internal static partial class UnicodeTables
         }
 
         return 0;
+    }
+
+    /// <summary>Appends the full canonical or compatibility decomposition of <paramref name="cp"/> (Hangul included), in mapping order.</summary>
+    internal static void Decompose(int cp, List<int> output, bool compatibility)
+    {
+        if (compatibility && cp >= 0xA0 && Maps.CompatibilityDecompositions.TryGetValue(cp, out var k))
+        {
+            output.AddRange(k);
+            return;
+        }
+
+        Decompose(cp, output);
+    }
+
+    /// <summary>
+    /// The canonical composition of <paramref name="first"/> and <paramref name="second"/> (Hangul LV and LVT
+    /// algorithmically, else a primary composite of Unicode 9.0), or -1.
+    /// </summary>
+    internal static int Compose(int first, int second)
+    {
+        const int sBase = 0xAC00, lBase = 0x1100, vBase = 0x1161, tBase = 0x11A7, lCount = 19, vCount = 21, tCount = 28, sCount = 11172;
+        if (first >= lBase && first < lBase + lCount && second >= vBase && second < vBase + vCount)
+            return sBase + ((first - lBase) * vCount + second - vBase) * tCount;
+        var s = first - sBase;
+        if (s >= 0 && s < sCount && s % tCount == 0 && second > tBase && second < tBase + tCount)
+            return first + second - tBase;
+        return Maps.Compositions.TryGetValue(PairKey(first, second), out var c) ? c : -1;
     }
 
     /// <summary>Appends the full canonical decomposition of <paramref name="cp"/> (Hangul included).</summary>

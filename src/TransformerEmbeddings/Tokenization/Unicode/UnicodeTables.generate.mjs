@@ -1,10 +1,11 @@
-// Generates UnicodeTables.g.cs from the npm packages @unicode/unicode-9.0.0, -15.1.0 and -16.0.0 (unpacked under
-// $UCD/u9.0.0/package, $UCD/u15.1.0/package, $UCD/u16.0.0/package). Run: UCD=/tmp/ucd node UnicodeTables.generate.mjs > UnicodeTables.g.cs
-// Why three versions: HF tokenizers takes its Unicode facts from three places, each frozen at its own version:
+// Generates UnicodeTables.g.cs from the npm packages @unicode/unicode-9.0.0, -15.1.0, -16.0.0 and -17.0.0 (unpacked
+// under $UCD/u9.0.0/package, ..., $UCD/u17.0.0/package). Run: UCD=/tmp/ucd node UnicodeTables.generate.mjs > UnicodeTables.g.cs
+// Why four versions: HF tokenizers takes its Unicode facts from four places, each frozen at its own version:
 //  - the `unicode_categories` crate 0.1.1 (Unicode 9.0): BertNormalizer is_control (Cc|Cf|Co), strip-accents (Mn),
 //    BertPreTokenizer punctuation (P*);
 //  - Oniguruma 6.9.9 (Unicode 15.1) behind the ByteLevel regex: \p{L}, \p{N}, \s;
-//  - Rust's std (Unicode 16.0): char::to_lowercase.
+//  - Rust's std (Unicode 16.0): char::to_lowercase;
+//  - unicode-segmentation 1.13 (Unicode 17.0): the extended grapheme clusters the Precompiled normalizer walks.
 const root = process.env.UCD ?? '/tmp/ucd';
 const load = async (v, p) => (await import(`${root}/u${v}/package/${p}/ranges.mjs`)).default;
 const loadMap = async (v, p) => (await import(`${root}/u${v}/package/${p}/code-points.mjs`)).default;
@@ -44,5 +45,20 @@ for (let i = 0; i < nums.length; i += 12) lines.push('        ' + nums.slice(i, 
 s += `    /// <summary>Unicode 16.0 simple lowercase mappings: pairs of (code point, lowercase).</summary>\n    internal static readonly int[] Lowercase16 =\n    [\n${lines.join('\n')}\n    ];\n`;
 const multi = [...special].filter(([k, v]) => v.length > 1 || v[0] !== k);
 s += `    // Unconditional multi-character lowercase mappings of SpecialCasing (Unicode 16.0): ${JSON.stringify(multi)}\n`;
+// Extended grapheme clusters (UAX #29, Unicode 17.0): Grapheme_Cluster_Break values as [start, end, value] triples
+// (values in the order of UnicodeGraphemes.Break), Extended_Pictographic and Indic_Conjunct_Break.
+const breaks = ['CR', 'LF', 'Control', 'Extend', 'ZWJ', 'Regional_Indicator', 'Prepend', 'SpacingMark', 'L', 'V', 'T', 'LV', 'LVT'];
+const triples = [];
+for (let i = 0; i < breaks.length; i++)
+  for (const r of await load('17.0.0', 'Grapheme_Cluster_Break/' + breaks[i])) triples.push([r.begin, r.end, i + 1]);
+triples.sort((a, b) => a[0] - b[0]);
+const tnums = triples.map(([b, e, v]) => `0x${b.toString(16).toUpperCase()}, 0x${e.toString(16).toUpperCase()}, ${v}`);
+const tlines = [];
+for (let i = 0; i < tnums.length; i += 4) tlines.push('        ' + tnums.slice(i, i + 4).join(', ') + ',');
+s += `    /// <summary>Unicode 17.0 Grapheme_Cluster_Break (Other omitted): triples of [start, end) code points and value (${breaks.join(', ')} = 1..${breaks.length}).</summary>\n    internal static readonly int[] GraphemeBreak17 =\n    [\n${tlines.join('\n')}\n    ];\n`;
+s += emit('ExtendedPictographic17', 'Unicode 17.0 Extended_Pictographic.', merge([await load('17.0.0', 'Binary_Property/Extended_Pictographic')]));
+s += emit('InCbConsonant17', 'Unicode 17.0 Indic_Conjunct_Break=Consonant.', merge([await load('17.0.0', 'Indic_Conjunct_Break/Consonant')]));
+s += emit('InCbExtend17', 'Unicode 17.0 Indic_Conjunct_Break=Extend.', merge([await load('17.0.0', 'Indic_Conjunct_Break/Extend')]));
+s += emit('InCbLinker17', 'Unicode 17.0 Indic_Conjunct_Break=Linker.', merge([await load('17.0.0', 'Indic_Conjunct_Break/Linker')]));
 s += '}\n';
 process.stdout.write(s);
