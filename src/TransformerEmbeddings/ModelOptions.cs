@@ -1,9 +1,10 @@
 using Microsoft.Extensions.Logging;
+using TransformerEmbeddings.Hub;
 using TransformerEmbeddings.Runtime;
 
 namespace TransformerEmbeddings;
 
-/// <summary>How to load a model folder.</summary>
+/// <summary>How to load a model folder or a HuggingFace model id.</summary>
 public sealed record ModelOptions
 {
     /// <summary><c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>.</summary>
@@ -17,6 +18,9 @@ public sealed record ModelOptions
 
     /// <summary>The CPU features the fast mode chooses by; this machine's when null (tests force a path with it).</summary>
     internal CpuFeatures? Cpu { get; init; }
+
+    /// <summary>For a model id: revision, offline mode, cache, endpoint, token, download progress (docs/hub.md); the environment's when null.</summary>
+    public HubOptions? Hub { get; init; }
 
     /// <summary>Where load reports go (unused tensors, legacy names, timings); nothing is logged when null.</summary>
     public ILogger? Logger { get; init; }
