@@ -26,7 +26,7 @@ internal sealed class HubApi(HubSettings settings)
     public async Task<RepoInfo> ModelInfoAsync(ModelId id, string revision, CancellationToken cancel)
     {
         var url = new Uri($"{Base}/api/models/{id.Repository}/revision/{Uri.EscapeDataString(revision)}?blobs=true");
-        using var response = await SendMetadataAsync(HttpMethod.Get, url, id, revision, null, cancel).ConfigureAwait(false);
+        using var response = await SendMetadataAsync(HttpMethod.Get, url, id, cancel).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) throw Failure(response, id, revision, null);
         try
         {
@@ -58,29 +58,22 @@ internal sealed class HubApi(HubSettings settings)
     public async Task<FileMetadata> FileMetadataAsync(ModelId id, string commit, string file, CancellationToken cancel)
     {
         var url = new Uri($"{Base}/{id.Repository}/resolve/{Uri.EscapeDataString(commit)}/{string.Join('/', file.Split('/').Select(Uri.EscapeDataString))}");
-        for (var hop = 0; ; hop++)
-        {
-            using var response = await SendMetadataAsync(HttpMethod.Head, url, id, commit, file, cancel).ConfigureAwait(false);
-            var status = (int)response.StatusCode;
-            var location = response.Headers.Location;
-            if (status is >= 300 and < 400 && location is not null && !location.IsAbsoluteUri && hop < MaxRelativeRedirects)
-            {
-                url = new Uri(url, location);   // a renamed repository: same site, ask again
-                continue;
-            }
-            if (status is >= 400 || (status >= 300 && location is null)) throw Failure(response, id, commit, file);
+        using var response = await SendMetadataAsync(HttpMethod.Head, url, id, cancel).ConfigureAwait(false);
+        var status = (int)response.StatusCode;
+        var location = response.Headers.Location;
+        if (status is >= 400 || (status >= 300 && location is null)) throw Failure(response, id, commit, file);
+        var answered = response.RequestMessage?.RequestUri ?? url;
 
-            var etag = Header(response, "X-Linked-Etag") ?? response.Headers.ETag?.ToString() ?? Header(response, "ETag");
-            var normalized = etag is null ? null : NormalizeEtag(etag);
-            if (string.IsNullOrEmpty(normalized) || normalized.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')) || normalized.StartsWith('.'))
-                throw Malformed(id, url, $"no usable ETag for '{file}' (got '{etag}')");
-            var sizeText = Header(response, "X-Linked-Size");
-            long? size = sizeText is not null && long.TryParse(sizeText, out var linked) ? linked : response.Content.Headers.ContentLength;
-            if (size is not { } known || known < 0)
-                throw Malformed(id, url, $"no size for '{file}' (neither X-Linked-Size nor Content-Length)");
-            var downloadUrl = status >= 300 ? new Uri(url, location!) : url;
-            return new FileMetadata(Header(response, "X-Repo-Commit"), normalized, known, downloadUrl);
-        }
+        var etag = Header(response, "X-Linked-Etag") ?? response.Headers.ETag?.ToString() ?? Header(response, "ETag");
+        var normalized = etag is null ? null : NormalizeEtag(etag);
+        if (string.IsNullOrEmpty(normalized) || normalized.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')) || normalized.StartsWith('.'))
+            throw Malformed(id, answered, $"no usable ETag for '{file}' (got '{etag}')");
+        var sizeText = Header(response, "X-Linked-Size");
+        long? size = sizeText is not null && long.TryParse(sizeText, out var linked) ? linked : response.Content.Headers.ContentLength;
+        if (size is not { } known || known < 0)
+            throw Malformed(id, answered, $"no size for '{file}' (neither X-Linked-Size nor Content-Length)");
+        var downloadUrl = status >= 300 ? new Uri(answered, location!.OriginalString) : answered;
+        return new FileMetadata(Header(response, "X-Repo-Commit"), normalized, known, downloadUrl);
     }
 
     /// <summary>Starts a GET of a file's bytes, from <paramref name="offset"/> on when resuming; the caller reads and disposes it.</summary>
@@ -118,17 +111,29 @@ internal sealed class HubApi(HubSettings settings)
 
     private string Base => settings.Endpoint.ToString().TrimEnd('/');
 
-    private async Task<HttpResponseMessage> SendMetadataAsync(HttpMethod method, Uri url, ModelId id, string revision, string? file, CancellationToken cancel)
+    /// <summary>Sends a metadata request, following relative redirects only (a renamed repository), not those to a CDN.</summary>
+    private async Task<HttpResponseMessage> SendMetadataAsync(HttpMethod method, Uri url, ModelId id, CancellationToken cancel)
     {
-        using var request = NewRequest(method, url);
-        using var timeout = Timeout(cancel, settings.MetadataTimeout);
-        try
+        for (var hop = 0; ; hop++)
         {
-            return await MetadataClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (IsNetworkFailure(e, cancel))
-        {
-            throw Unreachable(id, e);
+            HttpResponseMessage response;
+            using (var request = NewRequest(method, url))
+            using (var timeout = Timeout(cancel, settings.MetadataTimeout))
+            {
+                try
+                {
+                    response = await MetadataClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (IsNetworkFailure(e, cancel))
+                {
+                    throw Unreachable(id, e);
+                }
+            }
+            var location = response.Headers.Location;
+            if ((int)response.StatusCode is < 300 or >= 400 || location is null || !IsRelative(location) || hop >= MaxRelativeRedirects)
+                return response;
+            response.Dispose();
+            url = new Uri(url, location.OriginalString);
         }
     }
 
@@ -181,6 +186,9 @@ internal sealed class HubApi(HubSettings settings)
         response.Headers.TryGetValues(name, out var values) || response.Content.Headers.TryGetValues(name, out values)
             ? values.FirstOrDefault()
             : null;
+
+    // On Unix "/path" parses as an absolute file: URI; a Location header never means a file.
+    private static bool IsRelative(Uri location) => !location.IsAbsoluteUri || location.IsFile;
 
     private static bool SameOrigin(Uri a, Uri b) =>
         string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase) && string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;

@@ -29,6 +29,9 @@ public sealed record HubOptions
     /// <summary>Where downloads are logged (files fetched, waits on another process's download); nothing when null.</summary>
     public ILogger? Logger { get; init; }
 
+    /// <summary>Reads an environment variable; the process's when null (tests run without the machine's HF_* settings).</summary>
+    internal Func<string, string?>? Environment { get; init; }
+
     /// <summary>Free bytes at a folder; the disk's when null (tests simulate a full disk with it).</summary>
     internal Func<string, long>? FreeSpace { get; init; }
 

@@ -27,7 +27,7 @@ internal sealed record HubSettings
     /// <summary>How long a download may receive nothing before it counts as dropped.</summary>
     public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    public static HubSettings Resolve(HubOptions options) => Resolve(options, Environment.GetEnvironmentVariable);
+    public static HubSettings Resolve(HubOptions options) => Resolve(options, options.Environment ?? Environment.GetEnvironmentVariable);
 
     public static HubSettings Resolve(HubOptions options, Func<string, string?> env)
     {
