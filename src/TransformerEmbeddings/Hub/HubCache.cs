@@ -95,6 +95,13 @@ internal sealed class HubCache(string root, bool symlinks = true)
         }
     }
 
+    /// <summary>Whether a snapshot file is there with content: a link whose blob was removed does not count.</summary>
+    public static bool IsPresent(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is null ? info.Exists : info.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true };
+    }
+
     /// <summary>A repository path as a relative local path; rejects anything that would leave the snapshot.</summary>
     internal static string Local(string file)
     {

@@ -73,7 +73,7 @@ internal static class ModelFiles
     /// </summary>
     public static string? FirstMissing(string snapshot, Func<string, bool> recordedAbsent, bool strict)
     {
-        bool Has(string file) => File.Exists(Path.Combine(snapshot, HubCache.Local(file)));
+        bool Has(string file) => HubCache.IsPresent(Path.Combine(snapshot, HubCache.Local(file)));
         bool Known(string file) => Has(file) || recordedAbsent(file);
 
         if (strict && RootFiles.FirstOrDefault(f => !Known(f)) is { } root) return root;

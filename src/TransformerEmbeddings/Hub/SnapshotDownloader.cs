@@ -58,7 +58,7 @@ internal sealed class SnapshotDownloader
         async Task<string> Read(string file)
         {
             var local = cache.SnapshotFile(id, commit, file);
-            if (!File.Exists(local))
+            if (!HubCache.IsPresent(local))
             {
                 var meta = await MetadataAsync(id, commit, file, cancel).ConfigureAwait(false);
                 await blobs.FetchAsync(id, file, meta, _ => { }, cancel).ConfigureAwait(false);
@@ -71,7 +71,7 @@ internal sealed class SnapshotDownloader
         var pending = new List<(string File, FileMetadata Meta)>();
         foreach (var file in needed)
         {
-            if (File.Exists(cache.SnapshotFile(id, commit, file))) continue;
+            if (HubCache.IsPresent(cache.SnapshotFile(id, commit, file))) continue;
             var meta = await MetadataAsync(id, commit, file, cancel).ConfigureAwait(false);
             if (File.Exists(cache.BlobPath(id, meta.Etag)))
                 cache.Link(id, commit, file, meta.Etag);   // the same content is cached from another revision

@@ -143,6 +143,21 @@ public sealed class HubDownloadTests : HubTestBase
     }
 
     [Fact]
+    public async Task A_link_whose_blob_was_removed_counts_as_missing()
+    {
+        var folder = await ModelHub.ResolveFolderAsync($"{Tiny}@v1.0", Options());
+        var weights = Hub.Repo(Tiny).Commits[TinyV1].Files["model.safetensors"];
+        File.Delete(Path.Combine(RepoFolder(Tiny), "blobs", weights.Etag));
+
+        var offline = await Assert.ThrowsAsync<HubException>(() => ModelHub.ResolveFolderAsync($"{Tiny}@v1.0", Options(offline: true)));
+        Assert.Equal("model.safetensors", offline.File);
+        var before = Hub.ContentRequests(weights).Count;
+        Assert.Equal(folder, await ModelHub.ResolveFolderAsync($"{Tiny}@v1.0", Options()));
+        Assert.Single(Hub.ContentRequests(weights).Skip(before));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(SharedData.Model("bert-tiny-uncased"), "model.safetensors")), File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
+    }
+
+    [Fact]
     public async Task A_sharded_model_brings_its_index_and_shards_and_loads_as_its_folder()
     {
         var folder = await ModelHub.ResolveFolderAsync(Sharded, Options());
