@@ -13,7 +13,7 @@ namespace TransformerEmbeddings.Hub;
 public static class ModelHub
 {
     /// <summary>
-    /// The folder to load: <paramref name="folderOrId"/> itself when it is an existing folder or not a model id; else the
+    /// The folder to load: <paramref name="folderOrId"/> itself when it exists on disk or is not a model id; else the
     /// cached snapshot of the id's revision, downloading what it lacks first (no request when the cache has the whole model).
     /// </summary>
     /// <param name="folderOrId">A model folder, or a model id (<c>org/name</c>, optional <c>@revision</c>).</param>
@@ -24,7 +24,7 @@ public static class ModelHub
     public static string ResolveFolder(string folderOrId, HubOptions? options = null, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(folderOrId);
-        if (Directory.Exists(folderOrId) || !ModelId.TryParse(folderOrId, out _)) return folderOrId;
+        if (IsLocal(folderOrId) || !ModelId.TryParse(folderOrId, out _)) return folderOrId;
         // The download is asynchronous; a pool thread keeps a caller's synchronization context out of it.
         return Task.Run(() => ResolveFolderAsync(folderOrId, options, cancel), cancel).GetAwaiter().GetResult();
     }
@@ -33,7 +33,7 @@ public static class ModelHub
     public static async Task<string> ResolveFolderAsync(string folderOrId, HubOptions? options = null, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(folderOrId);
-        if (Directory.Exists(folderOrId) || !ModelId.TryParse(folderOrId, out var id)) return folderOrId;
+        if (IsLocal(folderOrId) || !ModelId.TryParse(folderOrId, out var id)) return folderOrId;
         options ??= new HubOptions();
         var revision = RevisionOf(id, options);
         return await new SnapshotDownloader(HubSettings.Resolve(options), options).ResolveAsync(id.WithRevision(revision), revision, cancel).ConfigureAwait(false);
@@ -62,6 +62,9 @@ public static class ModelHub
         var hub = options.Hub ?? new HubOptions();
         return ResolveFolder(folderOrId, hub.Logger is null && options.Logger is not null ? hub with { Logger = options.Logger } : hub);
     }
+
+    // Anything on disk by that name is the user's, never a model id.
+    private static bool IsLocal(string path) => Directory.Exists(path) || File.Exists(path);
 
     private static string RevisionOf(ModelId id, HubOptions options)
     {
