@@ -56,7 +56,7 @@ internal sealed class BlobDownloader(HubApi api, HubCache cache, ILogger logger,
             var actual = ContentHash.Compute(incomplete, meta.Etag);
             if (length == meta.Size && (actual is null || actual == meta.Etag))
             {
-                File.Move(incomplete, blob);
+                File.Move(incomplete, blob, overwrite: true);   // os.replace, as huggingface_hub
                 return;
             }
             File.Delete(incomplete);
