@@ -13,16 +13,7 @@ public sealed class TeHubTests : HubTestBase
 {
     private Task<(int Code, string Output, string Error)> Te(IReadOnlyDictionary<string, string?>? extra, params string[] args)
     {
-        var environment = new Dictionary<string, string?>
-        {
-            ["HF_ENDPOINT"] = Hub.Endpoint.ToString(),
-            ["HF_HUB_CACHE"] = Cache,
-            ["HF_HOME"] = Path.Combine(Temp, "hf-home"),
-            ["HF_TOKEN"] = null,
-            ["HF_TOKEN_PATH"] = null,
-            ["HUGGING_FACE_HUB_TOKEN"] = null,
-            ["HF_HUB_OFFLINE"] = null,
-        };
+        var environment = TeEnvironment();
         foreach (var (k, v) in extra ?? new Dictionary<string, string?>()) environment[k] = v;
         return TeProcess.RunAsync(environment, args);
     }

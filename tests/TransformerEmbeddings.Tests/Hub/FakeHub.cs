@@ -55,6 +55,9 @@ public sealed class FakeHub : IAsyncDisposable
 
     public static async Task<FakeHub> StartAsync()
     {
+        // The server shares its thread pool with a test run that blocks threads; more ready threads keep it answering.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 32), Math.Max(io, 32));
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k =>

@@ -195,14 +195,5 @@ public sealed class HubFailureTests : HubTestBase
         Assert.False(File.Exists(Path.Combine(Snapshot(Tiny, TinyV1), "model.safetensors")));
     }
 
-    private Task<(int Code, string Output, string Error)> RunTeAsync(params string[] args) => TeProcess.RunAsync(new Dictionary<string, string?>
-    {
-        ["HF_ENDPOINT"] = Hub.Endpoint.ToString(),
-        ["HF_HUB_CACHE"] = Cache,
-        ["HF_TOKEN"] = null,
-        ["HF_HOME"] = Path.Combine(Temp, "hf-home"),
-        ["HF_HUB_OFFLINE"] = null,
-        ["HF_TOKEN_PATH"] = null,
-        ["HUGGING_FACE_HUB_TOKEN"] = null,
-    }, args);
+    private Task<(int Code, string Output, string Error)> RunTeAsync(params string[] args) => TeProcess.RunAsync(TeEnvironment(), args);
 }

@@ -65,6 +65,16 @@ public abstract class HubTestBase : IAsyncLifetime
         Directory.Delete(Temp, recursive: true);
     }
 
+    /// <summary>
+    /// The request timeouts the tests use: the local Hub shares two cores with the whole test run, so an answer may take
+    /// longer than huggingface_hub's 10 s default, which is meant for a network, not a loaded test machine.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> Timeouts = new Dictionary<string, string>
+    {
+        ["HF_HUB_ETAG_TIMEOUT"] = "120",
+        ["HF_HUB_DOWNLOAD_TIMEOUT"] = "120",
+    };
+
     /// <summary>Options against the local Hub and this test's cache, blind to the machine's HF_* variables and token file.</summary>
     protected HubOptions Options(string? revision = null, bool offline = false, string? token = null, IProgress<DownloadProgress>? progress = null) => new()
     {
@@ -74,8 +84,25 @@ public abstract class HubTestBase : IAsyncLifetime
         Offline = offline,
         Token = token,
         Progress = progress,
-        Environment = _ => null,
+        Environment = name => Timeouts.GetValueOrDefault(name),
     };
+
+    /// <summary>The environment of a <c>te</c> process against the local Hub and this test's cache.</summary>
+    protected Dictionary<string, string?> TeEnvironment()
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["HF_ENDPOINT"] = Hub.Endpoint.ToString(),
+            ["HF_HUB_CACHE"] = Cache,
+            ["HF_HOME"] = Path.Combine(Temp, "hf-home"),
+            ["HF_TOKEN"] = null,
+            ["HF_TOKEN_PATH"] = null,
+            ["HUGGING_FACE_HUB_TOKEN"] = null,
+            ["HF_HUB_OFFLINE"] = null,
+        };
+        foreach (var (name, value) in Timeouts) environment[name] = value;
+        return environment;
+    }
 
     protected string RepoFolder(string id) => Path.Combine(Cache, "models--" + id.Replace("/", "--"));
 
