@@ -1,5 +1,5 @@
 // QuickStart: the README's example, runnable.
-// dotnet run --project samples/QuickStart -- ../shared/testmodels/all-MiniLM-L6-v2
+// dotnet run --project samples/QuickStart -- ../shared/testmodels/all-MiniLM-L6-v2   (or a model id: sentence-transformers/all-MiniLM-L6-v2)
 using TransformerEmbeddings;
 using TransformerEmbeddings.Inspection;
 using TransformerEmbeddings.SentenceTransformers;

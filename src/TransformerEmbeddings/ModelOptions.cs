@@ -1,9 +1,10 @@
 using Microsoft.Extensions.Logging;
+using TransformerEmbeddings.Hub;
 using TransformerEmbeddings.Runtime;
 
 namespace TransformerEmbeddings;
 
-/// <summary>How to load a model folder.</summary>
+/// <summary>How to load a model folder or a HuggingFace model id.</summary>
 public sealed record ModelOptions
 {
     /// <summary><c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>.</summary>
@@ -20,6 +21,9 @@ public sealed record ModelOptions
 
     /// <summary>Forces the instruction set of the library's CPU kernels (<see cref="Kernels.InstructionSet.None"/>: libtorch only); by <see cref="Cpu"/> when null.</summary>
     internal Kernels.InstructionSet? Kernels { get; init; }
+
+    /// <summary>For a model id: revision, offline mode, cache, endpoint, token, download progress (docs/hub.md); the environment's when null.</summary>
+    public HubOptions? Hub { get; init; }
 
     /// <summary>Where load reports go (unused tensors, legacy names, timings); nothing is logged when null.</summary>
     public ILogger? Logger { get; init; }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Hub;
 using TransformerEmbeddings.Inspection;
 using TransformerEmbeddings.Modeling;
 using TransformerEmbeddings.Kernels;
@@ -85,7 +86,8 @@ public sealed class TransformerModel : IDisposable
     internal BertModel Module => model;
 
     /// <summary>Loads a HuggingFace model folder: config.json, safetensors weights (single or sharded) and tokenizer files.</summary>
-    /// <param name="folder">The model folder.</param>
+    /// <param name="folder">The model folder, or a HuggingFace model id (<c>org/name</c>, optional <c>@revision</c>) taken from the
+    /// cache shared with Python and downloaded when missing (an existing folder always wins; docs/hub.md).</param>
     /// <param name="options">Device, precision, logging; defaults to exact float32 on the CPU.</param>
     /// <returns>The model.</returns>
     /// <exception cref="ModelConfigurationException">config.json is missing, malformed or unsupported.</exception>
@@ -94,10 +96,12 @@ public sealed class TransformerModel : IDisposable
     /// <exception cref="TokenizerException">The tokenizer files are missing, malformed or unsupported.</exception>
     /// <exception cref="DeviceUnavailableException">The device asked for cannot be used.</exception>
     /// <exception cref="NativeRuntimeException">TorchSharp's native runtime cannot be loaded.</exception>
+    /// <exception cref="HubException">A model id cannot be found, downloaded or (offline) is not cached.</exception>
     public static TransformerModel Load(string folder, ModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         options ??= new ModelOptions();
+        folder = ModelHub.ResolveForLoad(folder, options);
         var logger = options.Logger ?? NullLogger.Instance;
         if (!Directory.Exists(folder))
             throw new ModelConfigurationException(folder, null, "the model folder does not exist.");

@@ -5,11 +5,11 @@ namespace TransformerEmbeddings.Cli.Commands;
 /// <summary>Runs a command body and turns every expected failure into one line on stderr and exit code 1.</summary>
 internal static class CommandRunner
 {
-    public static int Run(Func<int> body)
+    public static int Run(Func<int> body, bool needsRuntime = true)
     {
         try
         {
-            NativeRuntime.EnsureLoaded();
+            if (needsRuntime) NativeRuntime.EnsureLoaded();
             return body();
         }
         catch (Exception e) when (e is TransformerEmbeddingsException or CliException or IOException or UnauthorizedAccessException

@@ -29,7 +29,8 @@ internal static class DumpCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "A HuggingFace model folder.", Required = true };
+        var model = ModelSource.ModelOption("A HuggingFace model");
+        var revision = ModelSource.RevisionOption();
         var input = new Option<string>("--input") { Description = "{\"sentences\": [...], \"pairs\": [[a, b], ...]}", Required = true };
         var output = new Option<string>("--output") { Description = "Where to write the tensors (.safetensors).", Required = true };
         var maxLength = new Option<int?>("--max-length") { Description = "Truncate to this many tokens (default: the model's limit)." };
@@ -44,14 +45,14 @@ internal static class DumpCommand
 
         var command = new Command("dump", "Run a model and write its inputs, hidden states and internals to a safetensors file.")
         {
-            model, input, output, maxLength, capture, layers, headMask, device,
+            model, input, output, maxLength, capture, layers, headMask, device, revision,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             var options = new CaptureOptions { Kinds = ParseKinds(parse.GetValue(capture)!), Layers = ParseLayers(parse.GetValue(layers)) };
             var mask = parse.GetValue(headMask) is { } maskPath ? ReadHeadMask(maskPath) : null;
             var file = InputFile.Read(parse.GetValue(input)!);
-            using var m = TransformerModel.Load(parse.GetValue(model)!, new ModelOptions { Device = parse.GetValue(device)! });
+            using var m = TransformerModel.Load(ModelSource.Resolve(parse, model, revision), new ModelOptions { Device = parse.GetValue(device)! });
             var limit = parse.GetValue(maxLength);
 
             var entries = new List<SafeTensorEntry>();

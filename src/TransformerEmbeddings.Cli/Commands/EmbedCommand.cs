@@ -16,7 +16,8 @@ internal static class EmbedCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "A HuggingFace or sentence-transformers model folder.", Required = true };
+        var model = ModelSource.ModelOption("A HuggingFace or sentence-transformers model");
+        var revision = ModelSource.RevisionOption();
         var input = new Option<string>("--input") { Description = "Texts: one per line, or .jsonl (one JSON string per line), or .json (an array of strings).", Required = true };
         var output = new Option<string>("--output") { Description = "Where to write the vectors (.npy, float32 [N, D]).", Required = true };
         var pooling = new Option<string?>("--pooling")
@@ -37,7 +38,7 @@ internal static class EmbedCommand
 
         var command = new Command("embed", "Embed texts (one per line) into a .npy matrix.")
         {
-            model, input, output, pooling, layers, normalize, prompt, batchSize, maxLength, device, precision,
+            model, input, output, pooling, layers, normalize, prompt, batchSize, maxLength, device, precision, revision,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
@@ -46,7 +47,7 @@ internal static class EmbedCommand
             if (batch < 1) throw new CliException("--batch-size must be at least 1.");
 
             var options = new ModelOptions { Device = parse.GetValue(device)!, MaxLength = parse.GetValue(maxLength), Precision = parse.GetValue(precision) };
-            var (embedder, finalNormalize, ownedModel) = CreateEmbedder(parse.GetValue(model)!, options, parse.GetValue(pooling), parse.GetValue(layers), parse.GetValue(normalize));
+            var (embedder, finalNormalize, ownedModel) = CreateEmbedder(ModelSource.Resolve(parse, model, revision), options, parse.GetValue(pooling), parse.GetValue(layers), parse.GetValue(normalize));
             using var embedderScope = embedder;
             using var modelScope = ownedModel;
             var promptName = parse.GetValue(prompt);

@@ -9,17 +9,18 @@ internal static class TokenizeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "A HuggingFace model folder (its tokenizer files).", Required = true };
+        var model = ModelSource.ModelOption("A HuggingFace model (its tokenizer files)");
+        var revision = ModelSource.RevisionOption();
         var input = new Option<string>("--input") { Description = "{\"sentences\": [...], \"pairs\": [[a, b], ...]}", Required = true };
         var output = new Option<string>("--output") { Description = "Where to write the tokenization (JSON).", Required = true };
         var maxLength = new Option<int?>("--max-length") { Description = "Truncate to this many tokens (default: the model's limit)." };
         var command = new Command("tokenize", "Tokenize texts exactly as HuggingFace tokenizers does: ids, tokens, offsets, word ids.")
         {
-            model, input, output, maxLength,
+            model, input, output, maxLength, revision,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
-            var tokenizer = TransformerTokenizer.FromFolder(parse.GetValue(model)!);
+            var tokenizer = TransformerTokenizer.FromFolder(ModelSource.Resolve(parse, model, revision));
             var file = InputFile.Read(parse.GetValue(input)!);
             var limit = parse.GetValue(maxLength);
             var sentences = file.Sentences is null ? null : tokenizer.EncodeBatch(file.Sentences, limit);

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Hub;
 using TransformerEmbeddings.Pooling;
 using static TorchSharp.torch;
 
@@ -90,13 +91,15 @@ public sealed class SentenceEmbedder : IDisposable
     /// Loads a model folder. With <c>modules.json</c> the sentence-transformers pipeline is rebuilt exactly; otherwise
     /// the embedder uses mean pooling and L2 normalisation.
     /// </summary>
-    /// <param name="folder">The model folder.</param>
-    /// <param name="options">Device, precision and logging for the encoder.</param>
+    /// <param name="folder">The model folder, or a HuggingFace model id (<c>org/name</c>, optional <c>@revision</c>; docs/hub.md).</param>
+    /// <param name="options">Device, precision and logging for the encoder; revision and offline mode for an id.</param>
     /// <returns>The embedder, which owns its model: dispose it.</returns>
     /// <exception cref="ModelConfigurationException">A sentence-transformers file is malformed, or names a module type that is not supported.</exception>
+    /// <exception cref="HubException">A model id cannot be found, downloaded or (offline) is not cached.</exception>
     public static SentenceEmbedder Load(string folder, ModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
+        folder = ModelHub.ResolveForLoad(folder, options ?? new ModelOptions());
         if (!SentenceTransformersFolder.IsSentenceTransformers(folder))
             return Load(folder, PoolingStrategy.Mean, normalize: true, options);
 
@@ -121,7 +124,7 @@ public sealed class SentenceEmbedder : IDisposable
     }
 
     /// <summary>Loads any model folder with a given token pooling over the last layer (ignores <c>modules.json</c>).</summary>
-    /// <param name="folder">The model folder.</param>
+    /// <param name="folder">The model folder, or a HuggingFace model id (docs/hub.md).</param>
     /// <param name="pooling">The pooling, e.g. <c>PoolingStrategy.Parse("cls")</c>.</param>
     /// <param name="normalize">L2-normalise the vectors.</param>
     /// <param name="options">Device, precision and logging for the encoder.</param>
