@@ -1,8 +1,9 @@
 using System.CommandLine;
 using TransformerEmbeddings.Cli.Commands;
 
-var root = new RootCommand("te: HuggingFace-exact BERT/RoBERTa encoders for .NET — tokenize, dump internals, embed texts.");
+var root = new RootCommand("te: HuggingFace-exact BERT/RoBERTa encoders for .NET — tokenize, dump internals, embed texts, search them.");
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(DumpCommand.Create());
 root.Subcommands.Add(EmbedCommand.Create());
+root.Subcommands.Add(SearchCommand.Create());
 return root.Parse(args).Invoke();
