@@ -84,7 +84,8 @@ public sealed class Embeddings : IDisposable
         get
         {
             ObjectDisposedException.ThrowIf(disposed, this);
-            return tensor ??= ToTensor();
+            // Made once, outside any dispose scope of the caller: this object owns it.
+            return tensor ??= ToTensor().DetachFromDisposeScope();
         }
     }
 
