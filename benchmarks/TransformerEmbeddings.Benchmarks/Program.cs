@@ -20,6 +20,8 @@ switch (command)
         return Profile.Run(Options.Parse(rest));
     case "gemm":
         return GemmProbe.Run(Options.Parse(rest));
+    case "pipeline":
+        return Pipeline.Run(Options.Parse(rest));
     case "bdn":
         BenchmarkSwitcher.FromAssembly(typeof(Compare).Assembly).Run(rest);
         return 0;
@@ -30,6 +32,8 @@ switch (command)
                         this library vs ONNX Runtime side by side: load, forward grid, STS corpus, cosine, RSS, first vector
               peak      [--threads N]   measured fp32 / bf16 matmul GFLOP/s (the hardware yardstick)
               bert-base [--threads N]   random bert-base (12×768, 3072): forward GFLOP/s vs the measured peak
+              pipeline  [--mode exact|fast] [--texts N] [--no-search] [--no-stream]
+                        padding with and without token-budget batches (STS dev), semantic search on 100k × 384, texts/s and RSS over N texts
               bdn       <BenchmarkDotNet args>, e.g. bdn --filter '*' --job short
             """);
         return command == "help" ? 0 : 1;

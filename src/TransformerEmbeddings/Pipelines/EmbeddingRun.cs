@@ -131,6 +131,7 @@ internal sealed class EmbeddingRun
         private readonly List<int[]> batches;
         private int nextBatch;
         private int nextEmit;
+        private bool unreported;
 
         public Window(EmbeddingRun run, IReadOnlyList<string> texts, long firstIndex, VectorTarget target)
         {
@@ -246,6 +247,9 @@ internal sealed class EmbeddingRun
                 return true;
             }
             slot = -1;
+            // Reported once the pass's texts were handed out, so the count is of texts the caller has.
+            if (unreported) run.Report(completed: false);
+            unreported = false;
             return false;
         }
 
@@ -331,7 +335,7 @@ internal sealed class EmbeddingRun
                     }
                 }
             }
-            run.Report(completed: false);
+            unreported = true;
         }
 
         /// <summary>Sliding window: adds one window's vector weighted by its text tokens; the last one divides by their sum.</summary>

@@ -95,9 +95,27 @@ public sealed class Embeddings : IDisposable
     /// <returns>The tensor.</returns>
     public Tensor ToTensor()
     {
-        using var scope = NewDisposeScope();
-        return scope.MoveToOuter(torch.tensor(data, [Count, Dimension]).clone());
+        // One straight copy into the tensor's storage (a CPU float32 tensor's bytes are a view).
+        var t = torch.empty([Count, Dimension], ScalarType.Float32);
+        if (data.Length > 0) System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()).CopyTo(t.bytes);
+        return t;
     }
+
+    /// <summary>1 / max(‖row‖, 1e-12) per row, (B), made once and owned by this object (cosine search divides by it).</summary>
+    internal Tensor InverseNorms
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            if (inverseNorms is not null) return inverseNorms;
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            inverseNorms = Tensor.norm(1, keepdim: false, p: 2).clamp_min(1e-12).reciprocal().DetachFromDisposeScope();
+            return inverseNorms;
+        }
+    }
+
+    private Tensor? inverseNorms;
 
     /// <summary>L2-normalises every vector: v / max(‖v‖, 1e-12) (<c>torch.nn.functional.normalize</c>).</summary>
     /// <returns>New embeddings.</returns>
@@ -216,5 +234,7 @@ public sealed class Embeddings : IDisposable
         disposed = true;
         tensor?.Dispose();
         tensor = null;
+        inverseNorms?.Dispose();
+        inverseNorms = null;
     }
 }

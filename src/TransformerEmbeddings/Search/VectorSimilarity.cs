@@ -40,16 +40,20 @@ internal static class VectorSimilarity
             using var outer = NewDisposeScope();
             using var _ = no_grad();
             var allQueries = Prepare(queries.Tensor, function);
+            // Cosine divides each block by the corpus rows' norms (kept by the corpus), instead of normalising it per call.
+            var inverseNorms = function == SimilarityFunction.Cosine ? corpus.InverseNorms : null;
             for (var c0 = 0; c0 < corpus.Count; c0 += CorpusChunk)
             {
                 using var chunkScope = NewDisposeScope();
                 var cn = Math.Min(CorpusChunk, corpus.Count - c0);
-                var block = Prepare(corpus.Tensor.narrow(0, c0, cn), function);
+                var block = corpus.Tensor.narrow(0, c0, cn);
+                var scale = inverseNorms?.narrow(0, c0, cn).unsqueeze(0);
                 for (var q0 = 0; q0 < queries.Count; q0 += QueryChunk)
                 {
                     using var inner = NewDisposeScope();
                     var qn = Math.Min(QueryChunk, queries.Count - q0);
                     var scores = Scores(allQueries.narrow(0, q0, qn), block, function);
+                    if (scale is not null) scores.mul_(scale);
                     var (values, indices) = scores.topk(Math.Min(k, cn), dim: 1);
                     var v = values.contiguous().data<float>().ToArray();
                     var ix = indices.contiguous().data<long>().ToArray();
