@@ -22,6 +22,8 @@ switch (command)
         return Profile.Run(Options.Parse(rest));
     case "gemm":
         return GemmProbe.Run(Options.Parse(rest));
+    case "pipeline":
+        return Pipeline.Run(Options.Parse(rest));
     case "bdn":
         BenchmarkSwitcher.FromAssembly(typeof(Compare).Assembly).Run(rest);
         return 0;
@@ -34,6 +36,8 @@ switch (command)
                         te embed and the ONNX Runtime console (ort-embed) as whole processes on the STS dev file, alternating
               peak      [--threads N]   measured fp32 / bf16 matmul GFLOP/s (the hardware yardstick)
               bert-base [--threads N]   random bert-base (12×768, 3072): forward GFLOP/s vs the measured peak
+              pipeline  [--mode exact|fast] [--texts N] [--no-search] [--no-stream]
+                        padding with and without token-budget batches (STS dev), semantic search on 100k × 384, texts/s and RSS over N texts
               bdn       <BenchmarkDotNet args>, e.g. bdn --filter '*' --job short
             """);
         return command == "help" ? 0 : 1;

@@ -2,14 +2,28 @@
 // dotnet run --project samples/QuickStart -- ../shared/testmodels/all-MiniLM-L6-v2   (or a model id: sentence-transformers/all-MiniLM-L6-v2)
 using TransformerEmbeddings;
 using TransformerEmbeddings.Inspection;
+using TransformerEmbeddings.Pipelines;
 using TransformerEmbeddings.SentenceTransformers;
 
 var folder = args.Length > 0 ? args[0] : Path.Combine("..", "shared", "testmodels", "all-MiniLM-L6-v2");
 
 // A sentence-transformers folder gives exactly what SentenceTransformer(folder).encode(texts) gives.
 using var embedder = SentenceEmbedder.Load(folder);
-float[][] vectors = embedder.Embed(["The quick brown fox.", "A fast auburn fox."]);
-Console.WriteLine($"{vectors.Length} vectors of {vectors[0].Length} dimensions; cosine {vectors[0].Zip(vectors[1]).Sum(p => p.First * p.Second):F3}");
+using var vectors = embedder.Embed(["The quick brown fox.", "A fast auburn fox."]);
+float[,] similarity = embedder.Similarity(vectors, vectors);            // the folder's similarity_fn_name (cosine)
+Console.WriteLine($"{vectors.Count} vectors of {vectors.Dimension} dimensions; similarity {similarity[0, 1]:F3}");
+
+// Top-k search: exact, chunked over the corpus, corpus ids and scores best first.
+string[] documents = ["A man is playing a guitar.", "The stock market fell sharply today.", "A kitten sleeps on a warm rug.", "Someone plays music on stage."];
+using var corpus = embedder.Embed(documents);
+using var queries = embedder.Embed(["Who is making music?", "Where is the cat?"]);
+var hits = embedder.SemanticSearch(queries, corpus, topK: 2);
+foreach (var (query, top) in new[] { "Who is making music?", "Where is the cat?" }.Zip(hits))
+    Console.WriteLine($"{query} -> {string.Join("; ", top.Select(h => $"{documents[h.CorpusId]} ({h.Score:F3})"))}");
+
+// Per call, as sentence-transformers' encode(): a prompt, truncate_dim, normalize_embeddings.
+using var small = embedder.Embed(["The quick brown fox."], new EmbeddingOptions { TruncateDimension = 128, Normalize = true });
+Console.WriteLine($"truncated to {small.Dimension} dimensions");
 
 // Any BERT/RoBERTa folder: pooling reads like a sentence.
 using var model = TransformerModel.Load(folder);
@@ -32,4 +46,4 @@ for (var i = 0; i < tokens.Count; i++) Console.WriteLine($"  {tokens.Tokens[i],-
 // Opt-in speed: the fast mode picks the quickest path this CPU has within cosine 0.999 of the exact vectors.
 using var fast = SentenceEmbedder.Load(folder, new ModelOptions { Precision = TransformerEmbeddings.Runtime.Precision.Fast });
 float[] quick = fast.Embed("The quick brown fox.");
-Console.WriteLine($"fast mode ({fast.Model.ComputePath}): cosine to exact {quick.Zip(vectors[0]).Sum(p => p.First * p.Second):F5}");
+Console.WriteLine($"fast mode ({fast.Model.ComputePath}): cosine to exact {quick.Zip(vectors.RowArray(0)).Sum(p => p.First * p.Second):F5}");

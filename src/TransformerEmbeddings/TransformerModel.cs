@@ -19,7 +19,7 @@ namespace TransformerEmbeddings;
 /// <code>
 /// using var model = TransformerModel.Load("all-MiniLM-L6-v2");
 /// using var output = model.Encode(["The quick brown fox."]);
-/// float[][] vectors = output.LastLayer().Tokens().Mean().Normalize().ToArrays();
+/// float[][] vectors = output.LastLayer().Tokens().Mean().Normalize().ToArray();
 /// </code>
 /// Thread-safe for concurrent <c>Encode</c> calls; every call runs without autograd inside its own dispose scope.
 /// </summary>
@@ -138,17 +138,39 @@ public sealed class TransformerModel : IDisposable
         return new TransformerModel(Path.GetFullPath(folder), config, module, head, tokenizer, report, device, plan, clock.Elapsed, logger);
     }
 
-    /// <summary>Tokenizes and encodes texts as one right-padded batch.</summary>
+    /// <summary>The most padded tokens (texts × longest text) one <see cref="Encode(IReadOnlyList{string}, CaptureOptions?, int?)"/>
+    /// call runs as a single batch; more is refused (use <see cref="EncodeBatches"/> or <c>SentenceEmbedder</c>).</summary>
+    public const int MaxTokensPerEncode = 1 << 17;
+
+    /// <summary>Tokenizes and encodes texts as one right-padded batch (at most <see cref="MaxTokensPerEncode"/> padded tokens).</summary>
     /// <param name="texts">The texts.</param>
     /// <param name="capture">Which internals to keep; nothing by default.</param>
     /// <param name="maxLength">A token limit for this call; the tokenizer's default when null.</param>
     /// <returns>The output, which owns its tensors: dispose it.</returns>
+    /// <exception cref="ArgumentException">The padded batch would exceed <see cref="MaxTokensPerEncode"/> tokens.</exception>
     public EncoderOutput Encode(IReadOnlyList<string> texts, CaptureOptions? capture = null, int? maxLength = null)
     {
         ArgumentNullException.ThrowIfNull(texts);
         var tokens = Tokenizer.EncodeBatch(texts, maxLength);
+        Pipelines.BatchEncoding.CheckSingleBatch(tokens);
         using var inputs = EncoderInputs.FromTokenized(tokens, Tokenizer.PadTokenId);
         return Forward(inputs, capture);
+    }
+
+    /// <summary>
+    /// Encodes any number of texts in forward passes by a token budget, longest first within each sort window, one
+    /// output per pass with the input positions of its rows; memory stays bounded by the window. Dispose each batch.
+    /// </summary>
+    /// <param name="texts">The texts, read once.</param>
+    /// <param name="batching">Token budget, texts per pass, sort window; the defaults when null.</param>
+    /// <param name="capture">Which internals to keep; nothing by default.</param>
+    /// <param name="maxLength">A token limit; the tokenizer's default when null.</param>
+    /// <returns>The passes, in the order they run.</returns>
+    public IEnumerable<Pipelines.EncodedBatch> EncodeBatches(IEnumerable<string> texts, Pipelines.BatchOptions? batching = null,
+        CaptureOptions? capture = null, int? maxLength = null)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        return Pipelines.BatchEncoding.Run(this, texts, batching ?? Pipelines.BatchOptions.Default, capture, maxLength);
     }
 
     /// <summary>Tokenizes and encodes text pairs (<c>[CLS] a [SEP] b [SEP]</c>) as one right-padded batch.</summary>
@@ -160,6 +182,7 @@ public sealed class TransformerModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(pairs);
         var tokens = Tokenizer.EncodeBatch(pairs, maxLength);
+        Pipelines.BatchEncoding.CheckSingleBatch(tokens);
         using var inputs = EncoderInputs.FromTokenized(tokens, Tokenizer.PadTokenId);
         return Forward(inputs, capture);
     }

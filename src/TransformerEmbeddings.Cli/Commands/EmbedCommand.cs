@@ -1,5 +1,8 @@
 using System.CommandLine;
-using Spectre.Console;
+using System.Diagnostics;
+using System.Text.Json;
+using TransformerEmbeddings.Cli.Output;
+using TransformerEmbeddings.Pipelines;
 using TransformerEmbeddings.Pooling;
 using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.SentenceTransformers;
@@ -7,86 +10,214 @@ using TransformerEmbeddings.SentenceTransformers;
 namespace TransformerEmbeddings.Cli.Commands;
 
 /// <summary>
-/// <c>te embed --model DIR --input FILE --output FILE.npy</c>: one float32 vector per input line, in input order,
-/// batched; memory is bounded by a chunk of lines, not by the file.
+/// <c>te embed --model DIR --input FILE|- --output FILE|-</c>: one float32 vector per input text, in input order. The
+/// input is read once, in token-budget batches sorted by length within a window, so memory is bounded by the window;
+/// <c>--shard i/N</c> takes every N-th text; <c>--resume</c> continues a killed run from its partial output.
 /// </summary>
 internal static class EmbedCommand
 {
-    private const int ChunkLines = 2048; // length-sorted within a chunk; bounds memory
+    /// <summary>How often a run makes its partial output durable (what a resumed run keeps).</summary>
+    private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(2);
 
     public static Command Create()
     {
         var model = ModelSource.ModelOption("A HuggingFace or sentence-transformers model");
         var revision = ModelSource.RevisionOption();
-        var input = new Option<string>("--input") { Description = "Texts: one per line, or .jsonl (one JSON string per line), or .json (an array of strings).", Required = true };
-        var output = new Option<string>("--output") { Description = "Where to write the vectors (.npy, float32 [N, D]).", Required = true };
+        var input = new Option<string>("--input")
+        {
+            Description = "Texts: a file (.txt one per line, .jsonl one JSON string or object per line, .json an array) or - for standard input.",
+            Required = true,
+        };
+        var output = new Option<string>("--output")
+        {
+            Description = "Where the vectors go, by extension: .npy (float32 [N, D]), .safetensors (F32 'embeddings' [N, D], ids in __metadata__), .jsonl ({\"id\", \"embedding\"} per line), or - for JSON lines on standard output.",
+            Required = true,
+        };
+        var inputFormat = new Option<string?>("--input-format") { Description = "txt, jsonl or json (default: by the input's extension; txt for standard input)." };
+        var field = new Option<string>("--field") { Description = "The text field of JSON objects.", DefaultValueFactory = _ => "text" };
+        var idField = new Option<string?>("--id-field") { Description = "The id field of JSON objects (a string or number), written with each vector; default: the 0-based input position." };
+        var shard = new Option<string?>("--shard") { Description = "i/N: embed only the texts whose 0-based input position % N == i (one of N machines)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue an interrupted run with the same settings from its partial output; the result is the same file, byte for byte." };
         var pooling = new Option<string?>("--pooling")
         {
             Description = $"Token pooling: {string.Join(", ", PoolingStrategy.SupportedNames)}, or several joined by '+'. Default: the folder's sentence-transformers setup, else mean.",
         };
         var layers = new Option<string?>("--layers") { Description = "Average these hidden states before pooling: one index (-1 = last) or a range such as -4..-1." };
-        var normalize = new Option<bool?>("--normalize") { Description = "L2-normalise the vectors (default: as the folder says, else true)." };
+        var normalize = new Option<bool?>("--normalize") { Description = "L2-normalise the vectors last (default: as the folder says; true for --pooling/--layers)." };
         var prompt = new Option<string?>("--prompt") { Description = "A prompt name from config_sentence_transformers.json, prepended to every text." };
-        var batchSize = new Option<int>("--batch-size") { Description = "Texts per forward pass.", DefaultValueFactory = _ => 32 };
-        var maxLength = new Option<int?>("--max-length") { Description = "Truncate to this many tokens (default: the folder's max_seq_length or the model's limit)." };
+        var promptText = new Option<string?>("--prompt-text") { Description = "A literal prompt prepended to every text." };
+        var truncateDim = new Option<int?>("--truncate-dim") { Description = "Keep the first D dimensions of every vector (Matryoshka)." };
+        var batchSize = new Option<int>("--batch-size") { Description = "The most texts per forward pass.", DefaultValueFactory = _ => BatchOptions.Default.MaxTextsPerBatch };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "The most padded tokens per forward pass (texts × longest).", DefaultValueFactory = _ => BatchOptions.Default.MaxTokensPerBatch };
+        var maxLength = new Option<int?>("--max-length") { Description = "Token limit per text (default: the folder's max_seq_length or the model's limit)." };
+        var longTexts = new Option<LongTextHandling>("--long-texts")
+        {
+            Description = "Texts over the limit: Truncate (cut, counted), Refuse (exit 1), SlidingWindow (average overlapping windows).",
+            DefaultValueFactory = _ => LongTextHandling.Truncate,
+        };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
         var precision = new Option<Precision>("--precision")
         {
             Description = "float32 (exact, default), bfloat16, float16, or fast: the quickest path within cosine 0.999 of exact, chosen by CPU features.",
             DefaultValueFactory = _ => Precision.Float32,
         };
+        var progress = new Option<ProgressMode>("--progress") { Description = "Auto (a bar on a terminal, else lines), Bar, Plain or None; always on stderr.", DefaultValueFactory = _ => ProgressMode.Auto };
+        var progressInterval = new Option<double>("--progress-interval") { Description = "Seconds between plain progress lines.", DefaultValueFactory = _ => 10 };
 
-        var command = new Command("embed", "Embed texts (one per line) into a .npy matrix.")
+        var command = new Command("embed", "Embed texts into vectors (.npy, .safetensors, .jsonl or stdout). Exit codes: 0 done, 1 bad input or usage, 2 model error, 3 output error, 130 interrupted (resume with --resume).")
         {
-            model, input, output, pooling, layers, normalize, prompt, batchSize, maxLength, device, precision, revision,
+            model, input, output, inputFormat, field, idField, shard, resume, pooling, layers, normalize, prompt, promptText, truncateDim,
+            batchSize, maxTokens, maxLength, longTexts, device, precision, progress, progressInterval, revision,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
+            var (shardIndex, shardCount) = ParseShard(parse.GetValue(shard));
+            var batching = new BatchOptions { MaxTextsPerBatch = parse.GetValue(batchSize), MaxTokensPerBatch = parse.GetValue(maxTokens) };
+            if (batching.MaxTextsPerBatch < 1) throw new CliException("--batch-size must be at least 1.");
+            if (batching.MaxTokensPerBatch < 1) throw new CliException("--max-tokens must be at least 1.");
+            var format = ParseFormat(parse.GetValue(inputFormat));
             var inputPath = parse.GetValue(input)!;
-            var batch = parse.GetValue(batchSize);
-            if (batch < 1) throw new CliException("--batch-size must be at least 1.");
+            var outputPath = parse.GetValue(output)!;
+            var ids = parse.GetValue(idField);
 
-            var options = new ModelOptions { Device = parse.GetValue(device)!, MaxLength = parse.GetValue(maxLength), Precision = parse.GetValue(precision) };
-            var (embedder, finalNormalize, ownedModel) = CreateEmbedder(ModelSource.Resolve(parse, model, revision), options, parse.GetValue(pooling), parse.GetValue(layers), parse.GetValue(normalize));
+            var modelOptions = new ModelOptions { Device = parse.GetValue(device)!, MaxLength = parse.GetValue(maxLength), Precision = parse.GetValue(precision) };
+            var (embedder, defaultNormalize, ownedModel) = CreateEmbedder(ModelSource.Resolve(parse, model, revision), modelOptions, parse.GetValue(pooling), parse.GetValue(layers), parse.GetValue(normalize));
             using var embedderScope = embedder;
             using var modelScope = ownedModel;
-            var promptName = parse.GetValue(prompt);
-
-            long count = 0;
-            foreach (var _ in TextSource.Read(inputPath)) count++;
-            using var writer = new NpyWriter(parse.GetValue(output)!, count, embedder.Dimension);
-            WithProgress(count, advance =>
+            var options = new EmbeddingOptions
             {
-                foreach (var chunk in TextSource.Read(inputPath).Chunk(ChunkLines))
+                PromptName = parse.GetValue(prompt),
+                Prompt = parse.GetValue(promptText),
+                Normalize = parse.GetValue(normalize) ?? defaultNormalize,
+                TruncateDimension = parse.GetValue(truncateDim),
+                LongTexts = parse.GetValue(longTexts),
+                Batching = batching,
+            };
+            if (options.TruncateDimension is { } t && (t < 1 || t > embedder.Dimension))
+                throw new CliException($"--truncate-dim must lie in 1..{embedder.Dimension}.");
+            var dimension = options.TruncateDimension ?? embedder.Dimension;
+
+            using var source = TextSource.Open(inputPath, format, parse.GetValue(field)!, ids);
+            var job = JobDescription(parse, embedder, source, dimension);
+            using var writer = EmbeddingWriter.Open(outputPath, dimension, ids is not null, parse.GetValue(resume), job);
+            options = options with { SkipTexts = writer.Rows };
+
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                e.Cancel = true;
+                cancel.Cancel();
+            };
+            Console.CancelKeyPress += onCancel;
+            var clock = Stopwatch.StartNew();
+            var pending = new Queue<(long Local, long Global, string? Id)>();
+            try
+            {
+                var final = ProgressDisplay.Run(parse.GetValue(progress), TimeSpan.FromSeconds(parse.GetValue(progressInterval)), source, reporter =>
                 {
-                    foreach (var row in embedder.Embed(chunk, promptName, batch))
+                    var last = default(EmbeddingProgress);
+                    var progressSink = new Relay(reporter, p => last = p);
+                    var checkpoint = Stopwatch.StartNew();
+                    foreach (var r in embedder.EmbedStream(Shard(source, shardIndex, shardCount, pending), options, progressSink, cancel.Token))
                     {
-                        if (finalNormalize) L2Normalize(row);
-                        writer.WriteRow(row);
+                        // The queue holds the positions and ids of texts read ahead; texts done by an earlier run are passed over.
+                        var (local, global, id) = pending.Dequeue();
+                        while (local < r.Index) (local, global, id) = pending.Dequeue();
+                        writer.Write(id, global, r.Values);
+                        if (checkpoint.Elapsed < CheckpointInterval) continue;
+                        writer.Checkpoint();
+                        checkpoint.Restart();
                     }
-                    advance(chunk.Length);
-                }
-            });
-            writer.Commit();
-            return 0;
+                    return last;
+                });
+                writer.Complete();
+                if (parse.GetValue(progress) != ProgressMode.None)
+                    Console.Error.WriteLine($"te: {writer.Rows:N0} vectors of {dimension} in {clock.Elapsed.TotalSeconds:F1} s ({ProgressDisplay.Line(final)}) -> {outputPath}");
+                return 0;
+            }
+            catch (OperationCanceledException)
+            {
+                writer.Checkpoint();
+                Console.Error.WriteLine($"te: interrupted after {writer.Rows:N0} vectors; run the same command with --resume to continue.");
+                return 130;
+            }
+            catch when (!parse.GetValue(resume))
+            {
+                writer.Discard();
+                throw;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
         }));
         return command;
     }
 
-    /// <summary>The embedder, and whether rows still need a final L2 normalisation.</summary>
+    /// <summary>The texts of this shard, in input order; each one's input position and id queued for its result.</summary>
+    private static IEnumerable<string> Shard(TextSource source, int index, int count, Queue<(long, long, string?)> pending)
+    {
+        long local = 0;
+        foreach (var record in source.Read())
+        {
+            if (record.Index % count != index) continue;
+            pending.Enqueue((local++, record.Index, record.Id));
+            yield return record.Text;
+        }
+    }
+
+    /// <summary>The settings that decide the output's bytes; a resumed run must match them.</summary>
+    private static string JobDescription(ParseResult parse, SentenceEmbedder embedder, TextSource source, int dimension)
+    {
+        var settings = new SortedDictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["te"] = typeof(EmbedCommand).Assembly.GetName().Version?.ToString(),
+            ["model"] = embedder.Model.Folder,
+            ["path"] = embedder.Model.ComputePath,
+            ["format"] = source.Format.ToString(),
+            ["field"] = source.Field,
+            ["dimension"] = dimension.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        foreach (var option in parse.CommandResult.Children.OfType<System.CommandLine.Parsing.OptionResult>())
+        {
+            var name = option.Option.Name;
+            if (name is "--resume" or "--progress" or "--progress-interval") continue;
+            var value = option.Implicit ? null : string.Join(' ', option.Tokens.Select(t => t.Value));
+            settings[name] = name == "--input" && value is not null && value != "-" ? Path.GetFullPath(value) : value;
+        }
+        return JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    private static (int Index, int Count) ParseShard(string? text)
+    {
+        if (text is null) return (0, 1);
+        var parts = text.Split('/');
+        if (parts.Length == 2 && int.TryParse(parts[0], out var i) && int.TryParse(parts[1], out var n) && n >= 1 && i >= 0 && i < n) return (i, n);
+        throw new CliException($"--shard '{text}' must be i/N with 0 <= i < N, e.g. 0/4.");
+    }
+
+    private static InputFormat? ParseFormat(string? text) => text?.ToLowerInvariant() switch
+    {
+        null => null,
+        "txt" or "text" or "lines" => InputFormat.Text,
+        "jsonl" or "ndjson" => InputFormat.JsonLines,
+        "json" => InputFormat.Json,
+        _ => throw new CliException($"unknown --input-format '{text}'; use txt, jsonl or json."),
+    };
+
+    /// <summary>The embedder, whether vectors are normalised by default, and the model to dispose when the embedder does not own it.</summary>
     private static (SentenceEmbedder Embedder, bool Normalize, TransformerModel? OwnedModel) CreateEmbedder(
         string folder, ModelOptions options, string? pooling, string? layers, bool? normalize)
     {
         if (pooling is null && layers is null)
         {
             var embedder = SentenceEmbedder.Load(folder, options);
-            if (!embedder.IsSentenceTransformersFolder || normalize is null) return (embedder, false, null);
-            if (normalize == false)
+            if (embedder.IsSentenceTransformersFolder && normalize == false && embedder.EndsNormalized)
             {
                 embedder.Dispose();
-                throw new CliException("--normalize false cannot undo a sentence-transformers folder's own pipeline; choose --pooling to pool without it.");
+                throw new CliException("--normalize false cannot undo a sentence-transformers folder's own Normalize module; choose --pooling to pool without it.");
             }
-            return (embedder, true, null); // idempotent when the folder already normalises
+            return (embedder, false, null);
         }
 
         var strategy = pooling is null ? PoolingStrategy.Mean : ParsePooling(pooling);
@@ -95,14 +226,7 @@ internal static class EmbedCommand
         var range = ParseLayers(layers);
         var model = TransformerModel.Load(folder, options);
         // Create(model, ...) leaves the model to its caller.
-        return (SentenceEmbedder.Create(model, output => output.Layers(range).Mean().Tokens().Pool(strategy)), normalize ?? true, model);
-    }
-
-    private static void L2Normalize(float[] row)
-    {
-        var norm = Math.Sqrt(row.Sum(x => (double)x * x));
-        var scale = (float)(1 / Math.Max(norm, 1e-12));
-        for (var i = 0; i < row.Length; i++) row[i] *= scale;
+        return (SentenceEmbedder.Create(model, output => output.Layers(range).Mean().Tokens().Pool(strategy), options.MaxLength), true, model);
     }
 
     private static PoolingStrategy ParsePooling(string text) =>
@@ -129,18 +253,13 @@ internal static class EmbedCommand
         return new Range(ToIndex(parts[0]), exclusiveEnd);
     }
 
-    private static void WithProgress(long total, Action<Action<int>> work)
+    /// <summary>Passes reports on and keeps the last one (the summary line).</summary>
+    private sealed class Relay(IProgress<EmbeddingProgress> inner, Action<EmbeddingProgress> keep) : IProgress<EmbeddingProgress>
     {
-        if (Console.IsErrorRedirected || total == 0)
+        public void Report(EmbeddingProgress value)
         {
-            work(_ => { });
-            return;
+            keep(value);
+            inner.Report(value);
         }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        console.Progress().Start(ctx =>
-        {
-            var task = ctx.AddTask("embedding", maxValue: total);
-            work(n => task.Increment(n));
-        });
     }
 }

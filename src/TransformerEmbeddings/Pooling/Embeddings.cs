@@ -1,12 +1,20 @@
 using TorchSharp;
+using TransformerEmbeddings.Search;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Pooling;
 
 /// <summary>
-/// A batch of vectors, (B, D) float32, one per input row, held as managed memory. Every operation returns a new
-/// object. <see cref="Tensor"/> is a CPU tensor this object owns (made on first use, released by
-/// <see cref="Dispose"/>); <see cref="ToTensor"/> gives a copy the caller owns.
+/// A batch of vectors, (B, D) float32, one per input row, held as managed memory: the one type for vectors in this
+/// library (pooling results, <c>SentenceEmbedder.Embed</c>, search corpora). Every operation returns a new object.
+/// <see cref="Tensor"/> is a CPU tensor this object owns (made on first use, released by <see cref="Dispose"/>);
+/// <see cref="ToTensor"/> gives a copy the caller owns.
+/// <code>
+/// using var corpus = embedder.Embed(documents);
+/// using var queries = embedder.Embed(["Where is the fox?"]);
+/// float[,] scores = queries.Similarity(corpus);               // cosine by default
+/// SearchHit[][] top = queries.SemanticSearch(corpus, topK: 5); // corpus ids and scores, best first
+/// </code>
 /// </summary>
 public sealed class Embeddings : IDisposable
 {
@@ -39,6 +47,9 @@ public sealed class Embeddings : IDisposable
     /// <summary>All values, row-major (B × D).</summary>
     public ReadOnlySpan<float> Values => data;
 
+    /// <summary>The values' array itself (no copy), for views such as <c>ReadOnlyMemory</c> rows.</summary>
+    internal float[] Buffer => data;
+
     /// <summary>Vector <paramref name="index"/>, without copying.</summary>
     /// <param name="index">0..B-1.</param>
     /// <returns>D values.</returns>
@@ -54,9 +65,13 @@ public sealed class Embeddings : IDisposable
     /// <returns>D values.</returns>
     public float[] RowArray(int index) => Row(index).ToArray();
 
+    /// <summary>Vector <paramref name="index"/>, without copying (same as <see cref="Row"/>).</summary>
+    /// <param name="index">0..B-1.</param>
+    public ReadOnlySpan<float> this[int index] => Row(index);
+
     /// <summary>Copies every vector to its own array.</summary>
     /// <returns>B arrays of D values.</returns>
-    public float[][] ToArrays()
+    public float[][] ToArray()
     {
         var rows = new float[Count][];
         for (var i = 0; i < Count; i++) rows[i] = RowArray(i);
@@ -69,7 +84,8 @@ public sealed class Embeddings : IDisposable
         get
         {
             ObjectDisposedException.ThrowIf(disposed, this);
-            return tensor ??= ToTensor();
+            // Made once, outside any dispose scope of the caller: this object owns it.
+            return tensor ??= ToTensor().DetachFromDisposeScope();
         }
     }
 
@@ -79,9 +95,27 @@ public sealed class Embeddings : IDisposable
     /// <returns>The tensor.</returns>
     public Tensor ToTensor()
     {
-        using var scope = NewDisposeScope();
-        return scope.MoveToOuter(torch.tensor(data, [Count, Dimension]).clone());
+        // One straight copy into the tensor's storage (a CPU float32 tensor's bytes are a view).
+        var t = torch.empty([Count, Dimension], ScalarType.Float32);
+        if (data.Length > 0) System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()).CopyTo(t.bytes);
+        return t;
     }
+
+    /// <summary>1 / max(‖row‖, 1e-12) per row, (B), made once and owned by this object (cosine search divides by it).</summary>
+    internal Tensor InverseNorms
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            if (inverseNorms is not null) return inverseNorms;
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            inverseNorms = Tensor.norm(1, keepdim: false, p: 2).clamp_min(1e-12).reciprocal().DetachFromDisposeScope();
+            return inverseNorms;
+        }
+    }
+
+    private Tensor? inverseNorms;
 
     /// <summary>L2-normalises every vector: v / max(‖v‖, 1e-12) (<c>torch.nn.functional.normalize</c>).</summary>
     /// <returns>New embeddings.</returns>
@@ -152,6 +186,30 @@ public sealed class Embeddings : IDisposable
         return nx == 0 || ny == 0 ? 0 : dot / Math.Sqrt(nx * ny);
     }
 
+    /// <summary>
+    /// Scores every vector of this batch against every vector of <paramref name="other"/> (sentence-transformers'
+    /// <c>model.similarity</c>): a (B, other.B) matrix, higher is more similar.
+    /// </summary>
+    /// <param name="other">Vectors of the same dimension.</param>
+    /// <param name="function">Cosine (default), dot, or minus the Euclidean or Manhattan distance.</param>
+    /// <returns>The scores, row i for vector i of this batch.</returns>
+    /// <exception cref="ArgumentException">The dimensions differ.</exception>
+    public float[,] Similarity(Embeddings other, SimilarityFunction function = SimilarityFunction.Cosine) =>
+        VectorSimilarity.Matrix(this, other, function);
+
+    /// <summary>
+    /// Exact top-k search of a corpus with these vectors as queries (sentence-transformers' <c>util.semantic_search</c>):
+    /// for every query the <paramref name="topK"/> most similar corpus rows, best first (ties by lower id). Scored in
+    /// chunks over the corpus, so memory stays bounded whatever its size.
+    /// </summary>
+    /// <param name="corpus">The corpus vectors (same dimension).</param>
+    /// <param name="topK">How many hits per query (fewer when the corpus is smaller).</param>
+    /// <param name="function">Cosine (default), dot, or minus the Euclidean or Manhattan distance.</param>
+    /// <returns>One array of hits per query.</returns>
+    /// <exception cref="ArgumentException">The dimensions differ.</exception>
+    public SearchHit[][] SemanticSearch(Embeddings corpus, int topK = 10, SimilarityFunction function = SimilarityFunction.Cosine) =>
+        VectorSimilarity.TopK(this, corpus, topK, function);
+
     internal static Embeddings FromTensor(Tensor t)
     {
         using var scope = NewDisposeScope();
@@ -160,6 +218,7 @@ public sealed class Embeddings : IDisposable
         return new Embeddings(values, (int)t.shape[0], (int)t.shape[1]);
     }
 
+    /// <summary>dst = src / max(‖src‖, 1e-12); src and dst may be the same span.</summary>
     internal static void NormalizeInto(ReadOnlySpan<float> src, Span<float> dst)
     {
         double sum = 0;
@@ -175,5 +234,7 @@ public sealed class Embeddings : IDisposable
         disposed = true;
         tensor?.Dispose();
         tensor = null;
+        inverseNorms?.Dispose();
+        inverseNorms = null;
     }
 }

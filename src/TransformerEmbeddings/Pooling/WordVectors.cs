@@ -124,7 +124,7 @@ public sealed class SentenceWords : IReadOnlyList<Word>
 
     /// <summary>Copies every word vector.</summary>
     /// <returns>Count arrays of <see cref="Dimension"/> values.</returns>
-    public float[][] ToArrays() => words.Select(w => (float[])w.Vector.Clone()).ToArray();
+    public float[][] ToArray() => words.Select(w => (float[])w.Vector.Clone()).ToArray();
 
     /// <summary>The word vectors as (words, D) embeddings.</summary>
     /// <returns>New embeddings.</returns>

@@ -1,7 +1,10 @@
+using System.Runtime.CompilerServices;
 using TorchSharp;
 using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Hub;
+using TransformerEmbeddings.Pipelines;
 using TransformerEmbeddings.Pooling;
+using TransformerEmbeddings.Search;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.SentenceTransformers;
@@ -9,15 +12,18 @@ namespace TransformerEmbeddings.SentenceTransformers;
 /// <summary>
 /// Texts in, one float32 vector per text out. Loaded from a sentence-transformers folder (<c>modules.json</c>:
 /// Transformer, Pooling, then any Dense and Normalize modules; <c>sentence_bert_config.json</c>;
-/// <c>config_sentence_transformers.json</c> prompts and <c>truncate_dim</c>), <see cref="Embed(IReadOnlyList{string}, string?, int)"/> equals
-/// <c>SentenceTransformer(folder).encode(texts)</c>. Any other model folder gets mean pooling and L2 normalisation,
-/// or the pooling chain you give it.
+/// <c>config_sentence_transformers.json</c> prompts, <c>truncate_dim</c>, <c>similarity_fn_name</c>),
+/// <see cref="Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{EmbeddingProgress}?, CancellationToken)"/> equals
+/// <c>SentenceTransformer(folder).encode(texts)</c>. Any other model folder gets mean pooling and L2 normalisation
+/// (<c>SentenceTransformer(folder)</c> would not normalise), or the pooling chain you give it.
 /// <code>
 /// using var embedder = SentenceEmbedder.Load("all-MiniLM-L6-v2");
-/// float[][] vectors = embedder.Embed(["The quick brown fox.", "A fast auburn fox."]);
+/// using var vectors = embedder.Embed(["The quick brown fox.", "A fast auburn fox."]);
+/// float[,] scores = embedder.Similarity(vectors, vectors);
+/// foreach (var item in embedder.EmbedStream(File.ReadLines("corpus.txt"))) Save(item.Index, item.Values);
 /// </code>
-/// Texts are embedded in batches of similar length (longest first, as sentence-transformers does); results come back in
-/// input order; memory is bounded by one batch. Thread-safe for concurrent <see cref="Embed(IReadOnlyList{string}, string?, int)"/> calls.
+/// Texts are embedded in batches by a token budget, sorted by length inside a bounded window (<see cref="BatchOptions"/>);
+/// results come back in input order; memory is bounded by the window. Thread-safe for concurrent calls.
 /// </summary>
 public sealed class SentenceEmbedder : IDisposable
 {
@@ -28,6 +34,7 @@ public sealed class SentenceEmbedder : IDisposable
     private readonly bool includePrompt;
     private readonly bool firstTokenCls;
     private int dimension;
+    private int? specialTokens;
     private bool disposed;
 
     private SentenceEmbedder(TransformerModel model, bool ownsModel, PoolingStrategy? pooling, Func<EncoderOutput, Embeddings>? custom,
@@ -87,6 +94,19 @@ public sealed class SentenceEmbedder : IDisposable
     /// <summary>Whether the folder was a sentence-transformers folder (has <c>modules.json</c>).</summary>
     public bool IsSentenceTransformersFolder { get; }
 
+    /// <summary>How <see cref="Similarity"/> and <see cref="SemanticSearch"/> score vectors: the folder's
+    /// <c>similarity_fn_name</c>, cosine when it names none.</summary>
+    public SimilarityFunction SimilarityFunction { get; private init; } = SimilarityFunction.Cosine;
+
+    /// <summary>The token limit, checked against the model's position table.</summary>
+    private static int CheckedLimit(TransformerModel model, int maxLength)
+    {
+        if (maxLength < 2 || maxLength > model.Config.MaxSequenceLength)
+            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength,
+                $"The token limit must lie in 2..{model.Config.MaxSequenceLength} (the positions of {model.Folder}).");
+        return maxLength;
+    }
+
     /// <summary>
     /// Loads a model folder. With <c>modules.json</c> the sentence-transformers pipeline is rebuilt exactly; otherwise
     /// the embedder uses mean pooling and L2 normalisation.
@@ -112,8 +132,10 @@ public sealed class SentenceEmbedder : IDisposable
                 throw new ModelConfigurationException(Path.Combine(folder, "1_Pooling", "config.json"), "word_embedding_dimension",
                     $"Is {w}; the model's hidden size is {model.HiddenSize}.");
             foreach (var module in st.AfterPooling) dense.Add(module is null ? null : DenseModule.Load(module, model.Device));
-            return new SentenceEmbedder(model, true, st.Pooling, null, dense, Math.Min(st.MaxSeqLength ?? model.Tokenizer.MaxLength, model.Config.MaxSequenceLength), st.DoLowerCase,
-                st.IncludePrompt, st.Prompts, st.DefaultPromptName, st.TruncateDim, true);
+            // The caller's limit wins over sentence_bert_config.json's max_seq_length, as in sentence-transformers.
+            var maxLength = options?.MaxLength ?? Math.Min(st.MaxSeqLength ?? model.Tokenizer.MaxLength, model.Config.MaxSequenceLength);
+            return new SentenceEmbedder(model, true, st.Pooling, null, dense, CheckedLimit(model, maxLength), st.DoLowerCase,
+                st.IncludePrompt, st.Prompts, st.DefaultPromptName, st.TruncateDim, true) { SimilarityFunction = st.Similarity };
         }
         catch
         {
@@ -134,8 +156,16 @@ public sealed class SentenceEmbedder : IDisposable
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(pooling);
         var model = TransformerModel.Load(folder, options);
-        return new SentenceEmbedder(model, true, pooling, null, normalize ? [null] : [], options?.MaxLength ?? model.Tokenizer.MaxLength,
-            false, true, new Dictionary<string, string>(), null, null, false);
+        try
+        {
+            return new SentenceEmbedder(model, true, pooling, null, normalize ? [null] : [], CheckedLimit(model, options?.MaxLength ?? model.Tokenizer.MaxLength),
+                false, true, new Dictionary<string, string>(), null, null, false);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>An embedder over a loaded model with a token pooling over the last layer.</summary>
@@ -147,7 +177,7 @@ public sealed class SentenceEmbedder : IDisposable
     public static SentenceEmbedder Create(TransformerModel model, PoolingStrategy? pooling = null, bool normalize = true, int? maxLength = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return new SentenceEmbedder(model, false, pooling ?? PoolingStrategy.Mean, null, normalize ? [null] : [], maxLength ?? model.Tokenizer.MaxLength,
+        return new SentenceEmbedder(model, false, pooling ?? PoolingStrategy.Mean, null, normalize ? [null] : [], CheckedLimit(model, maxLength ?? model.Tokenizer.MaxLength),
             false, true, new Dictionary<string, string>(), null, null, false);
     }
 
@@ -164,44 +194,188 @@ public sealed class SentenceEmbedder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(pooling);
-        return new SentenceEmbedder(model, false, null, pooling, [], maxLength ?? model.Tokenizer.MaxLength,
+        return new SentenceEmbedder(model, false, null, pooling, [], CheckedLimit(model, maxLength ?? model.Tokenizer.MaxLength),
             false, true, new Dictionary<string, string>(), null, null, false);
     }
 
     /// <summary>
-    /// Embeds texts: <c>SentenceTransformer(folder).encode(texts, prompt_name=promptName, batch_size=batchSize)</c> as float32.
+    /// Embeds texts: <c>SentenceTransformer(folder).encode(texts)</c> as float32, one row per text in input order.
+    /// Texts run in batches by a token budget, sorted by length within a window (<see cref="EmbeddingOptions.Batching"/>);
+    /// each vector is copied once, from the pooled batch into the result.
     /// </summary>
     /// <param name="texts">The texts.</param>
-    /// <param name="promptName">A prompt of <see cref="Prompts"/> to prepend; <see cref="DefaultPromptName"/> when null.</param>
-    /// <param name="batchSize">Texts per forward pass.</param>
-    /// <returns>One vector per text, in input order.</returns>
-    /// <exception cref="ArgumentException">The prompt name is unknown.</exception>
-    public float[][] Embed(IReadOnlyList<string> texts, string? promptName = null, int batchSize = 32)
+    /// <param name="options">Prompt, normalisation, truncation, batching, long texts; the folder's pipeline when null.</param>
+    /// <param name="progress">Told after every forward pass (texts, tokens, tokens/s, texts cut at the limit).</param>
+    /// <param name="cancellationToken">Checked between forward passes.</param>
+    /// <returns>(texts, dimension) embeddings.</returns>
+    /// <exception cref="ArgumentException">The prompt name is unknown, or token vectors were asked for (use <see cref="EmbedStream"/>).</exception>
+    /// <exception cref="TextTooLongException">A text is over the limit and <see cref="LongTextHandling.Refuse"/> was asked for.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    public Embeddings Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<EmbeddingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ObjectDisposedException.ThrowIf(disposed, this);
-        var prompt = ResolvePrompt(promptName);
-        var prepared = texts.Select(t => Prepare((prompt ?? "") + (t ?? throw new ArgumentException("A text is null.", nameof(texts))))).ToArray();
-        var promptLength = prompt is not null && !includePrompt ? Model.Tokenizer.Encode(Prepare(prompt), MaxSequenceLength).Count - 1 : 0;
-        var order = Enumerable.Range(0, texts.Count).OrderByDescending(i => texts[i].Length).ToArray();
-        var result = new float[texts.Count][];
-        for (var start = 0; start < order.Length; start += batchSize)
+        if (options?.Output == EmbeddingOutput.TokenVectors)
+            throw new ArgumentException("Embed returns one vector per text; token vectors come from EmbedStream or EmbedAsync.", nameof(options));
+        var run = new EmbeddingRun(this, options, progress, cancellationToken);
+        var target = new EmbeddingRun.MatrixTarget(texts.Count);
+        var window = run.WindowSize;
+        for (var start = 0; start < texts.Count; start += window)
         {
-            var idx = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
-            var tokens = Model.Tokenizer.EncodeBatch(idx.Select(i => prepared[i]).ToList(), MaxSequenceLength);
-            using var inputs = EncoderInputs.FromTokenized(tokens, Model.Tokenizer.PadTokenId);
-            using var vectors = EmbedBatch(inputs, promptLength);
-            for (var j = 0; j < idx.Length; j++) result[idx[j]] = vectors.RowArray(j);
+            var w = run.Begin(new ListSegment<string>(texts, start, Math.Min(window, texts.Count - start)), start, target);
+            while (w.Step()) while (w.TryNext(out _)) { }
+            while (w.TryNext(out _)) { }
         }
-        return result;
+        run.Report(completed: true);
+        return target.Buffer is null ? new Embeddings([], 0, Dimension) : new Embeddings(target.Buffer, texts.Count, target.Dimension);
     }
 
     /// <summary>Embeds one text.</summary>
     /// <param name="text">The text.</param>
-    /// <param name="promptName">A prompt name, or null for the default.</param>
+    /// <param name="options">Per-call options; the folder's pipeline when null.</param>
     /// <returns>Its vector.</returns>
-    public float[] Embed(string text, string? promptName = null) => Embed([text], promptName)[0];
+    public float[] Embed(string text, EmbeddingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        using var e = Embed([text], options);
+        return e.Values.ToArray();
+    }
+
+    /// <summary>
+    /// Embeds a stream of any length with memory bounded by one sort window: results come in input order as their
+    /// batches complete, each a managed array the caller owns.
+    /// </summary>
+    /// <param name="texts">The texts, read once.</param>
+    /// <param name="options">Per-call options; the folder's pipeline when null.</param>
+    /// <param name="progress">Told after every forward pass.</param>
+    /// <param name="cancellationToken">Checked between forward passes.</param>
+    /// <returns>One result per text, in input order.</returns>
+    public IEnumerable<EmbeddedText> EmbedStream(IEnumerable<string> texts, EmbeddingOptions? options = null,
+        IProgress<EmbeddingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var run = new EmbeddingRun(this, options, progress, cancellationToken);
+        return Stream(run, texts);
+    }
+
+    private static IEnumerable<EmbeddedText> Stream(EmbeddingRun run, IEnumerable<string> texts)
+    {
+        var size = run.WindowSize;
+        var skip = run.Options.SkipTexts;
+        var buffer = new List<string>(size);
+        long index = 0, start = 0;
+        foreach (var text in texts)
+        {
+            // Whole windows done by an earlier run are only read.
+            if (index++ < skip / size * size)
+            {
+                start = index;
+                continue;
+            }
+            buffer.Add(text);
+            if (buffer.Count < size) continue;
+            foreach (var r in RunWindow(run, buffer, start)) yield return r;
+            start += buffer.Count;
+            buffer.Clear();
+        }
+        if (buffer.Count > 0)
+            foreach (var r in RunWindow(run, buffer, start)) yield return r;
+        run.Report(completed: true);
+    }
+
+    private static IEnumerable<EmbeddedText> RunWindow(EmbeddingRun run, List<string> texts, long start)
+    {
+        var target = new EmbeddingRun.PerTextTarget(texts.Count);
+        var window = run.Begin(texts, start, target);
+        while (true)
+        {
+            while (window.TryNext(out var slot)) yield return Result(window, target, slot, start);
+            if (!window.Step()) break;
+        }
+        while (window.TryNext(out var slot)) yield return Result(window, target, slot, start);
+    }
+
+    private static EmbeddedText Result(EmbeddingRun.Window window, EmbeddingRun.PerTextTarget target, int slot, long start)
+    {
+        var t = window.Tokenization(slot);
+        var windows = window.Windows(slot);
+        return new EmbeddedText(start + slot, target.Take(slot), window.Rows(slot), windows > 1 ? t.Count : t.Count, windows > 1 ? 0 : t.TruncatedTokenCount, windows);
+    }
+
+    /// <summary>
+    /// Embeds an asynchronous stream (a channel, a database cursor, a file read as it arrives) with memory bounded by one
+    /// sort window; forward passes run on the thread pool, results come in input order as their batches complete.
+    /// </summary>
+    /// <param name="texts">The texts, read once.</param>
+    /// <param name="options">Per-call options; the folder's pipeline when null.</param>
+    /// <param name="progress">Told after every forward pass.</param>
+    /// <param name="cancellationToken">Checked between forward passes and while waiting for texts.</param>
+    /// <returns>One result per text, in input order.</returns>
+    public async IAsyncEnumerable<EmbeddedText> EmbedAsync(IAsyncEnumerable<string> texts, EmbeddingOptions? options = null,
+        IProgress<EmbeddingProgress>? progress = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var run = new EmbeddingRun(this, options, progress, cancellationToken);
+        var size = run.WindowSize;
+        var skip = run.Options.SkipTexts;
+        var buffer = new List<string>(size);
+        long index = 0, start = 0;
+        await using var e = texts.GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            var more = await e.MoveNextAsync().ConfigureAwait(false);
+            if (more)
+            {
+                if (index++ < skip / size * size)
+                {
+                    start = index;
+                    continue;
+                }
+                buffer.Add(e.Current);
+                if (buffer.Count < size) continue;
+            }
+            if (buffer.Count > 0)
+            {
+                var target = new EmbeddingRun.PerTextTarget(buffer.Count);
+                var batchTexts = buffer.ToArray();
+                var window = await Task.Run(() => run.Begin(batchTexts, start, target), cancellationToken).ConfigureAwait(false);
+                while (true)
+                {
+                    while (window.TryNext(out var slot)) yield return Result(window, target, slot, start);
+                    if (!await Task.Run(window.Step, cancellationToken).ConfigureAwait(false)) break;
+                }
+                while (window.TryNext(out var slot)) yield return Result(window, target, slot, start);
+                start += buffer.Count;
+                buffer.Clear();
+            }
+            if (!more) break;
+        }
+        run.Report(completed: true);
+    }
+
+    /// <summary>Scores two batches of vectors with the folder's <c>similarity_fn_name</c> (cosine by default).</summary>
+    /// <param name="a">Vectors from this embedder.</param>
+    /// <param name="b">Vectors from this embedder.</param>
+    /// <returns>(a.Count, b.Count) scores, higher is more similar.</returns>
+    public float[,] Similarity(Embeddings a, Embeddings b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        return a.Similarity(b, SimilarityFunction);
+    }
+
+    /// <summary>Exact top-k search with the folder's <c>similarity_fn_name</c> (<c>util.semantic_search</c>).</summary>
+    /// <param name="queries">Query vectors from this embedder.</param>
+    /// <param name="corpus">Corpus vectors from this embedder.</param>
+    /// <param name="topK">Hits per query.</param>
+    /// <returns>One array of hits per query, best first.</returns>
+    public SearchHit[][] SemanticSearch(Embeddings queries, Embeddings corpus, int topK = 10)
+    {
+        ArgumentNullException.ThrowIfNull(queries);
+        return queries.SemanticSearch(corpus, topK, SimilarityFunction);
+    }
 
     /// <summary>The pipeline after tokenization, on one padded batch: forward, pooling, Dense/Normalize modules, truncation.</summary>
     /// <param name="inputs">The batch.</param>
@@ -210,34 +384,70 @@ public sealed class SentenceEmbedder : IDisposable
     internal Embeddings EmbedBatch(EncoderInputs inputs, int promptLength = 0)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        using var output = Model.Forward(inputs);
-        if (custom is not null)
-        {
-            var e = custom(output);
-            if (e.Count != output.BatchSize)
-                throw new InvalidOperationException($"The pooling function returned {e.Count} vectors for {output.BatchSize} texts.");
-            return e;
-        }
         using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var h = output.LastHiddenState.to(ScalarType.Float32);
-        var mask = output.AttentionMask.to(ScalarType.Float32);
-        if (promptLength > 0)
-        {
-            mask = mask.clone();
-            mask.narrow(1, 0, Math.Min(promptLength, mask.shape[1])).fill_(0);
-        }
-        var parts = Pooling!.Modes.Select(m => m == TokenPooling.Cls && firstTokenCls ? h.select(1, 0) : PoolingMath.Pool(m, h, mask)).ToArray();
-        var x = parts.Length == 1 ? parts[0] : cat(parts, -1);
-        foreach (var module in afterPooling)
-        {
-            x = module is null ? x / x.norm(1, keepdim: true, p: 2).clamp_min(1e-12) : module.Forward(x);
-        }
-        if (TruncateDimension is { } t) x = x.narrow(1, 0, t);
-        return Embeddings.FromTensor(x);
+        using var output = Model.Forward(inputs);
+        int[]? prompts = promptLength > 0 ? Enumerable.Repeat(promptLength, inputs.BatchSize).ToArray() : null;
+        return Embeddings.FromTensor(Pool(output, prompts, null, false));
     }
 
-    private string? ResolvePrompt(string? promptName)
+    /// <summary>
+    /// Pooling, Dense/Normalize modules, truncation (the call's, else the folder's) and the call's normalisation on one
+    /// output: a contiguous (B, D) float32 CPU tensor in the caller's dispose scope.
+    /// </summary>
+    internal Tensor Pool(EncoderOutput output, int[]? promptLengths, int? truncateDimension, bool normalize)
+    {
+        using var _ = no_grad();
+        Tensor x;
+        if (custom is not null)
+        {
+            using var e = custom(output);
+            if (e.Count != output.BatchSize)
+                throw new InvalidOperationException($"The pooling function returned {e.Count} vectors for {output.BatchSize} texts.");
+            x = e.ToTensor();
+        }
+        else
+        {
+            var h = output.LastHiddenState.to(ScalarType.Float32);
+            var mask = output.AttentionMask.to(ScalarType.Float32);
+            if (promptLengths is not null)
+            {
+                mask = mask.clone();
+                for (var i = 0; i < promptLengths.Length; i++)
+                    if (promptLengths[i] > 0) mask[i].narrow(0, 0, Math.Min(promptLengths[i], mask.shape[1])).fill_(0);
+            }
+            var parts = new Tensor[Pooling!.Modes.Count];
+            for (var i = 0; i < parts.Length; i++)
+            {
+                var m = Pooling.Modes[i];
+                parts[i] = m == TokenPooling.Cls && firstTokenCls ? h.select(1, 0) : PoolingMath.Pool(m, h, mask);
+            }
+            x = parts.Length == 1 ? parts[0] : cat(parts, -1);
+            foreach (var module in afterPooling)
+                x = module is null ? L2Normalize(x) : module.Forward(x);
+        }
+        if ((truncateDimension ?? TruncateDimension) is { } t)
+        {
+            if (t > x.shape[1])
+                throw new ArgumentOutOfRangeException(nameof(truncateDimension), t, $"Cannot truncate {x.shape[1]}-dimensional vectors to {t} dimensions.");
+            x = x.narrow(1, 0, t);
+        }
+        if (normalize) x = L2Normalize(x);
+        return x.to(ScalarType.Float32).cpu().contiguous();
+    }
+
+    private static Tensor L2Normalize(Tensor x) => x / x.norm(1, keepdim: true, p: 2).clamp_min(1e-12);
+
+    /// <summary>Whether the pipeline's vectors are unit length (it ends with Normalize and no truncation follows).</summary>
+    internal bool EndsNormalized => afterPooling.Count > 0 && afterPooling[^1] is null && TruncateDimension is null;
+
+    /// <summary>Special tokens the tokenizer adds to one text ([CLS] and [SEP]: 2).</summary>
+    internal int SpecialTokenCount => specialTokens ??= Model.Tokenizer.Encode("").Count;
+
+    /// <summary>Leading tokens of a prompt left out of pooling (<c>include_prompt: false</c>): its tokens and the first special token.</summary>
+    internal int PromptTokens(string? prompt) =>
+        prompt is null || includePrompt ? 0 : Model.Tokenizer.Encode(Prepare(prompt), MaxSequenceLength).Count - 1;
+
+    internal string? ResolvePrompt(string? promptName)
     {
         if (promptName is null) return DefaultPromptName is null ? null : Prompts[DefaultPromptName];
         return Prompts.TryGetValue(promptName, out var p)
@@ -247,7 +457,7 @@ public sealed class SentenceEmbedder : IDisposable
                 nameof(promptName));
     }
 
-    private string Prepare(string text)
+    internal string Prepare(string text)
     {
         if (!IsSentenceTransformersFolder) return text;
         var s = text.Trim();

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.AI;
+using TransformerEmbeddings.Pipelines;
 
 namespace TransformerEmbeddings.SentenceTransformers;
 
@@ -32,7 +33,7 @@ public sealed class SentenceEmbeddingGenerator : IEmbeddingGenerator<string, Emb
     /// <summary>Embeds the texts (batched, in input order) on a worker thread.</summary>
     /// <param name="values">The texts.</param>
     /// <param name="options">Dimensions (Matryoshka truncation) and an optional <c>prompt_name</c>.</param>
-    /// <param name="cancellationToken">Cancels before the work starts.</param>
+    /// <param name="cancellationToken">Checked between forward passes.</param>
     /// <returns>One embedding per text.</returns>
     public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
         IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
@@ -43,28 +44,21 @@ public sealed class SentenceEmbeddingGenerator : IEmbeddingGenerator<string, Emb
         if (dimensions is { } d && (d < 1 || d > embedder.Dimension))
             throw new ArgumentOutOfRangeException(nameof(options), d, $"Dimensions must lie in 1..{embedder.Dimension}.");
         var prompt = options?.AdditionalProperties?.TryGetValue("prompt_name", out var p) == true ? p?.ToString() : null;
+        // Dimensions: truncate_dim then normalize_embeddings, as sentence-transformers' encode() does it.
+        var embedOptions = new EmbeddingOptions { PromptName = prompt, TruncateDimension = dimensions, Normalize = dimensions is not null };
         return Task.Run(() =>
         {
-            var vectors = embedder.Embed(texts, prompt);
-            var result = new GeneratedEmbeddings<Embedding<float>>(vectors.Length);
+            var vectors = embedder.Embed(texts, embedOptions, cancellationToken: cancellationToken);
+            var result = new GeneratedEmbeddings<Embedding<float>>(vectors.Count);
             var created = DateTimeOffset.UtcNow;
-            foreach (var v in vectors)
+            for (var i = 0; i < vectors.Count; i++)
             {
-                var vector = dimensions is { } n ? Renormalized(v.AsSpan(0, n)) : v;
-                result.Add(new Embedding<float>(vector) { ModelId = metadata.DefaultModelId, CreatedAt = created });
+                // Rows of the one result array: no copy.
+                var row = new ReadOnlyMemory<float>(vectors.Buffer, i * vectors.Dimension, vectors.Dimension);
+                result.Add(new Embedding<float>(row) { ModelId = metadata.DefaultModelId, CreatedAt = created });
             }
             return result;
         }, cancellationToken);
-    }
-
-    private static float[] Renormalized(ReadOnlySpan<float> v)
-    {
-        var norm = 0.0;
-        foreach (var x in v) norm += (double)x * x;
-        var scale = (float)(1 / Math.Max(Math.Sqrt(norm), 1e-12));
-        var result = new float[v.Length];
-        for (var i = 0; i < v.Length; i++) result[i] = v[i] * scale;
-        return result;
     }
 
     /// <summary>Returns the metadata, the embedder, the model or this generator when asked for their type.</summary>

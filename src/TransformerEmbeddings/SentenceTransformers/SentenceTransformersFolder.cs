@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Pooling;
+using TransformerEmbeddings.Search;
 
 namespace TransformerEmbeddings.SentenceTransformers;
 
@@ -27,6 +28,7 @@ internal sealed class SentenceTransformersFolder
     public IReadOnlyDictionary<string, string> Prompts { get; init; } = new Dictionary<string, string>();
     public string? DefaultPromptName { get; init; }
     public int? TruncateDim { get; init; }
+    public SimilarityFunction Similarity { get; init; } = SimilarityFunction.Cosine;
 
     public static bool IsSentenceTransformers(string folder) => File.Exists(Path.Combine(folder, "modules.json"));
 
@@ -71,6 +73,7 @@ internal sealed class SentenceTransformersFolder
         var prompts = new Dictionary<string, string>(StringComparer.Ordinal);
         string? defaultPrompt = null;
         int? truncateDim = null;
+        var similarity = SimilarityFunction.Cosine;
         var stConfig = Path.Combine(folder, "config_sentence_transformers.json");
         if (File.Exists(stConfig))
         {
@@ -91,6 +94,13 @@ internal sealed class SentenceTransformersFolder
                     $"'{defaultPrompt}' is not one of the prompts ({string.Join(", ", prompts.Keys)}).");
             truncateDim = Int(root, "truncate_dim", stConfig);
             if (truncateDim is <= 0) throw new ModelConfigurationException(stConfig, "truncate_dim", $"Must be positive; found {truncateDim}.");
+            if (String(root, "similarity_fn_name", stConfig) is { } fn)
+            {
+                similarity = SimilarityFunctions.TryParse(fn, out var f)
+                    ? f
+                    : throw new ModelConfigurationException(stConfig, "similarity_fn_name",
+                        $"'{fn}' is not a known similarity; expected one of {string.Join(", ", SimilarityFunctions.Names)}.");
+            }
         }
 
         return new SentenceTransformersFolder
@@ -105,6 +115,7 @@ internal sealed class SentenceTransformersFolder
             Prompts = prompts,
             DefaultPromptName = defaultPrompt,
             TruncateDim = truncateDim,
+            Similarity = similarity,
         };
     }
 

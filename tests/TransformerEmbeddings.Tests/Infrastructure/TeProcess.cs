@@ -3,23 +3,50 @@ using System.Diagnostics;
 namespace TransformerEmbeddings.Tests.Infrastructure;
 
 /// <summary>
-/// Runs the <c>te</c> tool as its own process (from the CLI project's output, which has all its dependencies), for
-/// checks that need two real processes.
+/// Runs the <c>te</c> tool as its own process (from the CLI project's output, which has all its dependencies): for
+/// standard input and output, for killing it, and for checks that need two real processes.
 /// </summary>
 public static class TeProcess
 {
     private static readonly Lazy<string> Dll = new(Find);
 
-    public static async Task<(int Code, string Output, string Error)> RunAsync(IReadOnlyDictionary<string, string?> environment, params string[] args)
+    /// <summary>te.dll run with this test host's dotnet.</summary>
+    public static ProcessStartInfo StartInfo(params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH")
+                                        ?? (Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet"))
         {
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Dll.Value);
-        foreach (var a in args) start.ArgumentList.Add(a);
+        info.ArgumentList.Add(Dll.Value);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        return info;
+    }
+
+    /// <summary>Runs te to the end with <paramref name="stdin"/> as standard input; returns exit code, stdout and stderr.</summary>
+    public static (int ExitCode, string Output, string Error) Run(string? stdin, params string[] args)
+    {
+        using var p = Process.Start(StartInfo(args))!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        if (stdin is not null) p.StandardInput.Write(stdin);
+        p.StandardInput.Close();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"te {string.Join(' ', args)} did not finish in 5 minutes.");
+        }
+        return (p.ExitCode, output.Result, error.Result);
+    }
+
+    /// <summary>Runs te to the end with these environment variables set (null removes one).</summary>
+    public static async Task<(int Code, string Output, string Error)> RunAsync(IReadOnlyDictionary<string, string?> environment, params string[] args)
+    {
+        var start = StartInfo(args);
+        start.RedirectStandardInput = false;
         foreach (var (name, value) in environment)
         {
             if (value is null) start.Environment.Remove(name);

@@ -1,3 +1,4 @@
+using TransformerEmbeddings.Pipelines;
 using TransformerEmbeddings.SentenceTransformers;
 using TransformerEmbeddings.Tests.Infrastructure;
 using Xunit;
@@ -12,14 +13,14 @@ public sealed class ConcurrencyTests
         var model = ModelCache.Get("bert-tiny-uncased");
         using var embedder = SentenceEmbedder.Create(model);
         var texts = StsBenchmark.Dev().Take(64).SelectMany(p => new[] { p.A, p.B }).ToList();
-        var sequential = embedder.Embed(texts, batchSize: 8);
+        var sequential = embedder.Embed(texts, Batches(8)).ToArray();
 
         var parallel = new float[4][][];
         Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
         {
             // Each thread embeds the texts in its own order and batch size.
             var order = Enumerable.Range(0, texts.Count).Select(i => (i * (t + 3)) % texts.Count).Distinct().ToList();
-            var vectors = embedder.Embed(order.Select(i => texts[i]).ToList(), batchSize: 5 + t);
+            var vectors = embedder.Embed(order.Select(i => texts[i]).ToList(), Batches(5 + t)).ToArray();
             var back = new float[texts.Count][];
             for (var j = 0; j < order.Count; j++) back[order[j]] = vectors[j];
             parallel[t] = back;
@@ -30,4 +31,6 @@ public sealed class ConcurrencyTests
                 if (run[i] is { } v)
                     Assert.True(v.Zip(sequential[i]).All(p => Math.Abs(p.First - p.Second) < 1e-5), $"text {i} differs");
     }
+
+    private static EmbeddingOptions Batches(int texts) => new() { Batching = new BatchOptions { MaxTextsPerBatch = texts } };
 }

@@ -40,9 +40,9 @@ public sealed class EmbeddingsTests
         using var both = tokens.Concat(TokenPooling.Cls, TokenPooling.Mean);
         using var parsed = tokens.Pool(PoolingStrategy.Parse("cls+mean"));
         using var joined = Embeddings.Concat(cls, mean);
-        Assert.Equal(both.ToArrays(), joined.ToArrays());
-        Assert.Equal(both.ToArrays(), parsed.ToArrays());
-        var arrays = both.ToArrays();
+        Assert.Equal(both.ToArray(), joined.ToArray());
+        Assert.Equal(both.ToArray(), parsed.ToArray());
+        var arrays = both.ToArray();
         using var t = both.ToTensor();
         Assert.Equal([both.Count, both.Dimension], t.shape.Select(x => (int)x).ToArray());
         for (var i = 0; i < both.Count; i++)

@@ -18,8 +18,8 @@ public sealed class StsBenchmarkTests(ITestOutputHelper log)
         var pairs = StsBenchmark.Dev();
         Assert.Equal(1500, pairs.Count);
         using var embedder = SentenceEmbedder.Create(ModelCache.Get("all-MiniLM-L6-v2"));
-        var a = embedder.Embed(pairs.Select(p => p.A).ToList());
-        var b = embedder.Embed(pairs.Select(p => p.B).ToList());
+        var a = embedder.Embed(pairs.Select(p => p.A).ToList()).ToArray();
+        var b = embedder.Embed(pairs.Select(p => p.B).ToList()).ToArray();
         var cosines = a.Zip(b).Select(p => Cosine(p.First, p.Second)).ToList();
         var spearman = 100 * StsBenchmark.Spearman(cosines, pairs.Select(p => p.Score).ToList());
         log.WriteLine($"STS-benchmark dev Spearman x100: {spearman:F2}");
@@ -34,8 +34,8 @@ public sealed class StsBenchmarkTests(ITestOutputHelper log)
         var sentences = pairs.SelectMany(p => new[] { p.A, p.B }).ToList();
         using var exact = SentenceEmbedder.Create(ModelCache.Get("all-MiniLM-L6-v2"));
         using var fast = SentenceEmbedder.Load(SharedData.Model("all-MiniLM-L6-v2"), Modeling.PrecisionTests.IntegerFastMode);
-        var e = exact.Embed(sentences);
-        var f = fast.Embed(sentences);
+        var e = exact.Embed(sentences).ToArray();
+        var f = fast.Embed(sentences).ToArray();
         var agreement = e.Zip(f).Select(p => Cosine(p.First, p.Second)).ToList();
         double Spearman(float[][] v) =>
             100 * StsBenchmark.Spearman(pairs.Select((_, i) => Cosine(v[2 * i], v[2 * i + 1])).ToList(), pairs.Select(p => p.Score).ToList());

@@ -16,9 +16,9 @@ public sealed class EmbeddingGeneratorTests
         string[] texts = ["The quick brown fox.", "A fast auburn fox."];
 
         var result = await abstraction.GenerateAsync(texts);
-        var direct = embedder.Embed(texts);
+        using var direct = embedder.Embed(texts);
         Assert.Equal(2, result.Count);
-        Assert.Equal(direct[1], result[1].Vector.ToArray());
+        Assert.Equal(direct.RowArray(1), result[1].Vector.ToArray());
 
         var small = await abstraction.GenerateAsync(texts, new EmbeddingGenerationOptions { Dimensions = 64 });
         var v = small[0].Vector.ToArray();

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Pipelines;
 using TransformerEmbeddings.Pooling;
 using TransformerEmbeddings.SentenceTransformers;
 using TransformerEmbeddings.Tests.Infrastructure;
@@ -96,7 +97,7 @@ public sealed class SentenceEmbedderTests
         Assert.Equal(8, embedder.TruncateDimension);
         Assert.Equal(8, embedder.Dimension);
         Assert.Equal("query: ", embedder.Prompts["query"]);
-        var e = Assert.Throws<ArgumentException>(() => embedder.Embed(["x"], promptName: "passage"));
+        var e = Assert.Throws<ArgumentException>(() => embedder.Embed(["x"], new EmbeddingOptions { PromptName = "passage" }));
         Assert.Contains("passage", e.Message);
 
         using var inputs = GoldenTokens.IdInputs(embedder.Model, golden, "");

@@ -1,0 +1,82 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace TransformerEmbeddings.Cli.Output;
+
+/// <summary>
+/// JSON lines: <c>{"id": …, "embedding": [...]}</c> per row in input order; the id is the input's id field, else the
+/// row's 0-based input position. Floats are written as the shortest text that reads back to the same float32.
+/// </summary>
+internal sealed class JsonLinesWriter : EmbeddingWriter
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+    private readonly PartialFiles? files;
+    private readonly Stream stream;
+    private readonly ArrayBufferWriter<byte> line = new(1 << 14);
+    private readonly Utf8JsonWriter json;
+
+    /// <summary>To standard output (not resumable).</summary>
+    public JsonLinesWriter(Stream stdout, int dimension) : base(dimension)
+    {
+        stream = new BufferedStream(stdout, 1 << 16);
+        json = new Utf8JsonWriter(line, WriterOptions);
+    }
+
+    /// <summary>To a file, through its partial files.</summary>
+    public JsonLinesWriter(PartialFiles files, int dimension) : base(dimension)
+    {
+        this.files = files;
+        var file = new FileStream(files.Data, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        if (files.Resuming) Rows = TrimToWholeLines(file);
+        else file.SetLength(0);
+        stream = file;
+        json = new Utf8JsonWriter(line, WriterOptions);
+    }
+
+    public override void Write(string? id, long index, ReadOnlySpan<float> vector)
+    {
+        line.ResetWrittenCount();
+        json.Reset(line);
+        json.WriteStartObject();
+        json.WritePropertyName("id"u8);
+        if (id is null) json.WriteNumberValue(index);
+        else json.WriteRawValue(id, skipInputValidation: true);
+        json.WriteStartArray("embedding"u8);
+        foreach (var v in vector) json.WriteNumberValue(v);
+        json.WriteEndArray();
+        json.WriteEndObject();
+        json.Flush();
+        stream.Write(line.WrittenSpan);
+        stream.WriteByte((byte)'\n');
+        Rows++;
+    }
+
+    public override void Checkpoint()
+    {
+        if (stream is FileStream f) f.Flush(flushToDisk: true);
+        else stream.Flush();
+    }
+
+    public override void Complete()
+    {
+        Checkpoint();
+        if (files is null) return;
+        stream.Dispose();
+        files.Commit(files.Data);
+    }
+
+    public override void Discard()
+    {
+        if (files is null) return;
+        stream.Dispose();
+        files.Delete();
+    }
+
+    public override void Dispose()
+    {
+        json.Dispose();
+        if (files is null) stream.Flush();
+        stream.Dispose();
+    }
+}

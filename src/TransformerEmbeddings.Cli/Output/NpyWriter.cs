@@ -1,0 +1,76 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace TransformerEmbeddings.Cli.Output;
+
+/// <summary>
+/// NumPy <c>.npy</c> (version 1.0, <c>&lt;f4</c>, C order, [rows, columns]). The row count is known only at the end, so the
+/// header is a fixed 128 bytes (room for any count), written first as a placeholder and rewritten when complete.
+/// </summary>
+internal sealed class NpyWriter : EmbeddingWriter
+{
+    internal const int HeaderLength = 128;
+
+    private readonly PartialFiles files;
+    private readonly FileStream stream;
+
+    public NpyWriter(PartialFiles files, int dimension) : base(dimension)
+    {
+        this.files = files;
+        stream = new FileStream(files.Data, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        var rowBytes = 4L * dimension;
+        if (files.Resuming && stream.Length >= HeaderLength)
+        {
+            Rows = (stream.Length - HeaderLength) / rowBytes;
+            stream.SetLength(HeaderLength + Rows * rowBytes);
+            stream.Position = stream.Length;
+        }
+        else
+        {
+            stream.SetLength(0);
+            stream.Write(Header(0, dimension));
+        }
+    }
+
+    internal static byte[] Header(long rows, int columns)
+    {
+        var dict = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}";
+        // magic (6) + version (2) + length (2) + dict + padding + '\n' = 128 (a multiple of 64).
+        var header = dict.PadRight(HeaderLength - 10 - 1) + "\n";
+        var bytes = new byte[HeaderLength];
+        bytes[0] = 0x93;
+        Encoding.ASCII.GetBytes("NUMPY").CopyTo(bytes, 1);
+        bytes[6] = 1;
+        bytes[7] = 0;
+        BitConverter.TryWriteBytes(bytes.AsSpan(8, 2), (ushort)header.Length);
+        Encoding.ASCII.GetBytes(header).CopyTo(bytes, 10);
+        return bytes;
+    }
+
+    public override void Write(string? id, long index, ReadOnlySpan<float> vector)
+    {
+        if (vector.Length != Dimension) throw new InvalidOperationException($"row {Rows} has {vector.Length} values, expected {Dimension}.");
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("big-endian hosts are not supported.");
+        stream.Write(MemoryMarshal.AsBytes(vector));
+        Rows++;
+    }
+
+    public override void Checkpoint() => stream.Flush(flushToDisk: true);
+
+    public override void Complete()
+    {
+        stream.Position = 0;
+        stream.Write(Header(Rows, Dimension));
+        stream.Flush(flushToDisk: true);
+        stream.Dispose();
+        files.Commit(files.Data);
+    }
+
+    public override void Discard()
+    {
+        stream.Dispose();
+        files.Delete();
+    }
+
+    public override void Dispose() => stream.Dispose();
+}
