@@ -138,6 +138,22 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         }
         for (; j < s; j++) row[j] = row[j] / divisor + (mask is null ? 0f : mask[j]);
         for (; j < width; j++) row[j] = float.NegativeInfinity;
+        if (isa == InstructionSet.Avx512 && width % 16 == 0)
+        {
+            var max16 = Vector512.Create(float.NegativeInfinity);
+            for (j = 0; j < width; j += 16) max16 = Avx512F.Max(max16, Avx512F.LoadVector512(row + j));
+            var top16 = Vector512.Create(VectorMath.HorizontalMax(Avx.Max(max16.GetLower(), max16.GetUpper())));
+            var total16 = Vector512<float>.Zero;
+            for (j = 0; j < width; j += 16)
+            {
+                var e = VectorMath.Exp(Avx512F.Subtract(Avx512F.LoadVector512(row + j), top16));
+                Avx512F.Store(row + j, e);
+                total16 = Avx512F.Add(total16, e);
+            }
+            var sum16 = Vector512.Create(Vector512.Sum(total16));
+            for (j = 0; j < width; j += 16) Avx512F.Store(row + j, Avx512F.Divide(Avx512F.LoadVector512(row + j), sum16));
+            return;
+        }
         if (isa >= InstructionSet.Avx2 && width % 8 == 0)
         {
             var max = Vector256.Create(float.NegativeInfinity);
