@@ -85,7 +85,7 @@ internal static class TokenizerLoader
         {
             long positions = mp.GetInt32();
             var type = modelConfig?.TryGetProperty("model_type", out var mt) == true && mt.ValueKind == JsonValueKind.String ? mt.GetString() : null;
-            if (type is "roberta" or "xlm-roberta" or "camembert") positions -= 2;
+            if (type is "roberta" or "xlm-roberta" or "camembert" or "mpnet") positions -= 2;
             limit = limit == null ? positions : Math.Min(limit.Value, positions);
         }
 
