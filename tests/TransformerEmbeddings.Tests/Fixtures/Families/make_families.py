@@ -367,7 +367,6 @@ def write_sentence_transformers(folder, spec, hidden):
                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
     if st["normalize"]:
         modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
-        os.makedirs(os.path.join(folder, "2_Normalize"), exist_ok=True)
     with open(os.path.join(folder, "modules.json"), "w") as f:
         json.dump(modules, f, indent=2)
     os.makedirs(os.path.join(folder, "1_Pooling"), exist_ok=True)
