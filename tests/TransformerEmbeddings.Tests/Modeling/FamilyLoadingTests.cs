@@ -170,6 +170,27 @@ public sealed class FamilyLoadingTests : IDisposable
         Assert.Equal(m.Config.HiddenSize, m.PositionEmbeddingTable.shape[1]);
     }
 
+    [Theory]
+    [InlineData("distilbert-tiny")]
+    [InlineData("mpnet-tiny")]
+    public void A_WordPiece_family_folder_with_only_vocab_txt_tokenizes_as_its_tokenizer_json(string model)
+    {
+        var folder = CopyWithWeights(model, e => e);
+        File.Delete(Path.Combine(folder, "tokenizer.json"));
+        using var m = TransformerModel.Load(folder);
+        var (sentences, pairs, _) = GoldenInputs.For(m);
+        var path = FamilyFixtures.TokensFile(model);
+        foreach (var (expected, actual) in Pooling.GoldenTokens.LoadFile(path, "").Zip(m.Tokenizer.EncodeBatch(sentences))
+                     .Concat(Pooling.GoldenTokens.LoadFile(path, "pairs.").Zip(m.Tokenizer.EncodeBatch(pairs))))
+        {
+            Assert.Equal(expected.Tokens, actual.Tokens);
+            Assert.Equal(expected.Ids, actual.Ids);
+            Assert.Equal(expected.Offsets, actual.Offsets);
+            Assert.Equal(expected.TypeIds, actual.TypeIds);
+            Assert.Equal(expected.SpecialTokensMask, actual.SpecialTokensMask);
+        }
+    }
+
     [Fact]
     public void XLM_R_has_RoBERTa_s_token_types_and_position_limit()
     {
