@@ -119,6 +119,14 @@ def check(shared):
         worst_all = max(worst_all, worst)
     ok = worst_all <= 1e-6
     print("reference check:", "PASS" if ok else "FAIL", f"(max abs diff {worst_all:.2e}, limit 1e-6)")
+    # MPNet's buckets as torch computes them (float32 logarithm) equal the exact definition at every distance:
+    # 8 + floor(log2(n^2)) - 6 from distance 8 on, capped at 15, +16 for keys after the query.
+    rel = np.arange(-4096, 4097)
+    n = np.abs(rel)
+    exact = np.where(rel > 0, 16, 0) + np.where(n < 8, n, np.minimum(15, 2 + np.floor(np.log2(np.maximum(n, 1) ** 2)).astype(np.int64)))
+    buckets_ok = np.array_equal(R.mpnet_relative_position_bucket(rel), exact)
+    print("MPNet buckets (float32 log) equal the exact definition for |distance| <= 4096:", "PASS" if buckets_ok else "FAIL")
+    ok = ok and buckets_ok
     return ok
 
 
