@@ -79,6 +79,3 @@ internal abstract class EncoderModel : nn.Module
         return (1 - attentionMask.to(dtype)).mul(finfo(dtype).min).view(attentionMask.shape[0], 1, 1, attentionMask.shape[1]);
     }
 }
-
-/// <summary>A layer's attention projections under their roles (BERT query/key/value/output.dense, DistilBERT q_lin/k_lin/v_lin/out_lin, MPNet q/k/v/o).</summary>
-internal sealed record AttentionProjections(Dense Query, Dense Key, Dense Value, Dense Output);
