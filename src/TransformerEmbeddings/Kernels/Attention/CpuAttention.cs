@@ -82,18 +82,14 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         float* mask = job.Mask is null ? null : job.Mask + (long)batch * s;
         float* bias = job.Bias is null ? null : job.Bias + (job.BiasPerRow ? (long)batch * nh + head : head) * (long)s * s;
 
-        float* keys = Scratch.Attention((long)d * width + (long)s * valueWidth + (long)s * width + Math.Max(width, valueWidth) + s);
-        float* values = keys + (long)d * width;                   // values[(c / NR) · S · NR + j · NR + c % NR] = v_j[c]
+        float* keys = Scratch.Attention((long)d * width + 8 + (long)s * valueWidth + (long)s * width + Math.Max(width, valueWidth) + s);
+        float* values = keys + (long)d * width + 8;               // (8: the packing's slack) values[(c / NR) · S · NR + j · NR + c % NR] = v_j[c]
         float* scores = values + (long)s * valueWidth;            // S × width
         float* zeros = scores + (long)s * width;
         new Span<float>(zeros, Math.Max(width, valueWidth)).Clear();
         float* rowScales = zeros + Math.Max(width, valueWidth);   // 1 / Σ exp per query row, times the head mask
-        for (int j = 0; j < width; j++)                           // keys[(j / NR) · d · NR + c · NR + j % NR] = k_j[c]
-        {
-            float* key = rows + (long)j * stride + hidden + head * d;
-            float* panel = keys + (long)(j / nr) * d * nr + j % nr;
-            for (int c = 0; c < d; c++) panel[c * nr] = j < s ? key[c] : 0f;
-        }
+        // keys[(j / NR) · d · NR + c · NR + j % NR] = k_j[c]: the keys' panels are the activation-panel layout of the key rows
+        ActivationPanels.Pack(rows + hidden + head * d, stride, s, 0, d, nr, keys);
         for (int j = 0; j < s; j++)
         {
             float* value = rows + (long)j * stride + 2 * hidden + head * d;
