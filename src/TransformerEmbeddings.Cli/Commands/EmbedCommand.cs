@@ -69,7 +69,7 @@ internal static class EmbedCommand
             model, input, output, inputFormat, field, idField, shard, resume, pooling, layers, normalize, prompt, promptText, truncateDim,
             batchSize, maxTokens, maxLength, longTexts, device, precision, progress, progressInterval, revision,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(needsRuntime: false, body: () =>
         {
             var (shardIndex, shardCount) = ParseShard(parse.GetValue(shard));
             var batching = new BatchOptions { MaxTextsPerBatch = parse.GetValue(batchSize), MaxTokensPerBatch = parse.GetValue(maxTokens) };

@@ -18,7 +18,7 @@ internal static class TokenizeCommand
         {
             model, input, output, maxLength, revision,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(needsRuntime: false, body: () =>
         {
             var tokenizer = TransformerTokenizer.FromFolder(ModelSource.Resolve(parse, model, revision));
             var file = InputFile.Read(parse.GetValue(input)!);
