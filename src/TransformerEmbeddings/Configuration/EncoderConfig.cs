@@ -52,15 +52,13 @@ public sealed record EncoderConfig
     /// The longest sequence the position table allows: <c>max_position_embeddings</c>, minus
     /// <c>pad_token_id + 1</c> for RoBERTa (whose positions start after the padding index).
     /// </summary>
-    public int MaxSequenceLength => Architecture == ModelArchitecture.Roberta
-        ? MaxPositionEmbeddings - PadTokenId - 1
-        : MaxPositionEmbeddings;
+    public int MaxSequenceLength => ModelArchitectures.MaxSequenceLength(Architecture, MaxPositionEmbeddings, PadTokenId);
 
     /// <summary>Reads and validates <c>config.json</c> from a model folder or a file path.</summary>
     /// <param name="path">A model folder or the path of its <c>config.json</c>.</param>
     /// <returns>The validated configuration.</returns>
     /// <exception cref="ModelConfigurationException">The file is missing, not JSON, lacks a field or describes an unsupported model.</exception>
-    public static EncoderConfig FromFile(string path)
+    public static EncoderConfig Load(string path)
     {
         var file = Directory.Exists(path) ? Path.Combine(path, "config.json") : path;
         if (!File.Exists(file))
@@ -101,13 +99,8 @@ public sealed record EncoderConfig
                 throw new ModelConfigurationException(sourceName, null, $"expected a JSON object, found {root.ValueKind}.");
 
             var modelType = RequiredString(root, "model_type", sourceName);
-            var architecture = modelType switch
-            {
-                "bert" => ModelArchitecture.Bert,
-                "roberta" or "xlm-roberta" or "camembert" => ModelArchitecture.Roberta,
-                _ => throw new ModelConfigurationException(sourceName, "model_type",
-                    $"unsupported model type '{modelType}'; supported: bert, roberta, xlm-roberta, camembert."),
-            };
+            var architecture = ModelArchitectures.Of(modelType) ?? throw new ModelConfigurationException(sourceName, "model_type",
+                $"unsupported model type '{modelType}'; supported: {string.Join(", ", ModelArchitectures.ModelTypes)}.");
 
             var positionType = OptionalString(root, "position_embedding_type", sourceName) ?? "absolute";
             if (positionType != "absolute")
@@ -136,7 +129,7 @@ public sealed record EncoderConfig
                 IntermediateSize = PositiveInt(root, "intermediate_size", sourceName, null),
                 MaxPositionEmbeddings = PositiveInt(root, "max_position_embeddings", sourceName, null),
                 TypeVocabSize = PositiveInt(root, "type_vocab_size", sourceName, 2),
-                PadTokenId = NonNegativeInt(root, "pad_token_id", sourceName, architecture == ModelArchitecture.Roberta ? 1 : 0),
+                PadTokenId = NonNegativeInt(root, "pad_token_id", sourceName, ModelArchitectures.DefaultPadTokenId(architecture)),
                 HiddenAct = activation,
                 LayerNormEps = PositiveDouble(root, "layer_norm_eps", sourceName, 1e-12),
             };

@@ -44,10 +44,10 @@ internal sealed class BertModel : nn.Module
         Tensor? inputIds, Tensor? inputsEmbeds, Tensor attentionMask, Tensor tokenTypeIds, Tensor positionIds, ForwardTrace? trace)
     {
         var rows = inputsEmbeds ?? embeddings.WordEmbeddings.call(inputIds!);    // (B, S, H)
-        if (trace is not null && trace.Wants(ActivationKind.WordEmbeddings)) trace.Record("word_embeddings", rows);
+        trace?.Record(HookPoint.WordEmbeddings, rows);
 
         var x = embeddings.forward(rows, tokenTypeIds, positionIds);              // (B, S, H)
-        if (trace is not null && trace.Wants(ActivationKind.HiddenStates)) trace.Record("hidden_states.0", x);
+        trace?.Record(HookPoint.HiddenStates, 0, x);
 
         // HF's extended mask: 0 where attended, the dtype's most negative value on padded keys. A batch without
         // padding adds zeros only, so it gets no mask at all (same values; attention skips the mask reads).

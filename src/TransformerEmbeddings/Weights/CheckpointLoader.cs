@@ -31,7 +31,12 @@ internal sealed class CheckpointLoader : IDisposable
     public string Prefix { get; private set; } = "";
 
     /// <summary>Opens the checkpoint of a model folder: <c>model.safetensors</c>, else <c>model.safetensors.index.json</c>.</summary>
-    public static CheckpointLoader Open(string folder, ScalarType dtype, Device device)
+    /// <param name="folder">The folder.</param>
+    /// <param name="dtype">What every tensor is converted to.</param>
+    /// <param name="device">Where every tensor goes.</param>
+    /// <param name="encoder">True for an encoder checkpoint (its <c>bert.</c>/<c>roberta.</c> prefix is detected); false for a
+    /// module folder such as sentence-transformers' <c>2_Dense</c>, whose keys are taken as written.</param>
+    public static CheckpointLoader Open(string folder, ScalarType dtype, Device device, bool encoder = true)
     {
         var single = Path.Combine(folder, "model.safetensors");
         var index = Path.Combine(folder, "model.safetensors.index.json");
@@ -48,7 +53,7 @@ internal sealed class CheckpointLoader : IDisposable
                 throw new WeightLoadingException(folder, null,
                     "no weights found: expected model.safetensors or model.safetensors.index.json." + hint);
             }
-            loader.DetectPrefix();
+            if (encoder) loader.DetectPrefix();
             return loader;
         }
         catch
