@@ -24,6 +24,9 @@ public sealed class MaskedLanguageModel
         this.head = head;
     }
 
+    /// <summary>The head's module tree (its parameter names are the checkpoint's keys under the head's prefix).</summary>
+    internal MaskedLanguageModelHead Head => head;
+
     /// <summary>
     /// Vocabulary logits from an output's last hidden state, as HF's <c>*ForMaskedLM</c> computes them: (B, S, V), or
     /// (N, V) at the given rows. A new tensor you own.
