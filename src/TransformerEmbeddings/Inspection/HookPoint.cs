@@ -107,14 +107,6 @@ internal sealed class HookPoint
     /// <summary>The full name at an index that is already resolved (<c>attentions.3</c>); the bare name for <see cref="IndexSpace.None"/>.</summary>
     public string NameAt(int index) => Space == IndexSpace.None ? Name : Name + "." + index.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>How many indices the point has for a model of <paramref name="layers"/> layers (1 for a single tensor).</summary>
-    public int Count(int layers) => Space switch
-    {
-        IndexSpace.HiddenState => layers + 1,
-        IndexSpace.Layer => layers,
-        _ => 1,
-    };
-
     /// <summary>The layer whose <see cref="CaptureOptions.Layers"/> entry keeps index <paramref name="index"/>, or -1 when the layer filter does not apply.</summary>
     public int LayerOf(int index) => Space switch
     {
@@ -131,11 +123,6 @@ internal sealed class HookPoint
         IndexSpace.Layer => LayerIndex.Layer(index, layers, paramName),
         _ => 0,
     };
-
-    /// <summary>The point that <paramref name="kind"/> (a single flag) captures.</summary>
-    public static HookPoint Of(ActivationKind kind) =>
-        Capturable.FirstOrDefault(p => p.Kind == kind)
-        ?? throw new ArgumentOutOfRangeException(nameof(kind), kind, "Name a single ActivationKind, such as ActivationKind.Attentions.");
 
     /// <summary>A point by its bare name (<c>attentions</c>), case-insensitive.</summary>
     public static bool TryGet(string name, [NotNullWhen(true)] out HookPoint? point)

@@ -16,9 +16,7 @@ internal sealed class BertLMPredictionHead : MaskedLanguageModelHead
     {
         transform = new BertPredictionHeadTransform(w["transform"], config);
         bias = w.Take("bias", config.VocabSize);
-        w.Skip("decoder.weight");
-        w.Skip("decoder.bias");
-        decoder = new TiedWeight(wordEmbeddings);
+        decoder = new TiedWeight(w["decoder"], wordEmbeddings);
         RegisterComponents();
     }
 

@@ -18,9 +18,7 @@ internal sealed class RobertaLMHead : MaskedLanguageModelHead
         dense = new Dense(w["dense"], config.HiddenSize, config.HiddenSize);
         layer_norm = new LayerNormalization(w["layer_norm"], config.HiddenSize, config.LayerNormEps);
         bias = w.Take("bias", config.VocabSize);
-        w.Skip("decoder.weight");
-        w.Skip("decoder.bias");
-        decoder = new TiedWeight(wordEmbeddings);
+        decoder = new TiedWeight(w["decoder"], wordEmbeddings);
         RegisterComponents();
     }
 

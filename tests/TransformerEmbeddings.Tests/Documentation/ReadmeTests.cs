@@ -44,3 +44,21 @@ public sealed class ReadmeTests
         throw new DirectoryNotFoundException("The repository root (TransformerEmbeddings.sln) is not above the test's folder.");
     }
 }
+
+/// <summary>The hook-point table and the names documentation gives users agree.</summary>
+public sealed class HookPointDocumentationTests
+{
+    [Fact]
+    public void Docs_inspection_lists_every_hook_point_with_its_transformer_lens_hook()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "TransformerEmbeddings.sln"))) root = root.Parent!;
+        var rows = File.ReadAllLines(Path.Combine(root.FullName, "docs", "inspection.md")).Where(l => l.StartsWith('|')).ToList();
+        foreach (var point in TransformerEmbeddings.Inspection.HookPoint.Capturable)
+        {
+            var hook = point.TransformerLens[(point.TransformerLens.LastIndexOf('.') + 1)..];
+            Assert.True(rows.Any(r => r.Contains($"`{point.Name}", StringComparison.Ordinal) && r.Contains(hook, StringComparison.Ordinal)),
+                $"docs/inspection.md has no row naming `{point.Name}` with its TransformerLens hook {hook}");
+        }
+    }
+}
