@@ -95,6 +95,7 @@ public sealed class EncoderInputs : IDisposable
         var (min, max) = (InputIds.min().item<long>(), InputIds.max().item<long>());
         if (min < 0 || max >= config.VocabSize)
             throw new ArgumentException($"Token ids must lie in 0..{config.VocabSize - 1}; found {(min < 0 ? min : max)}.", "inputs");
+        if (config.TypeVocabSize == 0) return; // DistilBERT and MPNet ignore token types (their tokenizers still mark pairs)
         var (tmin, tmax) = (TokenTypeIds.min().item<long>(), TokenTypeIds.max().item<long>());
         if (tmin < 0 || tmax >= config.TypeVocabSize)
             throw new ArgumentException($"Token type ids must lie in 0..{config.TypeVocabSize - 1}; found {(tmin < 0 ? tmin : tmax)}.", "inputs");

@@ -15,7 +15,8 @@ using static TorchSharp.torch;
 namespace TransformerEmbeddings;
 
 /// <summary>
-/// A HuggingFace BERT/RoBERTa encoder with its tokenizer, loaded from a model folder or id: it loads and it encodes.
+/// A HuggingFace encoder (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT, MPNet) with its tokenizer, loaded from a
+/// model folder or id: it loads and it encodes.
 /// <code>
 /// using var model = TransformerModel.Load("google-bert/bert-base-uncased");
 /// using var output = model.Encode(["The quick brown fox."]);
@@ -26,14 +27,14 @@ namespace TransformerEmbeddings;
 /// </summary>
 public sealed class TransformerModel : IDisposable
 {
-    private readonly BertModel model;
+    private readonly EncoderModel model;
     private readonly MaskedLanguageModelHead? mlmHead;
     private readonly ILogger logger;
     private bool disposed;
 
     private readonly ComputePlan plan;
 
-    private TransformerModel(string folder, EncoderConfig config, BertModel model, MaskedLanguageModelHead? mlmHead, TransformerTokenizer tokenizer,
+    private TransformerModel(string folder, EncoderConfig config, EncoderModel model, MaskedLanguageModelHead? mlmHead, TransformerTokenizer tokenizer,
         CheckpointReport checkpoint, Device device, ComputePlan plan, TimeSpan loadTime, ILogger logger)
     {
         this.mlmHead = mlmHead;
@@ -48,7 +49,7 @@ public sealed class TransformerModel : IDisposable
         LoadTime = loadTime;
         this.logger = logger;
         Weights = new ModelWeights(model, config);
-        Vocabulary = new Vocabulary(model.Embeddings.WordEmbeddings, tokenizer, config.VocabSize, folder);
+        Vocabulary = new Vocabulary(model.WordEmbeddings, tokenizer, config.VocabSize, folder);
         MaskedLanguageModel = mlmHead is null ? null : new MaskedLanguageModel(this, mlmHead);
     }
 
@@ -87,10 +88,10 @@ public sealed class TransformerModel : IDisposable
     /// <summary>The vocabulary as vectors: rows of the word-embedding matrix by id or token.</summary>
     public Vocabulary Vocabulary { get; }
 
-    /// <summary>The masked-language-model head (BertForMaskedLM, RobertaForMaskedLM checkpoints); null when the checkpoint has none.</summary>
+    /// <summary>The masked-language-model head (BertForMaskedLM, RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, MPNetForMaskedLM checkpoints); null when the checkpoint has none.</summary>
     public MaskedLanguageModel? MaskedLanguageModel { get; }
 
-    internal BertModel Module => model;
+    internal EncoderModel Module => model;
 
     /// <summary>Loads a HuggingFace model folder: config.json, safetensors weights (single or sharded) and tokenizer files.</summary>
     /// <param name="folder">The model folder, or a HuggingFace model id (<c>org/name</c>, optional <c>@revision</c>) taken from the
@@ -124,13 +125,13 @@ public sealed class TransformerModel : IDisposable
         var backend = new ComputeBackend(plan);
         var dtype = plan.DType;
 
-        using var loader = CheckpointLoader.Open(folder, dtype, device);
-        BertModel module;
+        using var loader = CheckpointLoader.Open(folder, dtype, device, config.Architecture);
+        EncoderModel module;
         MaskedLanguageModelHead? head;
         using (no_grad())
         {
-            module = new BertModel(new WeightPath(loader, backend: backend), config);
-            head = MaskedLanguageModelHead.Load(new WeightPath(loader, outsideBase: true, backend: backend), config, module.Embeddings.WordEmbeddings);
+            module = EncoderModel.Create(new WeightPath(loader, backend: backend), config);
+            head = MaskedLanguageModelHead.Load(new WeightPath(loader, outsideBase: true, backend: backend), config, module.WordEmbeddings);
         }
         module.eval();
         head?.eval();
@@ -208,7 +209,7 @@ public sealed class TransformerModel : IDisposable
 
     /// <summary>
     /// Encodes caller-given input vectors instead of token ids (HF <c>inputs_embeds</c>): each row replaces
-    /// <c>E[input_id]</c>; position and token-type embeddings and the LayerNorm still apply.
+    /// <c>E[input_id]</c>; position and token-type embeddings (where the family has them) and the LayerNorm still apply.
     /// </summary>
     /// <param name="inputsEmbeds">(B, S, H) vectors.</param>
     /// <param name="attentionMask">(B, S) 1 on real positions, 0 on padding; all ones when null.</param>
@@ -239,7 +240,7 @@ public sealed class TransformerModel : IDisposable
         var ids = inputIds.to(Device);
         var mask = attentionMask.to(Device);
         var types = tokenTypeIds.to(Device);
-        var positions = model.Embeddings.PositionIds(mask);
+        var positions = model.PositionIds(mask);
         var trace = capture.Kinds == ActivationKind.None && !capture.Perturbs
             ? null
             : new ForwardTrace(capture, Config.NumHiddenLayers, Config.NumAttentionHeads, Device);

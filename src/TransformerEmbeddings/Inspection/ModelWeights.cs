@@ -11,23 +11,24 @@ namespace TransformerEmbeddings.Inspection;
 /// </summary>
 public sealed class ModelWeights
 {
-    private readonly BertModel model;
+    private readonly EncoderModel model;
     private readonly EncoderConfig config;
 
-    internal ModelWeights(BertModel model, EncoderConfig config)
+    internal ModelWeights(EncoderModel model, EncoderConfig config)
     {
         this.model = model;
         this.config = config;
     }
 
     /// <summary>The word-embedding matrix E, (vocab, H). Lent.</summary>
-    public Tensor WordEmbeddings => model.Embeddings.WordEmbeddings.Weight;
+    public Tensor WordEmbeddings => model.WordEmbeddings.Weight;
 
     /// <summary>The position-embedding table, (max_position_embeddings, H). Lent.</summary>
-    public Tensor PositionEmbeddings => model.Embeddings.PositionEmbeddings.Weight;
+    public Tensor PositionEmbeddings => model.PositionEmbeddings.Weight;
 
-    /// <summary>The token-type-embedding table, (type_vocab_size, H). Lent.</summary>
-    public Tensor TokenTypeEmbeddings => model.Embeddings.TokenTypeEmbeddings.Weight;
+    /// <summary>The token-type-embedding table, (type_vocab_size, H). Lent. Null for families without token types
+    /// (DistilBERT, MPNet), whose models ignore token type ids.</summary>
+    public Tensor? TokenTypeEmbeddings => model.TokenTypeEmbeddings?.Weight;
 
     /// <summary>
     /// One layer's attention weights in TransformerLens shapes: W_Q, W_K, W_V (heads, d_model, d_head), W_O
@@ -36,5 +37,5 @@ public sealed class ModelWeights
     /// <param name="layer">0..L-1, negative from the end.</param>
     /// <returns>The weights.</returns>
     public AttentionWeights Attention(int layer) =>
-        AttentionWeights.From(model.Encoder.Layers[LayerIndex.Layer(layer, config.NumHiddenLayers, nameof(layer))].Attention, config);
+        AttentionWeights.From(model.AttentionOf(LayerIndex.Layer(layer, config.NumHiddenLayers, nameof(layer))), config);
 }

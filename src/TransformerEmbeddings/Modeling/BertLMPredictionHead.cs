@@ -16,7 +16,7 @@ internal sealed class BertLMPredictionHead : MaskedLanguageModelHead
     {
         transform = new BertPredictionHeadTransform(w["transform"], config);
         bias = w.Take("bias", config.VocabSize);
-        decoder = new TiedWeight(w["decoder"], wordEmbeddings);
+        decoder = new TiedWeight(wordEmbeddings);
         RegisterComponents();
     }
 

@@ -51,7 +51,7 @@ internal sealed class DenseModule : nn.Module<Tensor, Tensor>
                 $"Activation '{actName}' is not supported; supported: torch.nn.modules.activation.Tanh, ReLU, Sigmoid, GELU, torch.nn.modules.linear.Identity."),
         };
 
-        using var loader = CheckpointLoader.Open(folder, ScalarType.Float32, device, encoder: false);
+        using var loader = CheckpointLoader.Open(folder, ScalarType.Float32, device, architecture: null);
         using (no_grad())
         {
             var module = new DenseModule(new WeightPath(loader), inF, outF, hasBias, act);
