@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using TorchSharp;
 using TransformerEmbeddings.Pooling;
+using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.Search;
 using static TorchSharp.torch;
 
@@ -84,6 +85,7 @@ public sealed class Embeddings
     public Tensor ToTensor()
     {
         // One straight copy into the tensor's storage (a CPU float32 tensor's bytes are a view).
+        NativeRuntime.EnsureLoaded();
         var t = torch.empty([Count, Dimension], ScalarType.Float32);
         if (data.Length > 0) MemoryMarshal.AsBytes(data.AsSpan()).CopyTo(t.bytes);
         return t;
@@ -103,7 +105,11 @@ public sealed class Embeddings
 
     /// <summary>The values as a (B, D) CPU tensor that shares this object's memory (no copy); the tensor must not outlive
     /// the call that made it (dispose it, or make it inside a dispose scope) and must not be written to.</summary>
-    internal Tensor View() => data.Length == 0 ? torch.empty([Count, Dimension], ScalarType.Float32) : torch.frombuffer(data, ScalarType.Float32).view(Count, Dimension);
+    internal Tensor View()
+    {
+        NativeRuntime.EnsureLoaded(); // vectors need no model: this may be the process's first tensor
+        return data.Length == 0 ? torch.empty([Count, Dimension], ScalarType.Float32) : torch.frombuffer(data, ScalarType.Float32).view(Count, Dimension);
+    }
 
     /// <summary>L2-normalises every vector: v / max(‖v‖, 1e-12) (<c>torch.nn.functional.normalize</c>).</summary>
     /// <returns>New embeddings.</returns>

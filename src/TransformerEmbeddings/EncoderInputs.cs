@@ -1,5 +1,6 @@
 using TorchSharp;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.Tokenization;
 using static TorchSharp.torch;
 
@@ -62,6 +63,7 @@ public sealed class EncoderInputs : IDisposable
         IReadOnlyList<IReadOnlyList<int>> ids, IReadOnlyList<IReadOnlyList<int>>? types, int pad, IReadOnlyList<TokenizedText>? tokenization)
     {
         if (ids.Count == 0) throw new ArgumentException("A batch needs at least one sequence.", nameof(ids));
+        NativeRuntime.EnsureLoaded(); // inputs can be built before any model is loaded
         var b = ids.Count;
         var s = Math.Max(1, ids.Max(r => r.Count));
         var idData = new long[b * s];
