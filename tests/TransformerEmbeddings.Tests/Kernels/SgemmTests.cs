@@ -142,6 +142,8 @@ public sealed class ActivationPanelTests
     [InlineData(6)]
     [InlineData(8)]
     [InlineData(12)]
+    [InlineData(16)]
+    [InlineData(32)]
     public unsafe void Pack_lays_rows_out_k_major_in_groups_of_MR_with_zero_rows_past_the_end(int mr)
     {
         Gen.Select(Gen.Int[1, 40], Gen.Int[0, 30], Gen.Int[1, 50]).Sample((rows, k0, kc) =>

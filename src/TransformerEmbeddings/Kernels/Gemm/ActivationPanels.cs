@@ -24,7 +24,10 @@ internal static unsafe class ActivationPanels
             int k = 0;
             if (n == mr && Avx.IsSupported)
             {
-                if (mr is 6 or 8)
+                if (mr % 8 == 0)
+                    for (; k + 8 <= kc; k += 8)
+                        for (int g = 0; g < mr; g += 8) Transpose8x8(src + (long)g * ldx + k, ldx, 8, mr, dst + (long)k * mr + g);
+                else if (mr == 6)
                     for (; k + 8 <= kc; k += 8) Transpose8x8(src + k, ldx, mr, mr, dst + (long)k * mr);
                 else if (mr == 12)
                     for (; k + 8 <= kc; k += 8)
