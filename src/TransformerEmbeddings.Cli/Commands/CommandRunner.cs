@@ -33,7 +33,7 @@ internal static class CommandRunner
         {
             return Fail(e, e is FileNotFoundException or DirectoryNotFoundException ? BadInput : OutputError);
         }
-        catch (Exception e) when (e is TransformerEmbeddingsException or CliException or ArgumentException or InvalidOperationException or KeyNotFoundException)
+        catch (Exception e) when (e is TransformerEmbeddingsException or CliException or ArgumentException)
         {
             return Fail(e, BadInput);
         }

@@ -20,7 +20,7 @@ internal static class TokenizeCommand
         };
         command.SetAction(parse => CommandRunner.Run(needsRuntime: false, body: () =>
         {
-            var tokenizer = TransformerTokenizer.FromFolder(ModelSource.Resolve(parse, model, revision));
+            var tokenizer = TransformerTokenizer.Load(ModelSource.Resolve(parse, model, revision));
             var file = InputFile.Read(parse.GetValue(input)!);
             var limit = parse.GetValue(maxLength);
             var sentences = file.Sentences is null ? null : tokenizer.EncodeBatch(file.Sentences, limit);

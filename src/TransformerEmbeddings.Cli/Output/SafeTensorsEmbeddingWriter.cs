@@ -38,7 +38,7 @@ internal sealed class SafeTensorsEmbeddingWriter : EmbeddingWriter
 
     public override void Write(string? id, long index, ReadOnlySpan<float> vector)
     {
-        if (vector.Length != Dimension) throw new InvalidOperationException($"row {Rows} has {vector.Length} values, expected {Dimension}.");
+        if (vector.Length != Dimension) throw new CliException($"row {Rows} has {vector.Length} values, expected {Dimension}.");
         data.Write(MemoryMarshal.AsBytes(vector));
         if (ids is not null)
         {
