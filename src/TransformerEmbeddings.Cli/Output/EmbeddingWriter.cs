@@ -56,6 +56,21 @@ internal abstract class EmbeddingWriter : IDisposable
         };
     }
 
+    /// <summary>
+    /// Closes a file on the way out of a failure: a flush that fails again (the disk is still full) must neither hide the
+    /// first error nor keep the partial files from being removed.
+    /// </summary>
+    protected static void Quietly(IDisposable? file)
+    {
+        try
+        {
+            file?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
     /// <summary>Whole lines in a partial text file: cuts a torn last line and returns the count.</summary>
     protected static long TrimToWholeLines(FileStream stream)
     {

@@ -69,14 +69,14 @@ internal sealed class JsonLinesWriter : EmbeddingWriter
     public override void Discard()
     {
         if (files is null) return;
-        stream.Dispose();
+        Quietly(stream);
         files.Delete();
     }
 
     public override void Dispose()
     {
         json.Dispose();
-        if (files is null) stream.Flush();
-        stream.Dispose();
+        if (files is null) stream.Flush(); // standard output: what was written must reach the reader
+        Quietly(stream);
     }
 }

@@ -68,9 +68,9 @@ internal sealed class NpyWriter : EmbeddingWriter
 
     public override void Discard()
     {
-        stream.Dispose();
+        Quietly(stream);
         files.Delete();
     }
 
-    public override void Dispose() => stream.Dispose();
+    public override void Dispose() => Quietly(stream);
 }

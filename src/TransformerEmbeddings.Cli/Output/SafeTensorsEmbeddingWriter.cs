@@ -141,14 +141,14 @@ internal sealed class SafeTensorsEmbeddingWriter : EmbeddingWriter
 
     public override void Discard()
     {
-        data.Dispose();
-        ids?.Dispose();
+        Quietly(data);
+        Quietly(ids);
         files.Delete();
     }
 
     public override void Dispose()
     {
-        data.Dispose();
-        ids?.Dispose();
+        Quietly(data);
+        Quietly(ids);
     }
 }
