@@ -128,6 +128,7 @@ public sealed class TransformerModel : IDisposable
         var dtype = plan.DType;
 
         using var loader = CheckpointLoader.Open(folder, dtype, device, config.Architecture);
+        loader.CheckLayerCount(config.NumHiddenLayers, Path.Combine(folder, "config.json"));
         EncoderModel module;
         MaskedLanguageModelHead? head;
         using (no_grad())

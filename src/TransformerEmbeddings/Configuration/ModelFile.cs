@@ -24,7 +24,16 @@ internal static class ModelFile
     {
         var info = new FileInfo(path);
         if (Directory.Exists(path)) throw fail("a folder is where a file should be.", null);
-        if (!info.Exists) return false;
+        if (!info.Exists)
+        {
+            // A folder on the way that is a link to nowhere (or to itself) hides the file: say so, not "missing".
+            for (var dir = info.Directory; dir is not null; dir = dir.Parent)
+            {
+                if (dir.LinkTarget is null || dir.Exists) continue;
+                throw fail($"the folder '{dir.FullName}' on its path is a symbolic link that cannot be followed (a loop, or its target is missing).", null);
+            }
+            return false;
+        }
         if (info.LinkTarget is null) return true;
         FileSystemInfo? target;
         try

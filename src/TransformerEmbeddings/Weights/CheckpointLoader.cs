@@ -180,6 +180,31 @@ internal sealed class CheckpointLoader : IDisposable
         Prefix = hit[..^anchor.Length];
     }
 
+    /// <summary>
+    /// Refuses a config.json that asks for more layers than the checkpoint holds (<c>encoder.layer.N</c>,
+    /// DistilBERT's <c>transformer.layer.N</c>) before the module tree is built: the layer list is sized by the count.
+    /// </summary>
+    public void CheckLayerCount(int layers, string configPath)
+    {
+        var held = 0;
+        foreach (var key in tensors.Keys)
+        {
+            if (!key.StartsWith(Prefix, StringComparison.Ordinal)) continue;
+            var rest = key.AsSpan(Prefix.Length);
+            foreach (var root in (ReadOnlySpan<string>)["encoder.layer.", "transformer.layer."])
+            {
+                if (!rest.StartsWith(root, StringComparison.Ordinal)) continue;
+                var digits = rest[root.Length..];
+                var end = digits.IndexOf('.');
+                if (end > 0 && int.TryParse(digits[..end], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var layer))
+                    held = Math.Max(held, layer + 1);
+            }
+        }
+        if (layers > held)
+            throw new WeightLoadingException(source, null,
+                $"{configPath} asks for {layers} layers (num_hidden_layers) but the checkpoint holds {held}; the config and the weights do not belong together.");
+    }
+
     /// <summary>Whether a tensor exists at the HF module path.</summary>
     public bool Has(string path, bool outsideBase = false) => Resolve(path, outsideBase) != null;
 
