@@ -87,24 +87,46 @@ internal static class Hardware
         var folder = Path.Combine(Path.GetTempPath(), "te-bench-bert-base-random");
         if (File.Exists(Path.Combine(folder, "model.safetensors"))) return folder;
         Directory.CreateDirectory(folder);
-        const int h = 768, inter = 3072, layers = 12, vocab = 30522, pos = 512;
-        File.WriteAllText(Path.Combine(folder, "config.json"), JsonSerializer.Serialize(new Dictionary<string, object>
-        {
-            ["architectures"] = new[] { "BertModel" }, ["model_type"] = "bert", ["hidden_act"] = "gelu", ["layer_norm_eps"] = 1e-12,
-            ["max_position_embeddings"] = pos, ["pad_token_id"] = 0, ["type_vocab_size"] = 2, ["vocab_size"] = vocab,
-            ["hidden_size"] = h, ["num_hidden_layers"] = layers, ["num_attention_heads"] = 12, ["intermediate_size"] = inter,
-        }));
+        const int vocab = 30522;
         var vocabLines = new List<string> { "[PAD]" };
         for (var i = 1; i < 100; i++) vocabLines.Add($"[unused{i}]");
         vocabLines.AddRange(["[UNK]", "[CLS]", "[SEP]", "[MASK]"]);
         while (vocabLines.Count < vocab) vocabLines.Add($"tok{vocabLines.Count}");
         File.WriteAllLines(Path.Combine(folder, "vocab.txt"), vocabLines);
         File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), """{"do_lower_case": true, "model_max_length": 512, "tokenizer_class": "BertTokenizer"}""");
+        WriteRandomWeights(folder, "bert", vocab, positions: 512, types: 2, eps: 1e-12, padId: 0);
+        return folder;
+    }
+
+    /// <summary>A roberta-base-sized model folder (50,265 tokens, 12×768) with random weights and roberta-base's tokenizer (from ../shared's roberta-tiny).</summary>
+    public static string RandomRobertaBase()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "te-bench-roberta-base-random");
+        if (File.Exists(Path.Combine(folder, "model.safetensors"))) return folder;
+        Directory.CreateDirectory(folder);
+        var tiny = Path.Combine(Corpus.SharedRoot(), "testmodels", "roberta-tiny");
+        foreach (var f in new[] { "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" })
+            File.Copy(Path.Combine(tiny, f), Path.Combine(folder, f), overwrite: true);
+        WriteRandomWeights(folder, "roberta", vocab: 50265, positions: 514, types: 1, eps: 1e-5, padId: 1);
+        return folder;
+    }
+
+    /// <summary>config.json and model.safetensors of a base-sized (12×768, 3072) encoder with N(0, 0.02) weights.</summary>
+    private static void WriteRandomWeights(string folder, string type, int vocab, int positions, int types, double eps, int padId)
+    {
+        const int h = 768, inter = 3072, layers = 12;
+        var (pos, typeCount) = (positions, types);
+        File.WriteAllText(Path.Combine(folder, "config.json"), JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["architectures"] = new[] { type == "bert" ? "BertModel" : "RobertaModel" }, ["model_type"] = type, ["hidden_act"] = "gelu", ["layer_norm_eps"] = eps,
+            ["max_position_embeddings"] = pos, ["pad_token_id"] = padId, ["type_vocab_size"] = typeCount, ["vocab_size"] = vocab,
+            ["hidden_size"] = h, ["num_hidden_layers"] = layers, ["num_attention_heads"] = 12, ["intermediate_size"] = inter,
+        }));
 
         var shapes = new List<(string, long[])>
         {
             ("embeddings.word_embeddings.weight", [vocab, h]), ("embeddings.position_embeddings.weight", [pos, h]),
-            ("embeddings.token_type_embeddings.weight", [2, h]), ("embeddings.LayerNorm.weight", [h]), ("embeddings.LayerNorm.bias", [h]),
+            ("embeddings.token_type_embeddings.weight", [typeCount, h]), ("embeddings.LayerNorm.weight", [h]), ("embeddings.LayerNorm.bias", [h]),
         };
         for (var l = 0; l < layers; l++)
         {
@@ -149,6 +171,5 @@ internal static class Hardware
             }
         }
         File.Move(tmp, Path.Combine(folder, "model.safetensors"), true);
-        return folder;
     }
 }

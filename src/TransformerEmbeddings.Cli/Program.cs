@@ -7,4 +7,5 @@ root.Subcommands.Add(DumpCommand.Create());
 root.Subcommands.Add(EmbedCommand.Create());
 root.Subcommands.Add(SearchCommand.Create());
 root.Subcommands.Add(DownloadCommand.Create());
+root.Subcommands.Add(NearestCommand.Create());
 return root.Parse(args).Invoke();

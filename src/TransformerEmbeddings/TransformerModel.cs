@@ -287,7 +287,6 @@ public sealed class TransformerModel : IDisposable
         var head = mlmHead ?? throw new InvalidOperationException(
             $"{Folder} has no masked-language-model head (cls.predictions.* or lm_head.*); load a *ForMaskedLM checkpoint.");
         using var scope = NewDisposeScope();
-        using var _ = inference_mode();
         var hidden = output.LastHiddenState;
         if (positions is not null)
         {
@@ -295,7 +294,22 @@ public sealed class TransformerModel : IDisposable
             var cols = tensor(positions.Select(p => (long)p.Position).ToArray(), device: hidden.device);
             hidden = hidden.index([rows, cols]);                                  // (N, H)
         }
-        return scope.MoveToOuter(head.call(hidden).to(ScalarType.Float32));
+        return scope.MoveToOuter(ApplyMaskedLanguageModelHead(head, hidden));
+    }
+
+    /// <summary>The MLM head on any hidden states (…, H) of this model (the logit lens reads earlier layers with it): float32 logits (…, V) the caller owns.</summary>
+    /// <exception cref="InvalidOperationException">The checkpoint has no MLM head.</exception>
+    internal Tensor ApplyMaskedLanguageModelHead(Tensor hidden) => ApplyMaskedLanguageModelHead(mlmHead ?? throw new InvalidOperationException(
+        $"{Folder} has no masked-language-model head (cls.predictions.* or lm_head.*); load a *ForMaskedLM checkpoint."), hidden);
+
+    private static Tensor ApplyMaskedLanguageModelHead(Modeling.MaskedLanguageModelHead head, Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        // The head's linear layer is bound like the encoder's (fast mode: 12-bit integers on fp32 input), so it takes the
+        // model's activation type; the logits are float32 whatever the model computes in.
+        var logits = head.call(hidden.contiguous()).to(ScalarType.Float32);
+        return scope.MoveToOuter(logits);
     }
 
     /// <summary>Fills in the mask tokens of texts: the head's top-k candidates for every mask token, in text order.</summary>

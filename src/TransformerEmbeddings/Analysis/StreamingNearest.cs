@@ -35,7 +35,8 @@ internal static class StreamingNearest
         if (metrics.HasFlag(DistanceMetric.Euclidean)) states.Add(new State(DistanceMetric.Euclidean));
         try
         {
-            using var norms = targets.norm(-1);                                 // (G)
+            using var targetSquares = targets.square().sum(-1);                  // (G)
+            using var norms = targetSquares.sqrt();
             var starts = new List<long>();
             for (long s = 0; s < count; s += chunk) starts.Add(s);
             if (self is { } own)
@@ -50,11 +51,14 @@ internal static class StreamingNearest
                 var n = Math.Min(chunk, count - start);
                 var c = candidates(start, n);                                   // (n, G, D)
                 var ids = arange(start, start + n, dtype: ScalarType.Int64);     // (n)
+                // One pass over the chunk for both metrics: c·t and |c|² per head; |c − t|² = |c|² − 2c·t + |t|² (float64).
+                var dot = einsum("ngd,gd->ng", c, targets);                     // (n, G)
+                var squares = c.square().sum(-1);                                // (n, G)
                 foreach (var state in states)
                 {
                     var d = state.Metric == DistanceMetric.Cosine
-                        ? 1 - (c * targets).sum(-1) / (c.norm(-1) * norms)     // (n, G)
-                        : (c - targets).norm(-1);
+                        ? 1 - dot / (squares.sqrt() * norms)                      // (n, G)
+                        : (squares - 2 * dot + targetSquares).clamp_min(0).sqrt();
                     if (self is { } s && start <= s && s < start + n && state.Self is null)
                         state.Self = d[s - start].clone().DetachFromDisposeScope(); // (G)
                     if (state.Self is not null)

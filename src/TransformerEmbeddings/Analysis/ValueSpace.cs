@@ -56,11 +56,9 @@ public sealed class ValueSpace
         using var _ = no_grad();
         var targets = output.Contexts(Layer)[sequence, .., position].to(ScalarType.Float64).cpu().index_select(0, HeadIndex(heads)); // (G, d_head)
         var positionId = output.PositionIds[sequence, position].item<long>();
-        using var vocabulary = new VocabularyProjection(model, Layer, positionId, options.Vocabulary, formula,
+        using var vocabulary = new VocabularyProjection(model, Layer, positionId, options.Vocabulary, formula, heads,
             options.Vocabulary == VocabularyInput.LayerInputStatistics ? RealTokens(output, output.HiddenState(Layer)) : null);
-        var index = HeadIndex(heads);
-        var (cosine, euclidean) = StreamingNearest.Run(targets, vocabulary.Count, vocabulary.Chunk,
-            (start, n) => vocabulary.Project(start, n).index_select(1, index), tokenId, options.K, options.Metrics);
+        var (cosine, euclidean) = StreamingNearest.Run(targets, vocabulary.Count, vocabulary.Chunk, vocabulary.Project, tokenId, options.K, options.Metrics);
         return new ValueSpaceNeighbors(Layer, sequence, position, tokenId, Collect(heads, cosine, euclidean, id => (id, null)));
     }
 

@@ -14,7 +14,6 @@ internal sealed class VocabularyProjection : IDisposable
     /// <summary>Elements of one (rows × H) float64 chunk: 4M values, 32 MiB.</summary>
     private const long ChunkElements = 1 << 22;
 
-    private readonly TransformerModel model;
     private readonly Tensor table;          // E (V, H), the model's
     private readonly Tensor? offset;        // (H): P[position id] (+ T[0]); null for raw rows
     private readonly Tensor? lnWeight, lnBias;
@@ -24,12 +23,19 @@ internal sealed class VocabularyProjection : IDisposable
     private readonly Tensor? bias;          // (heads * head_dim)
     private readonly List<Tensor> owned = [];
 
+    /// <param name="model">The model.</param>
+    /// <param name="layer">The block, 0-based.</param>
+    /// <param name="positionId">The position id every token sits at.</param>
+    /// <param name="input">Which vectors stand for the vocabulary.</param>
+    /// <param name="formula">The formula's terms (<see cref="ValueSpaceFormula.Correct"/> outside tests).</param>
+    /// <param name="heads">The heads to project (only their columns of the value weight are multiplied); all when null.</param>
+    /// <param name="layerInput">(N, H) states of the hidden state the layer reads, for <see cref="VocabularyInput.LayerInputStatistics"/>.</param>
     public VocabularyProjection(TransformerModel model, int layer, long positionId, VocabularyInput input, ValueSpaceFormula formula,
-        Tensor? layerInput = null)
+        IReadOnlyList<int>? heads = null, Tensor? layerInput = null)
     {
-        this.model = model;
         var config = model.Config;
-        Heads = config.NumAttentionHeads;
+        heads ??= Enumerable.Range(0, config.NumAttentionHeads).ToArray();
+        Heads = heads.Count;
         HeadDim = config.HeadDim;
         Count = config.VocabSize;
         Chunk = Math.Max(256, ChunkElements / config.HiddenSize);
@@ -56,8 +62,10 @@ internal sealed class VocabularyProjection : IDisposable
             {
                 var (h, d) = (config.NumAttentionHeads * config.HeadDim, config.HiddenSize);
                 var transposed = attention.W_V.permute(1, 0, 2).reshape(d, h).to(ScalarType.Float64).cpu(); // Wᵀ: (d_model, heads·d_head)
-                weight = Own((formula.TransposeWeight ? transposed : transposed.t()).contiguous());
-                if (formula.ValueBias) bias = Own(attention.B_V.reshape(h).to(ScalarType.Float64).cpu());
+                // The columns of the heads asked for: head g owns columns g·d_head .. (g + 1)·d_head.
+                var columns = tensor(heads.SelectMany(g => Enumerable.Range(g * HeadDim, HeadDim)).Select(c => (long)c).ToArray());
+                weight = Own((formula.TransposeWeight ? transposed : transposed.t()).index_select(1, columns).contiguous());
+                if (formula.ValueBias) bias = Own(attention.B_V.reshape(h).to(ScalarType.Float64).cpu().index_select(0, columns));
             }
             scope.Detach(owned.ToArray());
         }
@@ -75,6 +83,7 @@ internal sealed class VocabularyProjection : IDisposable
     /// <summary>Rows per chunk.</summary>
     public long Chunk { get; }
 
+    /// <summary>The number of heads projected.</summary>
     public int Heads { get; }
 
     public int HeadDim { get; }
@@ -91,7 +100,7 @@ internal sealed class VocabularyProjection : IDisposable
         return scope.MoveToOuter(x);
     }
 
-    /// <summary>Tokens <paramref name="start"/>.. in value space per head, (n, heads, head_dim) float64.</summary>
+    /// <summary>Tokens <paramref name="start"/>.. in value space per head asked for, (n, heads, head_dim) float64.</summary>
     public Tensor Project(long start, long n)
     {
         using var scope = NewDisposeScope();
