@@ -8,4 +8,5 @@ root.Subcommands.Add(EmbedCommand.Create());
 root.Subcommands.Add(SearchCommand.Create());
 root.Subcommands.Add(DownloadCommand.Create());
 root.Subcommands.Add(NearestCommand.Create());
+root.Subcommands.Add(FillMaskCommand.Create());
 return root.Parse(args).Invoke();
