@@ -9,4 +9,5 @@ root.Subcommands.Add(SearchCommand.Create());
 root.Subcommands.Add(DownloadCommand.Create());
 root.Subcommands.Add(NearestCommand.Create());
 root.Subcommands.Add(FillMaskCommand.Create());
+root.Subcommands.Add(PlotCommand.Create());
 return root.Parse(args).Invoke();

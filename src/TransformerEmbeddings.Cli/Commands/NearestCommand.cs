@@ -32,7 +32,7 @@ internal static class NearestCommand
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             using var m = TransformerModel.Load(ModelSource.Resolve(parse, model, revision));
-            var result = Run(m, parse.GetValue(text)!, parse, choice, parse.GetValue(layer), parse.GetValue(head), parse.GetValue(k));
+            var result = Run(m, parse.GetValue(text)!, parse, choice, parse.GetValue(layer), parse.GetValue(head), parse.GetValue(k), choice.Metrics(parse));
             if (parse.GetValue(json)) Console.Out.WriteLine(ToJson(result));
             else Print(m, result);
             return 0;
@@ -41,13 +41,13 @@ internal static class NearestCommand
     }
 
     /// <summary>Encodes the text, picks the token and searches (shared with te plot nearest).</summary>
-    internal static ValueSpaceNeighbors Run(TransformerModel model, string text, ParseResult parse, TokenChoice choice, int layer, int? head, int k)
+    internal static ValueSpaceNeighbors Run(TransformerModel model, string text, ParseResult parse, TokenChoice choice, int layer, int? head, int k, DistanceMetric metrics)
     {
         if (k < 1) throw new CliException("--k must be at least 1.");
         var space = new ValueSpace(model, layer);
         using var output = model.Encode([text], new CaptureOptions { Kinds = ActivationKind.Contexts, Layers = [space.Layer] });
         var position = choice.Resolve(parse, output, text);
-        var options = new NearestOptions { K = k, Metrics = choice.Metrics(parse), Heads = head is { } h ? [h] : null };
+        var options = new NearestOptions { K = k, Metrics = metrics, Heads = head is { } h ? [h] : null };
         return space.Nearest(output, 0, position, options);
     }
 
