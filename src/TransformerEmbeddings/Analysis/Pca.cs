@@ -54,6 +54,7 @@ public sealed class Pca
                 throw new ArgumentException($"Vector {i} has {vectors[i].Length} values; vector 0 has {d}.", nameof(vectors));
             for (var j = 0; j < d; j++) data[i * d + j] = vectors[i][j];
         }
+        Runtime.NativeRuntime.EnsureLoaded(); // the SVD runs on libtorch, which may not be loaded yet
         using var scope = NewDisposeScope();
         return Fit(tensor(data, [vectors.Count, d]), components);
     }
