@@ -51,8 +51,9 @@ internal static class TokenizerLoader
         var maskId = IdOf(maskToken);
         if (maskId == null) maskToken = null;
 
+        var cleanUp = config?.TryGetProperty("clean_up_tokenization_spaces", out var c) == true && c.ValueKind == JsonValueKind.True;
         return new TransformerTokenizer(built.Normalizer, built.PreTokenizer, built.Model, built.PostProcessor, added,
-            built.Decoder, built.Kind, maxLength, padToken, padId, maskToken, maskId);
+            built.Decoder, built.Kind, maxLength, padToken, padId, maskToken, maskId, cleanUp);
     }
 
     private sealed record Built(INormalizer? Normalizer, IPreTokenizer? PreTokenizer, ITokenizerModel Model,

@@ -5,5 +5,6 @@ internal interface IPostProcessor
 {
     int AddedTokens(bool isPair);
 
-    TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated);
+    /// <summary>The final encoding; without <paramref name="addSpecialTokens"/> only the stage's other work (RoBERTa's offset trimming) is done.</summary>
+    TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated, bool addSpecialTokens = true);
 }

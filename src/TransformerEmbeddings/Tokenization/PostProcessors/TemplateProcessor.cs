@@ -8,8 +8,9 @@ internal sealed class TemplateProcessor(IReadOnlyList<TemplatePiece> single, IRe
 
     public int AddedTokens(bool isPair) => isPair ? _addedPair : _addedSingle;
 
-    public TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated)
+    public TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated, bool addSpecialTokens = true)
     {
+        if (!addSpecialTokens && b == null) return EncodingBuilder.Plain(a, truncated);
         var template = b == null ? single : pair;
         var count = 0;
         foreach (var piece in template)
