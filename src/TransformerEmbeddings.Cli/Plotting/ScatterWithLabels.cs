@@ -13,21 +13,24 @@ internal static class ScatterWithLabels
         var plot = new Plot();
         var scatter = plot.Add.ScatterPoints(xs, ys);
         scatter.MarkerSize = 8;
+        // Labels of the right half's points go to their left, so no label runs off the picture.
+        var middle = (xs.Min() + xs.Max()) / 2;
         for (var i = 0; i < n; i++)
         {
             var text = plot.Add.Text(labels[i], xs[i], ys[i]);
             text.LabelFontSize = 11;
-            text.LabelOffsetX = 6;
-            text.LabelAlignment = Alignment.MiddleLeft;
+            var right = xs[i] > middle;
+            text.LabelOffsetX = right ? -6 : 6;
+            text.LabelAlignment = right ? Alignment.MiddleRight : Alignment.MiddleLeft;
         }
         plot.Axes.Title.Label.Text = title;
         plot.Axes.Bottom.Label.Text = xLabel;
         plot.Axes.Left.Label.Text = yLabel;
-        // Room for the labels right of the rightmost points.
+        // Room for the labels beside the outermost points.
         var (minX, maxX) = (xs.Min(), xs.Max());
         var (minY, maxY) = (ys.Min(), ys.Max());
         var (padX, padY) = (Math.Max(1e-9, maxX - minX), Math.Max(1e-9, maxY - minY));
-        plot.Axes.SetLimits(minX - 0.08 * padX, maxX + 0.45 * padX, minY - 0.1 * padY, maxY + 0.1 * padY);
+        plot.Axes.SetLimits(minX - 0.15 * padX, maxX + 0.15 * padX, minY - 0.1 * padY, maxY + 0.1 * padY);
         return plot;
     }
 }
