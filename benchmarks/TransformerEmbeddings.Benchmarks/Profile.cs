@@ -25,7 +25,7 @@ internal static class Profile
     private static void Breakdown(TransformerModel model, EncoderInputs inputs)
     {
         static Tensor Lin(Tensor a, Tensor w, Tensor bias) => nn.functional.linear(a, w, bias);
-        var m = model.Module;
+        var m = (TransformerEmbeddings.Modeling.BertModel)model.Module;
         var cfg = model.Config;
         var (b, s, h, nh) = (inputs.BatchSize, inputs.SequenceLength, cfg.HiddenSize, cfg.NumAttentionHeads);
         var names = new[] { "embeddings", "qkv linear", "split views", "sdpa", "merge heads", "attn out linear+add", "LN", "up linear", "gelu", "down linear+add", "LN2" };
@@ -77,7 +77,7 @@ internal static class Profile
             var shape = (Environment.GetEnvironmentVariable("TE_PROFILE_SHAPE") ?? "1x16").Split('x').Select(int.Parse).ToArray();
             var rows1 = Corpus.RandomIds(shape[0], shape[1], 30522);
             using var inputs = EncoderInputs.FromIds(rows1, 0);
-            var m = e.Model.Module;
+            var m = (TransformerEmbeddings.Modeling.BertModel)e.Model.Module;
             var positions = m.Embeddings.PositionIds(inputs.AttentionMask);
             var engines = new List<(string, Action)>
             {

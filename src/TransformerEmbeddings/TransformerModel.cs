@@ -15,7 +15,8 @@ using static TorchSharp.torch;
 namespace TransformerEmbeddings;
 
 /// <summary>
-/// A HuggingFace BERT/RoBERTa encoder loaded from a model folder, with its tokenizer: the entry point of the library.
+/// A HuggingFace encoder (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT, MPNet) loaded from a model folder, with its
+/// tokenizer: the entry point of the library.
 /// <code>
 /// using var model = TransformerModel.Load("all-MiniLM-L6-v2");
 /// using var output = model.Encode(["The quick brown fox."]);
@@ -25,14 +26,14 @@ namespace TransformerEmbeddings;
 /// </summary>
 public sealed class TransformerModel : IDisposable
 {
-    private readonly BertModel model;
+    private readonly EncoderModel model;
     private readonly MaskedLanguageModelHead? mlmHead;
     private readonly ILogger logger;
     private bool disposed;
 
     private readonly ComputePlan plan;
 
-    private TransformerModel(string folder, EncoderConfig config, BertModel model, MaskedLanguageModelHead? mlmHead, TransformerTokenizer tokenizer,
+    private TransformerModel(string folder, EncoderConfig config, EncoderModel model, MaskedLanguageModelHead? mlmHead, TransformerTokenizer tokenizer,
         CheckpointReport checkpoint, Device device, ComputePlan plan, TimeSpan loadTime, ILogger logger)
     {
         this.mlmHead = mlmHead;
@@ -77,13 +78,13 @@ public sealed class TransformerModel : IDisposable
     /// <summary>Whether the checkpoint has a pooler (then <see cref="EncoderOutput.PoolerOutput"/> is set).</summary>
     public bool HasPooler => model.HasPooler;
 
-    /// <summary>Whether the checkpoint carries a masked-language-model head (BertForMaskedLM, RobertaForMaskedLM).</summary>
+    /// <summary>Whether the checkpoint carries a masked-language-model head (BertForMaskedLM, RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, MPNetForMaskedLM).</summary>
     public bool HasMaskedLanguageModelHead => mlmHead is not null;
 
     /// <summary>The width of every token vector (hidden_size).</summary>
     public int HiddenSize => Config.HiddenSize;
 
-    internal BertModel Module => model;
+    internal EncoderModel Module => model;
 
     /// <summary>Loads a HuggingFace model folder: config.json, safetensors weights (single or sharded) and tokenizer files.</summary>
     /// <param name="folder">The model folder, or a HuggingFace model id (<c>org/name</c>, optional <c>@revision</c>) taken from the
@@ -117,13 +118,13 @@ public sealed class TransformerModel : IDisposable
         var backend = new ComputeBackend(plan);
         var dtype = plan.DType;
 
-        using var loader = CheckpointLoader.Open(folder, dtype, device);
-        BertModel module;
+        using var loader = CheckpointLoader.Open(folder, dtype, device, config.Architecture);
+        EncoderModel module;
         MaskedLanguageModelHead? head;
         using (no_grad())
         {
-            module = new BertModel(new WeightPath(loader, backend: backend), config);
-            head = MaskedLanguageModelHead.Load(new WeightPath(loader, outsideBase: true, backend: backend), config, module.Embeddings.WordEmbeddings);
+            module = EncoderModel.Create(new WeightPath(loader, backend: backend), config);
+            head = MaskedLanguageModelHead.Load(new WeightPath(loader, outsideBase: true, backend: backend), config, module.WordEmbeddings);
         }
         module.eval();
         head?.eval();
@@ -201,7 +202,7 @@ public sealed class TransformerModel : IDisposable
 
     /// <summary>
     /// Encodes caller-given input vectors instead of token ids (HF <c>inputs_embeds</c>): each row replaces
-    /// <c>E[input_id]</c>; position and token-type embeddings and the LayerNorm still apply.
+    /// <c>E[input_id]</c>; position and token-type embeddings (where the family has them) and the LayerNorm still apply.
     /// </summary>
     /// <param name="inputsEmbeds">(B, S, H) vectors.</param>
     /// <param name="attentionMask">(B, S) 1 on real positions, 0 on padding; all ones when null.</param>
@@ -237,7 +238,7 @@ public sealed class TransformerModel : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var idx = tensor(ids.Select(i => (long)i).ToArray(), device: Device);
-        return scope.MoveToOuter(model.Embeddings.WordEmbeddings.call(idx).clone());
+        return scope.MoveToOuter(model.WordEmbeddings.call(idx).clone());
     }
 
     /// <summary>Raw rows of the word-embedding matrix for token strings (as the tokenizer spells them, e.g. <c>##ing</c>, <c>Ġthe</c>), (N, H).</summary>
@@ -252,13 +253,15 @@ public sealed class TransformerModel : IDisposable
     }
 
     /// <summary>The whole word-embedding matrix E, (vocab, H); owned by the model, do not dispose.</summary>
-    public Tensor WordEmbeddingTable => model.Embeddings.WordEmbeddings.Weight;
+    public Tensor WordEmbeddingTable => model.WordEmbeddings.Weight;
 
     /// <summary>The position-embedding table, (max_position_embeddings, H); owned by the model.</summary>
-    public Tensor PositionEmbeddingTable => model.Embeddings.PositionEmbeddings.Weight;
+    public Tensor PositionEmbeddingTable => model.PositionEmbeddings.Weight;
 
     /// <summary>The token-type-embedding table, (type_vocab_size, H); owned by the model.</summary>
-    public Tensor TokenTypeEmbeddingTable => model.Embeddings.TokenTypeEmbeddings.Weight;
+    /// <exception cref="InvalidOperationException">The family has no token types (DistilBERT, MPNet).</exception>
+    public Tensor TokenTypeEmbeddingTable => model.TokenTypeEmbeddings?.Weight
+        ?? throw new InvalidOperationException($"{Config.ModelType} models have no token-type embeddings; {Folder} ignores token type ids.");
 
     /// <summary>
     /// The attention weights of one layer in TransformerLens shapes: W_Q, W_K, W_V (heads, d_model, d_head),
@@ -269,8 +272,7 @@ public sealed class TransformerModel : IDisposable
     public AttentionWeights AttentionWeightsOf(int layer)
     {
         var l = LayerIndex.Normalize(layer, Config.NumHiddenLayers, nameof(layer));
-        var attention = model.Encoder.Layers[l].Attention;
-        return AttentionWeights.From(attention, Config);
+        return AttentionWeights.From(model.AttentionOf(l), Config);
     }
 
     /// <summary>
@@ -285,7 +287,7 @@ public sealed class TransformerModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(output);
         var head = mlmHead ?? throw new InvalidOperationException(
-            $"{Folder} has no masked-language-model head (cls.predictions.* or lm_head.*); load a *ForMaskedLM checkpoint.");
+            $"{Folder} has no masked-language-model head (cls.predictions.*, lm_head.* or vocab_transform.*); load a *ForMaskedLM checkpoint.");
         using var scope = NewDisposeScope();
         var hidden = output.LastHiddenState;
         if (positions is not null)
@@ -359,6 +361,7 @@ public sealed class TransformerModel : IDisposable
         var (min, max) = (inputs.InputIds.min().item<long>(), inputs.InputIds.max().item<long>());
         if (min < 0 || max >= Config.VocabSize)
             throw new ArgumentException($"Token ids must lie in 0..{Config.VocabSize - 1}; found {(min < 0 ? min : max)}.", nameof(inputs));
+        if (Config.TypeVocabSize == 0) return; // DistilBERT and MPNet ignore token types (their tokenizers still mark pairs)
         var (tmin, tmax) = (inputs.TokenTypeIds.min().item<long>(), inputs.TokenTypeIds.max().item<long>());
         if (tmin < 0 || tmax >= Config.TypeVocabSize)
             throw new ArgumentException($"Token type ids must lie in 0..{Config.TypeVocabSize - 1}; found {(tmin < 0 ? tmin : tmax)}.", nameof(inputs));
@@ -380,7 +383,7 @@ public sealed class TransformerModel : IDisposable
         var ids = inputIds.to(Device);
         var mask = attentionMask.to(Device);
         var types = tokenTypeIds.to(Device);
-        var positions = model.Embeddings.PositionIds(mask);
+        var positions = model.PositionIds(mask);
         var trace = capture.Kinds == ActivationKind.None && !capture.Perturbs
             ? null
             : new ForwardTrace(capture, Config.NumHiddenLayers, Config.NumAttentionHeads, Device);

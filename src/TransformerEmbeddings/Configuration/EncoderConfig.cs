@@ -3,58 +3,74 @@ using System.Text.Json;
 namespace TransformerEmbeddings.Configuration;
 
 /// <summary>
-/// The fields of a HuggingFace <c>config.json</c> that change the encoder's math, validated when read.
-/// Optional fields take HuggingFace's defaults (<c>hidden_act</c> gelu, <c>layer_norm_eps</c> 1e-12,
-/// <c>type_vocab_size</c> 2, <c>pad_token_id</c> 0 for BERT and 1 for RoBERTa, <c>position_embedding_type</c> absolute).
+/// The fields of a HuggingFace <c>config.json</c> that change the encoder's math, validated when read, under one set
+/// of names for every family (DistilBERT's <c>dim</c>, <c>n_layers</c>, <c>n_heads</c>, <c>hidden_dim</c> and
+/// <c>activation</c> read as <see cref="HiddenSize"/>, <see cref="NumHiddenLayers"/>, <see cref="NumAttentionHeads"/>,
+/// <see cref="IntermediateSize"/> and <see cref="HiddenAct"/>). Optional fields take HuggingFace's defaults
+/// (<c>hidden_act</c> gelu, <c>layer_norm_eps</c> 1e-12, <c>type_vocab_size</c> 2, <c>pad_token_id</c> 0 for BERT and
+/// DistilBERT and 1 for RoBERTa and MPNet, <c>position_embedding_type</c> absolute, <c>relative_attention_num_buckets</c> 32).
 /// </summary>
 public sealed record EncoderConfig
 {
-    /// <summary>The <c>model_type</c> as written (<c>bert</c>, <c>roberta</c>, <c>xlm-roberta</c>, <c>camembert</c>).</summary>
+    /// <summary>The <c>model_type</c> as written (<c>bert</c>, <c>roberta</c>, <c>xlm-roberta</c>, <c>camembert</c>, <c>distilbert</c>, <c>mpnet</c>).</summary>
     public required string ModelType { get; init; }
 
-    /// <summary>BERT or RoBERTa embeddings.</summary>
+    /// <summary>The encoder family: which module tree and position ids the model uses.</summary>
     public required ModelArchitecture Architecture { get; init; }
 
     /// <summary><c>vocab_size</c>.</summary>
     public required int VocabSize { get; init; }
 
-    /// <summary><c>hidden_size</c> (d_model).</summary>
+    /// <summary><c>hidden_size</c> (d_model; DistilBERT's <c>dim</c>).</summary>
     public required int HiddenSize { get; init; }
 
-    /// <summary><c>num_hidden_layers</c>.</summary>
+    /// <summary><c>num_hidden_layers</c> (DistilBERT's <c>n_layers</c>).</summary>
     public required int NumHiddenLayers { get; init; }
 
-    /// <summary><c>num_attention_heads</c>.</summary>
+    /// <summary><c>num_attention_heads</c> (DistilBERT's <c>n_heads</c>).</summary>
     public required int NumAttentionHeads { get; init; }
 
-    /// <summary><c>intermediate_size</c> (the feed-forward width).</summary>
+    /// <summary><c>intermediate_size</c>, the feed-forward width (DistilBERT's <c>hidden_dim</c>).</summary>
     public required int IntermediateSize { get; init; }
 
-    /// <summary><c>hidden_act</c>.</summary>
+    /// <summary><c>hidden_act</c> (DistilBERT's <c>activation</c>).</summary>
     public HiddenActivation HiddenAct { get; init; } = HiddenActivation.Gelu;
 
-    /// <summary><c>layer_norm_eps</c>.</summary>
+    /// <summary><c>layer_norm_eps</c>; DistilBERT's LayerNorms use 1e-12 whatever the file says, as HF's do.</summary>
     public double LayerNormEps { get; init; } = 1e-12;
 
     /// <summary><c>max_position_embeddings</c>: rows of the position table.</summary>
     public required int MaxPositionEmbeddings { get; init; }
 
-    /// <summary><c>type_vocab_size</c>: rows of the token-type table.</summary>
+    /// <summary><c>type_vocab_size</c>: rows of the token-type table; 0 for families without one (DistilBERT, MPNet), whose models ignore token type ids.</summary>
     public int TypeVocabSize { get; init; } = 2;
 
     /// <summary><c>pad_token_id</c>; RoBERTa's padding_idx for position ids.</summary>
     public int PadTokenId { get; init; }
+
+    /// <summary>MPNet's <c>relative_attention_num_buckets</c>: rows of the relative position bias table; 0 for the other families.</summary>
+    public int RelativeAttentionNumBuckets { get; init; }
+
 
     /// <summary>Size of one attention head: <c>hidden_size / num_attention_heads</c>.</summary>
     public int HeadDim => HiddenSize / NumAttentionHeads;
 
     /// <summary>
     /// The longest sequence the position table allows: <c>max_position_embeddings</c>, minus
-    /// <c>pad_token_id + 1</c> for RoBERTa (whose positions start after the padding index).
+    /// <c>padding_idx + 1</c> for RoBERTa and MPNet (whose positions start after the padding index).
     /// </summary>
-    public int MaxSequenceLength => Architecture == ModelArchitecture.Roberta
-        ? MaxPositionEmbeddings - PadTokenId - 1
-        : MaxPositionEmbeddings;
+    public int MaxSequenceLength => PositionPaddingIndex is { } p ? MaxPositionEmbeddings - p - 1 : MaxPositionEmbeddings;
+
+    /// <summary>
+    /// The padding index position ids count from (RoBERTa's <c>pad_token_id</c>; MPNet's is 1 whatever the config
+    /// says, as in HF's MPNetEmbeddings), or null where positions are 0..S-1 (BERT, DistilBERT).
+    /// </summary>
+    internal int? PositionPaddingIndex => Architecture switch
+    {
+        ModelArchitecture.Roberta => PadTokenId,
+        ModelArchitecture.MPNet => 1,
+        _ => null,
+    };
 
     /// <summary>Reads and validates <c>config.json</c> from a model folder or a file path.</summary>
     /// <param name="path">A model folder or the path of its <c>config.json</c>.</param>
@@ -105,23 +121,31 @@ public sealed record EncoderConfig
             {
                 "bert" => ModelArchitecture.Bert,
                 "roberta" or "xlm-roberta" or "camembert" => ModelArchitecture.Roberta,
+                "distilbert" => ModelArchitecture.DistilBert,
+                "mpnet" => ModelArchitecture.MPNet,
                 _ => throw new ModelConfigurationException(sourceName, "model_type",
-                    $"unsupported model type '{modelType}'; supported: bert, roberta, xlm-roberta, camembert."),
+                    $"unsupported model type '{modelType}'; supported: {string.Join(", ", SupportedModelTypes)}."),
             };
 
-            var positionType = OptionalString(root, "position_embedding_type", sourceName) ?? "absolute";
-            if (positionType != "absolute")
-                throw new ModelConfigurationException(sourceName, "position_embedding_type",
-                    $"'{positionType}' is not supported; only 'absolute' position embeddings are.");
+            if (architecture is ModelArchitecture.Bert or ModelArchitecture.Roberta)
+            {
+                var positionType = OptionalString(root, "position_embedding_type", sourceName) ?? "absolute";
+                if (positionType != "absolute")
+                    throw new ModelConfigurationException(sourceName, "position_embedding_type",
+                        $"'{positionType}' is not supported; only 'absolute' position embeddings are.");
+            }
 
-            var act = OptionalString(root, "hidden_act", sourceName) ?? "gelu";
+            // DistilBERT names its fields differently (HF maps hidden_size to dim etc. through attribute_map).
+            var distil = architecture == ModelArchitecture.DistilBert;
+            var (headsKey, actKey) = distil ? (Present(root, "n_heads", "num_attention_heads"), "activation") : ("num_attention_heads", "hidden_act");
+            var act = OptionalString(root, actKey, sourceName) ?? "gelu";
             var activation = act switch
             {
                 "gelu" => HiddenActivation.Gelu,
                 "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => HiddenActivation.GeluTanh,
                 "relu" => HiddenActivation.Relu,
                 "silu" or "swish" => HiddenActivation.Silu,
-                _ => throw new ModelConfigurationException(sourceName, "hidden_act",
+                _ => throw new ModelConfigurationException(sourceName, actKey,
                     $"unsupported activation '{act}'; supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu."),
             };
 
@@ -130,29 +154,47 @@ public sealed record EncoderConfig
                 ModelType = modelType,
                 Architecture = architecture,
                 VocabSize = PositiveInt(root, "vocab_size", sourceName, null),
-                HiddenSize = PositiveInt(root, "hidden_size", sourceName, null),
-                NumHiddenLayers = PositiveInt(root, "num_hidden_layers", sourceName, null),
-                NumAttentionHeads = PositiveInt(root, "num_attention_heads", sourceName, null),
-                IntermediateSize = PositiveInt(root, "intermediate_size", sourceName, null),
+                HiddenSize = PositiveInt(root, distil ? Present(root, "dim", "hidden_size") : "hidden_size", sourceName, null),
+                NumHiddenLayers = PositiveInt(root, distil ? Present(root, "n_layers", "num_hidden_layers") : "num_hidden_layers", sourceName, null),
+                NumAttentionHeads = PositiveInt(root, headsKey, sourceName, null),
+                IntermediateSize = PositiveInt(root, distil ? "hidden_dim" : "intermediate_size", sourceName, null),
                 MaxPositionEmbeddings = PositiveInt(root, "max_position_embeddings", sourceName, null),
-                TypeVocabSize = PositiveInt(root, "type_vocab_size", sourceName, 2),
-                PadTokenId = NonNegativeInt(root, "pad_token_id", sourceName, architecture == ModelArchitecture.Roberta ? 1 : 0),
+                TypeVocabSize = architecture is ModelArchitecture.Bert or ModelArchitecture.Roberta
+                    ? PositiveInt(root, "type_vocab_size", sourceName, 2)
+                    : 0,
+                PadTokenId = NonNegativeInt(root, "pad_token_id", sourceName, architecture is ModelArchitecture.Roberta or ModelArchitecture.MPNet ? 1 : 0),
                 HiddenAct = activation,
-                LayerNormEps = PositiveDouble(root, "layer_norm_eps", sourceName, 1e-12),
+                LayerNormEps = distil ? 1e-12 : PositiveDouble(root, "layer_norm_eps", sourceName, 1e-12),
+                RelativeAttentionNumBuckets = architecture == ModelArchitecture.MPNet
+                    ? PositiveInt(root, "relative_attention_num_buckets", sourceName, MPNetBuckets)
+                    : 0,
             };
 
             if (config.HiddenSize % config.NumAttentionHeads != 0)
-                throw new ModelConfigurationException(sourceName, "num_attention_heads",
+                throw new ModelConfigurationException(sourceName, headsKey,
                     $"the hidden size ({config.HiddenSize}) is not a multiple of the number of attention heads ({config.NumAttentionHeads}).");
             if (config.PadTokenId >= config.VocabSize)
                 throw new ModelConfigurationException(sourceName, "pad_token_id",
                     $"{config.PadTokenId} is outside the vocabulary (vocab_size {config.VocabSize}).");
+            if (config.Architecture == ModelArchitecture.MPNet && config.RelativeAttentionNumBuckets < MPNetBuckets)
+                throw new ModelConfigurationException(sourceName, "relative_attention_num_buckets",
+                    $"{config.RelativeAttentionNumBuckets} rows cannot hold the {MPNetBuckets} relative position buckets HF's MPNetEncoder computes.");
             if (config.MaxSequenceLength < 1)
                 throw new ModelConfigurationException(sourceName, "max_position_embeddings",
-                    $"{config.MaxPositionEmbeddings} leaves no usable positions after the padding index {config.PadTokenId}.");
+                    $"{config.MaxPositionEmbeddings} leaves no usable positions after the padding index {config.PositionPaddingIndex}.");
             return config;
         }
     }
+
+    /// <summary>The <c>model_type</c> values this library loads.</summary>
+    internal static IReadOnlyList<string> SupportedModelTypes { get; } = ["bert", "roberta", "xlm-roberta", "camembert", "distilbert", "mpnet"];
+
+    // HF's MPNetEncoder.compute_position_bias always buckets relative positions into 32 (max distance 128).
+    internal const int MPNetBuckets = 32;
+
+    /// <summary>The first of <paramref name="names"/> the file has, else the first (so a missing field is named as HF writes it).</summary>
+    private static string Present(JsonElement root, params string[] names) =>
+        names.FirstOrDefault(n => root.TryGetProperty(n, out var v) && v.ValueKind != JsonValueKind.Null) ?? names[0];
 
     private static string RequiredString(JsonElement root, string name, string source)
         => OptionalString(root, name, source)

@@ -39,18 +39,18 @@ public sealed class AttentionWeights : IDisposable
     /// <summary>(d_model): the output dense's bias, shared by all heads.</summary>
     public Tensor B_O { get; }
 
-    internal static AttentionWeights From(BertAttention attention, EncoderConfig config)
+    internal static AttentionWeights From(AttentionProjections attention, EncoderConfig config)
     {
         var (h, dh, d) = (config.NumAttentionHeads, config.HeadDim, config.HiddenSize);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         Tensor In(Dense dense) => dense.Weight.view(h, dh, d).transpose(1, 2).contiguous();   // (h, d_model, d_head)
         Tensor Bias(Dense dense) => dense.Bias.view(h, dh).clone();
-        var o = attention.Output.DenseLayer;
+        var o = attention.Output;
         var result = new AttentionWeights(
-            In(attention.Self.Query), In(attention.Self.Key), In(attention.Self.Value),
+            In(attention.Query), In(attention.Key), In(attention.Value),
             o.Weight.t().reshape(h, dh, d).contiguous(),
-            Bias(attention.Self.Query), Bias(attention.Self.Key), Bias(attention.Self.Value), o.Bias.clone());
+            Bias(attention.Query), Bias(attention.Key), Bias(attention.Value), o.Bias.clone());
         scope.Detach(result.W_Q, result.W_K, result.W_V, result.W_O, result.B_Q, result.B_K, result.B_V, result.B_O);
         return result;
     }

@@ -56,10 +56,10 @@ public sealed class EncoderOutput : IDisposable
     /// <summary>(B, S) int64: 1 on real tokens, 0 on padding.</summary>
     public Tensor AttentionMask { get; }
 
-    /// <summary>(B, S) int64 segment ids.</summary>
+    /// <summary>(B, S) int64 segment ids (as the tokenizer gave them; DistilBERT and MPNet models ignore them).</summary>
     public Tensor TokenTypeIds { get; }
 
-    /// <summary>(B, S) int64 position ids as the model used them (RoBERTa's start after the padding index).</summary>
+    /// <summary>(B, S) int64 position ids as the model used them (RoBERTa's and MPNet's start after the padding index).</summary>
     public Tensor PositionIds { get; }
 
     /// <summary>(B, S, H) HF <c>last_hidden_state</c>.</summary>

@@ -25,7 +25,7 @@ internal sealed class KernelTable
     /// <summary>The fp32 micro-kernel for linear layers (the widest tile this ISA has).</summary>
     public SgemmKernel Sgemm { get; }
 
-    /// <summary>The fp32 micro-kernel for attention's small products (16 columns: a 48-wide tile would mostly multiply padding at sentence lengths).</summary>
+    /// <summary>The fp32 micro-kernel for attention's products (16 or 32 columns: a 48-wide tile would multiply up to a third padding on a 32-channel head).</summary>
     public SgemmKernel NarrowSgemm { get; }
 
     /// <summary>The 12-bit integer micro-kernel of the fast mode.</summary>
@@ -60,5 +60,5 @@ internal sealed class KernelTable
     }
 
     private static readonly Lazy<KernelTable> Avx2Table = new(() => new(InstructionSet.Avx2, SgemmAvx2.Kernel, SgemmAvx2.Kernel, QgemmAvx2.Kernel));
-    private static readonly Lazy<KernelTable> Avx512Table = new(() => new(InstructionSet.Avx512, SgemmAvx512.Kernel, SgemmAvx2.Kernel, QgemmAvx512.Kernel));
+    private static readonly Lazy<KernelTable> Avx512Table = new(() => new(InstructionSet.Avx512, SgemmAvx512.Kernel, SgemmAvx512Narrow.Kernel, QgemmAvx512.Kernel));
 }

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
 
-/// <summary>HF <c>BertEmbeddings</c> / <c>RobertaEmbeddings</c>: word + position + token type, then LayerNorm.</summary>
+/// <summary>HF <c>BertEmbeddings</c> / <c>RobertaEmbeddings</c> (and XLM-R's copy): word + position + token type, then LayerNorm.</summary>
 internal sealed class BertEmbeddings : nn.Module
 {
     private readonly EmbeddingTable word_embeddings;
@@ -31,14 +31,7 @@ internal sealed class BertEmbeddings : nn.Module
     public EmbeddingTable TokenTypeEmbeddings => token_type_embeddings;
 
     /// <summary>Position ids as HF makes them: BERT 0..S-1; RoBERTa padding_idx + cumsum(real), pads at padding_idx.</summary>
-    public Tensor PositionIds(Tensor attentionMask)                               // (B, S) int64
-    {
-        var (b, s) = (attentionMask.shape[0], attentionMask.shape[1]);
-        if (config.Architecture == ModelArchitecture.Bert)
-            return arange(s, dtype: ScalarType.Int64, device: attentionMask.device).unsqueeze(0).expand(b, s);
-        var real = attentionMask.to(ScalarType.Int64);
-        return real.cumsum(1) * real + config.PadTokenId;
-    }
+    public Tensor PositionIds(Tensor attentionMask) => EncoderModel.PositionIds(config, attentionMask); // (B, S) int64
 
     /// <param name="inputsEmbeds">(B, S, H): rows to use instead of <c>E[input_ids]</c> (HF <c>inputs_embeds</c>).</param>
     /// <param name="tokenTypeIds">(B, S).</param>

@@ -20,8 +20,6 @@ internal sealed class BertLMPredictionHead : MaskedLanguageModelHead
         dense = new Dense(w["transform"]["dense"], config.HiddenSize, config.HiddenSize);
         layerNorm = new LayerNormalization(w["transform"]["LayerNorm"], config.HiddenSize, config.LayerNormEps);
         bias = w.Take("bias", config.VocabSize);
-        w.Skip("decoder.weight");
-        w.Skip("decoder.bias");
         decoder = new TiedWeight(wordEmbeddings);
         activation = config.HiddenAct;
         RegisterComponents();

@@ -5,7 +5,10 @@ using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
 
-/// <summary>HF <c>RobertaLMHead</c> (<c>lm_head</c>): dense, exact GELU, layer_norm, then the tied decoder plus a bias.</summary>
+/// <summary>
+/// HF <c>RobertaLMHead</c> (<c>lm_head</c>): dense, exact GELU, layer_norm, then the tied decoder plus a bias.
+/// XLM-R's <c>XLMRobertaLMHead</c> and MPNet's <c>MPNetLMHead</c> are the same module under the same names.
+/// </summary>
 internal sealed class RobertaLMHead : MaskedLanguageModelHead
 {
     private readonly Dense dense;
@@ -18,8 +21,6 @@ internal sealed class RobertaLMHead : MaskedLanguageModelHead
         dense = new Dense(w["dense"], config.HiddenSize, config.HiddenSize);
         layer_norm = new LayerNormalization(w["layer_norm"], config.HiddenSize, config.LayerNormEps);
         bias = w.Take("bias", config.VocabSize);
-        w.Skip("decoder.weight");
-        w.Skip("decoder.bias");
         decoder = new TiedWeight(wordEmbeddings);
         RegisterComponents();
     }

@@ -19,8 +19,8 @@ internal readonly struct WeightPath
     /// <param name="loader">The checkpoint.</param>
     /// <param name="prefix">The module path.</param>
     /// <param name="outsideBase">
-    /// True for heads that live beside the base model (<c>cls.predictions</c>, <c>lm_head</c>), whose keys never carry
-    /// the <c>bert.</c>/<c>roberta.</c> prefix.
+    /// True for heads that live beside the base model (<c>cls.predictions</c>, <c>lm_head</c>, <c>vocab_transform</c> ...),
+    /// whose keys never carry the base model's prefix.
     /// </param>
     /// <param name="backend">The kernels modules bind; libtorch when null.</param>
     public WeightPath(CheckpointLoader loader, string prefix = "", bool outsideBase = false, ComputeBackend? backend = null)
@@ -47,9 +47,6 @@ internal readonly struct WeightPath
 
     /// <summary>Whether the checkpoint holds a tensor at <c>prefix.name</c>.</summary>
     public bool Has(string name) => loader.Has(Join(name), outsideBase);
-
-    /// <summary>Marks a tensor as accounted for without loading it (a tied copy such as an MLM decoder).</summary>
-    public void Skip(string name) => loader.MarkUsed(Join(name), outsideBase);
 
     private string Join(string name) => prefix.Length == 0 ? name : prefix + "." + name;
 }

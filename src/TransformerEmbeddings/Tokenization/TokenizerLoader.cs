@@ -86,7 +86,7 @@ internal static class TokenizerLoader
         {
             long positions = mp.GetInt32();
             var type = modelConfig?.TryGetProperty("model_type", out var mt) == true && mt.ValueKind == JsonValueKind.String ? mt.GetString() : null;
-            if (type is "roberta" or "xlm-roberta" or "camembert") positions -= 2;
+            if (type is "roberta" or "xlm-roberta" or "camembert" or "mpnet") positions -= 2;
             limit = limit == null ? positions : Math.Min(limit.Value, positions);
         }
 
@@ -483,10 +483,14 @@ internal static class TokenizerLoader
         var sepId = model.TokenToId(sep) ?? throw new TokenizerException($"{path}: sep_token '{sep}' is not in the vocabulary.");
         var clsPiece = new TemplatePiece(false, 0, [cls], [clsId], 0);
         var sep0 = new TemplatePiece(false, 0, [sep], [sepId], 0);
-        var post = new TemplateProcessor([clsPiece, new TemplatePiece(true, 0, [], [], 0), sep0],
-            [clsPiece, new TemplatePiece(true, 0, [], [], 0), sep0, new TemplatePiece(true, 1, [], [], 1), sep0 with { TypeId = 1 }]);
+        // transformers' MPNetConverter: "<s> A </s> </s> B </s>" (two separators between the texts), <mask> strips left.
+        var mpnet = TokenContent(config, "tokenizer_class") is "MPNetTokenizer" or "MPNetTokenizerFast";
+        List<TemplatePiece> pair = [clsPiece, new TemplatePiece(true, 0, [], [], 0), sep0];
+        if (mpnet) pair.Add(sep0);
+        pair.AddRange([new TemplatePiece(true, 1, [], [], 1), sep0 with { TypeId = 1 }]);
+        var post = new TemplateProcessor([clsPiece, new TemplatePiece(true, 0, [], [], 0), sep0], pair);
 
-        var added = SpecialAddedTokens(config, specialMap, model, lstripMask: false);
+        var added = SpecialAddedTokens(config, specialMap, model, lstripMask: mpnet);
         return new Built(normalizer, new BertPreTokenizer(), model, post, new AddedVocabulary(added, normalizer),
             new WordPieceDecoder("##", true), TokenizerKind.WordPiece, null, null);
     }

@@ -1,14 +1,37 @@
 using System.Text.Json;
 using TorchSharp;
 using TorchSharp.Modules;
+using TransformerEmbeddings.Configuration;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Weights;
 
 /// <summary>
+/// How HF lays out a family's checkpoints: the base model's key prefix in a <c>*ForMaskedLM</c> (or other head)
+/// checkpoint (<c>base_model_prefix</c>), the roots of the MLM head that sits beside it, and the head's keys that are
+/// tied to other parameters (save_pretrained omits them; when a file still holds them they are not read).
+/// </summary>
+/// <param name="BasePrefix">bert, roberta (also XLM-R and CamemBERT), distilbert, mpnet.</param>
+/// <param name="HeadRoots">Where the MLM head's modules live, beside the base model.</param>
+/// <param name="TiedKeys">Head keys that are copies: decoders tied to the word embeddings, decoder biases tied to the head's bias.</param>
+internal sealed record CheckpointLayout(string BasePrefix, IReadOnlyList<string> HeadRoots, IReadOnlyList<string> TiedKeys)
+{
+    public static CheckpointLayout For(ModelArchitecture architecture) => architecture switch
+    {
+        ModelArchitecture.Bert => new("bert", ["cls.predictions"], ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"]),
+        ModelArchitecture.Roberta => new("roberta", ["lm_head"], ["lm_head.decoder.weight", "lm_head.decoder.bias"]),
+        ModelArchitecture.DistilBert => new("distilbert", ["vocab_transform", "vocab_layer_norm", "vocab_projector"], ["vocab_projector.weight"]),
+        ModelArchitecture.MPNet => new("mpnet", ["lm_head"], ["lm_head.decoder.weight", "lm_head.decoder.bias"]),
+        _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, null),
+    };
+}
+
+/// <summary>
 /// The one place where checkpoint keys meet HF module names: it opens a single file or the shards of an index,
-/// strips the <c>bert.</c>/<c>roberta.</c> prefix, maps legacy <c>gamma</c>/<c>beta</c>, converts dtypes, checks
-/// shapes, and reports what it did not use. Modules ask for weights by their HF path (<see cref="Modeling.WeightPath"/>).
+/// strips the base model's prefix (<c>bert.</c>, <c>roberta.</c>, <c>distilbert.</c>, <c>mpnet.</c>: any prefix before
+/// <c>embeddings.word_embeddings.weight</c>), maps legacy <c>gamma</c>/<c>beta</c>, leaves tied head copies unread
+/// (<see cref="CheckpointLayout"/>), converts dtypes, checks shapes, and reports what it did not use. Modules ask for
+/// weights by their HF path (<see cref="Modeling.WeightPath"/>).
 /// </summary>
 internal sealed class CheckpointLoader : IDisposable
 {
@@ -18,24 +41,30 @@ internal sealed class CheckpointLoader : IDisposable
     private readonly string source;
     private readonly ScalarType dtype;
     private readonly Device device;
+    private readonly CheckpointLayout layout;
     private bool usedLegacyNames;
 
-    private CheckpointLoader(string source, ScalarType dtype, Device device)
+    private CheckpointLoader(string source, ScalarType dtype, Device device, CheckpointLayout layout)
     {
         this.source = source;
         this.dtype = dtype;
         this.device = device;
+        this.layout = layout;
     }
 
     /// <summary>The detected key prefix, with its trailing dot, or empty.</summary>
     public string Prefix { get; private set; } = "";
 
     /// <summary>Opens the checkpoint of a model folder: <c>model.safetensors</c>, else <c>model.safetensors.index.json</c>.</summary>
-    public static CheckpointLoader Open(string folder, ScalarType dtype, Device device)
+    /// <param name="folder">The model folder.</param>
+    /// <param name="dtype">The type the weights are converted to.</param>
+    /// <param name="device">Where they go.</param>
+    /// <param name="architecture">The family, for its key layout.</param>
+    public static CheckpointLoader Open(string folder, ScalarType dtype, Device device, ModelArchitecture architecture)
     {
         var single = Path.Combine(folder, "model.safetensors");
         var index = Path.Combine(folder, "model.safetensors.index.json");
-        var loader = new CheckpointLoader(File.Exists(single) ? single : index, dtype, device);
+        var loader = new CheckpointLoader(File.Exists(single) ? single : index, dtype, device, CheckpointLayout.For(architecture));
         try
         {
             if (File.Exists(single)) loader.Add(SafeTensorsFile.Open(single));
@@ -116,18 +145,12 @@ internal sealed class CheckpointLoader : IDisposable
         var hit = tensors.Keys.Where(k => k == anchor || k.EndsWith("." + anchor, StringComparison.Ordinal))
             .OrderBy(k => k.Length).FirstOrDefault()
             ?? throw new WeightLoadingException(source, anchor,
-                "not found under any prefix; this does not look like a BERT/RoBERTa checkpoint.");
+                $"not found under any prefix (a {layout.BasePrefix} checkpoint has it with or without '{layout.BasePrefix}.'); this does not look like a BERT, RoBERTa, XLM-R, DistilBERT or MPNet checkpoint.");
         Prefix = hit[..^anchor.Length];
     }
 
     /// <summary>Whether a tensor exists at the HF module path.</summary>
     public bool Has(string path, bool outsideBase = false) => Resolve(path, outsideBase) != null;
-
-    /// <summary>Counts a tensor as used without loading it (tied weights stored twice).</summary>
-    public void MarkUsed(string path, bool outsideBase = false)
-    {
-        if (Resolve(path, outsideBase) is { } key) used.Add(key);
-    }
 
     /// <summary>Loads the tensor at the HF module path, checks its shape and converts it to the model dtype and device.</summary>
     public Parameter Take(string path, long[] shape, bool outsideBase = false)
@@ -197,8 +220,8 @@ internal sealed class CheckpointLoader : IDisposable
     /// <summary>Summarises what was loaded; call after the model has taken its weights.</summary>
     public CheckpointReport Report()
     {
-        static bool IsHead(string k) => k.StartsWith("cls.predictions.", StringComparison.Ordinal) || k.StartsWith("lm_head.", StringComparison.Ordinal);
-        var unused = tensors.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        bool IsHead(string k) => layout.HeadRoots.Any(root => k.StartsWith(root + ".", StringComparison.Ordinal));
+        var unused = tensors.Keys.Where(k => !used.Contains(k) && !layout.TiedKeys.Contains(k)).Order(StringComparer.Ordinal).ToList();
         var floatTypes = tensors.Values.Select(v => v.Info.DType)
             .Where(d => d is SafeTensorsDType.F32 or SafeTensorsDType.F16 or SafeTensorsDType.BF16 or SafeTensorsDType.F64)
             .Distinct().ToList();

@@ -80,13 +80,14 @@ public sealed class TeHubTests : HubTestBase
     [Fact]
     public async Task Te_errors_are_one_actionable_line_and_tokens_come_from_the_environment_or_the_token_file()
     {
+        // A model that cannot be fetched is a model error (exit code 2), as one that cannot be loaded.
         var (code, _, error) = await Te(null, "embed", "--model", "test-org/no-such-model", "--input", "x.txt", "--output", "y.npy");
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.StartsWith("te: error: No model 'test-org/no-such-model'", error);
         Assert.Single(error.Trim().Split('\n'));
 
         (code, _, error) = await Te(null, "download", Gated);
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.Contains("HF_TOKEN", error);
         Assert.Contains("[AccessDenied]", error);
 

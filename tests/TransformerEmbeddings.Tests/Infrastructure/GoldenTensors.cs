@@ -4,16 +4,46 @@ using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Tests.Infrastructure;
 
-/// <summary>Reads a golden safetensors file of ../shared/golden into CPU tensors (float32 / int64), by name.</summary>
+/// <summary>Reads a golden safetensors file (../shared/golden, or a committed fixture) into CPU tensors (float32 / int64), by name.</summary>
 public sealed class GoldenTensors : IDisposable
 {
     private readonly Dictionary<string, Tensor> tensors = new(StringComparer.Ordinal);
 
-    public GoldenTensors(string model)
+    public GoldenTensors(string model) : this(new FileInfo(SharedData.GoldenFile(model + ".safetensors")))
+    {
+    }
+
+    /// <summary>A golden file by path; a <c>.safetensors.gz</c> (the committed fixtures) is decompressed to a temporary file first.</summary>
+    private GoldenTensors(FileInfo golden)
     {
         NativeRuntime.EnsureLoaded();
-        Path = SharedData.GoldenFile(model + ".safetensors");
-        using var file = SafeTensorsFile.Open(Path);
+        var path = golden.FullName;
+        Path = path;
+        if (!path.EndsWith(".gz", StringComparison.Ordinal))
+        {
+            Read(path);
+            return;
+        }
+        var temp = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "te-golden-" + Guid.NewGuid().ToString("N") + ".safetensors");
+        try
+        {
+            using (var source = new System.IO.Compression.GZipStream(File.OpenRead(path), System.IO.Compression.CompressionMode.Decompress))
+            using (var target = File.Create(temp))
+                source.CopyTo(target);
+            Read(temp);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>A golden file by path (<c>.safetensors</c> or <c>.safetensors.gz</c>).</summary>
+    public static GoldenTensors FromFile(string path) => new(new FileInfo(path));
+
+    private void Read(string path)
+    {
+        using var file = SafeTensorsFile.Open(path);
         foreach (var info in file.Tensors)
         {
             var type = info.DType switch

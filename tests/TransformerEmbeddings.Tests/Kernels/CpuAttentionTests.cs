@@ -53,7 +53,7 @@ public sealed class CpuAttentionTests
         foreach (var m in new[] { null, PaddingMask(batch, length) })
         {
             var (expected, _) = Eager(projected, m, heads, headDim);
-            var actual = kernel.Forward(projected, m, null);
+            var actual = kernel.Forward(projected, m, null, null);
             Assert.Equal(expected.shape, actual.shape);
             var diff = (expected - actual).abs().max().item<float>();
             Assert.True(diff < 1e-5f, $"{isa} {batch}×{length}×{heads}×{headDim} mask={m is not null}: max diff {diff}");
@@ -72,13 +72,13 @@ public sealed class CpuAttentionTests
         var headMask = tensor(new[] { 1f, 0f, 0.5f, 2f });
         var (expected, expectedProbabilities) = Eager(projected, mask, heads, headDim, headMask);
         var probe = new AttentionProbe(wantsProbabilities: true, headMask);
-        var actual = new CpuAttention(heads, headDim, KernelTable.For(isa)).Forward(projected, mask, probe);
+        var actual = new CpuAttention(heads, headDim, KernelTable.For(isa)).Forward(projected, mask, null, probe);
         Assert.True((expected - actual).abs().max().item<float>() < 1e-5f);
         Assert.NotNull(probe.Probabilities);
         Assert.True((expectedProbabilities - probe.Probabilities!).abs().max().item<float>() < 1e-6f);
 
         var torchProbe = new AttentionProbe(wantsProbabilities: true, headMask);
-        var viaTorch = new TorchAttention(heads, headDim).Forward(projected, mask, torchProbe);
+        var viaTorch = new TorchAttention(heads, headDim).Forward(projected, mask, null, torchProbe);
         Assert.True((expected - viaTorch).abs().max().item<float>() < 1e-5f);
         Assert.True((expectedProbabilities - torchProbe.Probabilities!).abs().max().item<float>() < 1e-6f);
     }
@@ -88,9 +88,9 @@ public sealed class CpuAttentionTests
     {
         using var scope = NewDisposeScope();
         var projected = randn(2, 5, 3 * 2 * 8, dtype: ScalarType.Float64);
-        var actual = new CpuAttention(2, 8, KernelTable.For(InstructionSet.Scalar)).Forward(projected, null, null);
+        var actual = new CpuAttention(2, 8, KernelTable.For(InstructionSet.Scalar)).Forward(projected, null, null, null);
         Assert.Equal(ScalarType.Float64, actual.dtype);
         Assert.True((Eager(projected, null, 2, 8).Context - actual).abs().max().item<double>() < 1e-9);
-        Assert.Throws<ArgumentException>(() => new CpuAttention(3, 8, KernelTable.For(InstructionSet.Scalar)).Forward(randn(1, 8, 24), null, null));
+        Assert.Throws<ArgumentException>(() => new CpuAttention(3, 8, KernelTable.For(InstructionSet.Scalar)).Forward(randn(1, 8, 24), null, null, null));
     }
 }

@@ -133,3 +133,37 @@ public sealed class SgemmTests
             LinearKernelAssert.ThreadsChangeNothing(Float32Linear.FromWeights(w, b, n, k, table), x, m);
     }
 }
+
+/// <summary>Activation panels: every micro-kernel height, vector and scalar paths, against the definition.</summary>
+public sealed class ActivationPanelTests
+{
+    [Theory]
+    [InlineData(4)]
+    [InlineData(6)]
+    [InlineData(8)]
+    [InlineData(12)]
+    [InlineData(16)]
+    [InlineData(32)]
+    public unsafe void Pack_lays_rows_out_k_major_in_groups_of_MR_with_zero_rows_past_the_end(int mr)
+    {
+        Gen.Select(Gen.Int[1, 40], Gen.Int[0, 30], Gen.Int[1, 50]).Sample((rows, k0, kc) =>
+        {
+            int ldx = k0 + kc + 3;
+            var x = KernelTables.Random(new Random(rows * 131 + kc), rows * ldx);
+            var size = TransformerEmbeddings.Kernels.Gemm.ActivationPanels.Size(rows, kc, mr);
+            var packed = new float[size];
+            fixed (float* px = x)
+            fixed (float* pp = packed)
+                TransformerEmbeddings.Kernels.Gemm.ActivationPanels.Pack(px, ldx, rows, k0, kc, mr, pp);
+            int tiles = (rows + mr - 1) / mr;
+            for (int t = 0; t < tiles; t++)
+                for (int k = 0; k < kc; k++)
+                    for (int r = 0; r < mr; r++)
+                    {
+                        int row = t * mr + r;
+                        float expected = row < rows ? x[row * ldx + k0 + k] : 0f;
+                        Assert.Equal(expected, packed[(long)t * mr * kc + k * mr + r]);
+                    }
+        }, iter: 60);
+    }
+}

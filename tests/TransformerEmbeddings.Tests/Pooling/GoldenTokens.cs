@@ -12,9 +12,12 @@ namespace TransformerEmbeddings.Tests.Pooling;
 public static class GoldenTokens
 {
     /// <summary>The tokenized rows of a batch: "" (sentences), "pairs." or "long.".</summary>
-    public static IReadOnlyList<TokenizedText> Load(string model, string batch)
+    public static IReadOnlyList<TokenizedText> Load(string model, string batch) => LoadFile(SharedData.GoldenFile(model + ".tokens.json"), batch);
+
+    /// <summary>The tokenized rows of a batch of a <c>.tokens.json</c> file.</summary>
+    public static IReadOnlyList<TokenizedText> LoadFile(string path, string batch)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(SharedData.GoldenFile(model + ".tokens.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
         var root = doc.RootElement;
         return batch switch
         {

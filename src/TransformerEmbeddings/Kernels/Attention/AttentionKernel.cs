@@ -3,19 +3,42 @@ using static TorchSharp.torch;
 namespace TransformerEmbeddings.Kernels.Attention;
 
 /// <summary>
-/// How a layer's attention core — <c>softmax(q·kᵀ / √d + mask) · v</c> per (batch, head), HF's eager formula — is
-/// computed, bound when the model loads: the library's CPU kernel or libtorch. Both read the fused QKV projection and
-/// return merged heads; both honour an <see cref="AttentionProbe"/>, so capturing changes what is recorded, not which
-/// code runs.
+/// How a layer's attention core — <c>softmax(q·kᵀ / √d + bias + mask) · v</c> per (batch, head), HF's eager formula —
+/// is computed, bound when the model loads: the library's CPU kernel or libtorch. Both read the fused QKV projection
+/// and return merged heads; both honour an <see cref="AttentionProbe"/>, so capturing changes what is recorded, not
+/// which code runs. The bias is an additive term per head and (query, key) pair (MPNet's relative position bias);
+/// BERT, RoBERTa and DistilBERT pass none.
 /// </summary>
 internal abstract class AttentionKernel
 {
     /// <summary>The attention context.</summary>
     /// <param name="qkv">(B, S, 3H): each token's query, key and value, heads side by side.</param>
     /// <param name="additiveMask">(B, 1, 1, S): 0 on real keys, the dtype's minimum on padding; null when nothing is padded.</param>
+    /// <param name="scoreBias">
+    /// (heads, S, S), or (B, heads, S, S) when it differs per row: added to the scaled scores before the mask, as HF's
+    /// MPNetSelfAttention adds its position bias; null for none.
+    /// </param>
     /// <param name="probe">What to record or alter (probabilities, head mask), or null.</param>
     /// <returns>A new (B, S, H) tensor owned by the caller, heads merged.</returns>
-    public abstract Tensor Forward(Tensor qkv, Tensor? additiveMask, AttentionProbe? probe);
+    public abstract Tensor Forward(Tensor qkv, Tensor? additiveMask, Tensor? scoreBias, AttentionProbe? probe);
+
+    /// <summary>Checks a score bias against the batch: (heads, S, S) or (B, heads, S, S).</summary>
+    /// <returns>Whether it holds one (heads, S, S) block per row of the batch (false: one block for every row).</returns>
+    protected static bool PerRow(Tensor scoreBias, long batch, int heads, long length)
+    {
+        var shape = scoreBias.shape;
+        var ok = shape.Length switch
+        {
+            3 => shape[0] == heads && shape[1] == length && shape[2] == length,
+            4 => (shape[0] == batch || shape[0] == 1) && shape[1] == heads && shape[2] == length && shape[3] == length,
+            _ => false,
+        };
+        if (!ok)
+            throw new ArgumentException(
+                $"The score bias must be ({heads}, {length}, {length}) or ({batch}, {heads}, {length}, {length}); found ({string.Join(", ", shape)}).",
+                nameof(scoreBias));
+        return shape.Length == 4 && shape[0] == batch && batch > 1;
+    }
 }
 
 /// <summary>What one call of an <see cref="AttentionKernel"/> records or alters.</summary>

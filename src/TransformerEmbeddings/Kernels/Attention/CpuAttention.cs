@@ -9,7 +9,7 @@ namespace TransformerEmbeddings.Kernels.Attention;
 
 /// <summary>
 /// The attention core for CPU fp32, one work item per (batch, head): read straight from the fused QKV projection and
-/// written straight into merged heads, <c>softmax(q·kᵀ / √d + mask) · v</c>, HF's eager formula. Both products run on
+/// written straight into merged heads, <c>softmax(q·kᵀ / √d + bias + mask) · v</c>, HF's eager formula. Both products run on
 /// the table's narrow GEMM micro-kernel with the head's keys and values packed like weights. For sentences libtorch's
 /// SDPA and the permute and merge copies around it cost 3–5× the arithmetic (1×16 tokens: 0.04 vs 0.11–0.20 ms per
 /// layer). Probabilities are written out and the head mask applied when the probe asks, in the same pass.
@@ -22,25 +22,29 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     private readonly TorchAttention fallback = new(heads, headDim);
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor qkv, Tensor? additiveMask, AttentionProbe? probe)
+    public override Tensor Forward(Tensor qkv, Tensor? additiveMask, Tensor? scoreBias, AttentionProbe? probe)
     {
         if (qkv.device_type != DeviceType.CPU || qkv.dtype != ScalarType.Float32 || qkv.dim() != 3 || qkv.shape[1] > MaxLength
-            || (additiveMask is not null && (additiveMask.dtype != ScalarType.Float32 || additiveMask.device_type != DeviceType.CPU)))
-            return fallback.Forward(qkv, additiveMask, probe);
+            || (additiveMask is not null && (additiveMask.dtype != ScalarType.Float32 || additiveMask.device_type != DeviceType.CPU))
+            || (scoreBias is not null && (scoreBias.dtype != ScalarType.Float32 || scoreBias.device_type != DeviceType.CPU)))
+            return fallback.Forward(qkv, additiveMask, scoreBias, probe);
         int b = checked((int)qkv.shape[0]), s = checked((int)qkv.shape[1]), h = heads * headDim;
         if (qkv.shape[2] != 3 * h) throw new ArgumentException($"Expected (B, S, {3 * h}), got ({string.Join(", ", qkv.shape)}).", nameof(qkv));
+        var biasPerRow = scoreBias is not null && PerRow(scoreBias, b, heads, s);
         var y = empty(b, s, h);
         var probabilities = probe is { WantsProbabilities: true } ? empty(b, heads, s, s) : null;
         if (probe is not null) probe.Probabilities = probabilities;
         if (b * s == 0) return y;
         var p = qkv.is_contiguous() ? qkv : qkv.contiguous();
         var m = additiveMask is null ? null : additiveMask.is_contiguous() ? additiveMask : additiveMask.contiguous();
+        var bias = scoreBias is null ? null : scoreBias.is_contiguous() ? scoreBias : scoreBias.contiguous();
         using var headMask = probe?.HeadMask?.to(ScalarType.Float32).cpu().contiguous();
         try
         {
             var job = new Job
             {
                 Projected = TensorMemory.Floats(p), Mask = m is null ? null : TensorMemory.Floats(m), Output = TensorMemory.Floats(y),
+                Bias = bias is null ? null : TensorMemory.Floats(bias), BiasPerRow = biasPerRow,
                 Probabilities = probabilities is null ? null : TensorMemory.Floats(probabilities),
                 HeadMask = headMask is null ? null : TensorMemory.Floats(headMask),
                 Length = s, Heads = heads, HeadDim = headDim, Divisor = MathF.Sqrt(headDim), Kernel = table.NarrowSgemm,
@@ -52,13 +56,15 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         {
             if (!ReferenceEquals(p, qkv)) p.Dispose();
             if (m is not null && !ReferenceEquals(m, additiveMask)) m.Dispose();
+            if (bias is not null && !ReferenceEquals(bias, scoreBias)) bias.Dispose();
         }
         return y;
     }
 
     private struct Job
     {
-        public float* Projected, Mask, Output, Probabilities, HeadMask;
+        public float* Projected, Mask, Output, Probabilities, HeadMask, Bias;
+        public bool BiasPerRow;
         public int Length, Heads, HeadDim;
         public float Divisor;
         public SgemmKernel Kernel;
@@ -74,18 +80,16 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         int valueWidth = (d + nr - 1) / nr * nr;                  // value channels padded to whole panels
         float* rows = job.Projected + (long)batch * s * stride;
         float* mask = job.Mask is null ? null : job.Mask + (long)batch * s;
+        float* bias = job.Bias is null ? null : job.Bias + (job.BiasPerRow ? (long)batch * nh + head : head) * (long)s * s;
 
-        float* keys = Scratch.Attention((long)d * width + (long)s * valueWidth + (long)s * width + Math.Max(width, valueWidth));
-        float* values = keys + (long)d * width;                   // values[(c / NR) · S · NR + j · NR + c % NR] = v_j[c]
+        float* keys = Scratch.Attention((long)d * width + 8 + (long)s * valueWidth + (long)s * width + Math.Max(width, valueWidth) + s);
+        float* values = keys + (long)d * width + 8;               // (8: the packing's slack) values[(c / NR) · S · NR + j · NR + c % NR] = v_j[c]
         float* scores = values + (long)s * valueWidth;            // S × width
         float* zeros = scores + (long)s * width;
         new Span<float>(zeros, Math.Max(width, valueWidth)).Clear();
-        for (int j = 0; j < width; j++)                           // keys[(j / NR) · d · NR + c · NR + j % NR] = k_j[c]
-        {
-            float* key = rows + (long)j * stride + hidden + head * d;
-            float* panel = keys + (long)(j / nr) * d * nr + j % nr;
-            for (int c = 0; c < d; c++) panel[c * nr] = j < s ? key[c] : 0f;
-        }
+        float* rowScales = zeros + Math.Max(width, valueWidth);   // 1 / Σ exp per query row, times the head mask
+        // keys[(j / NR) · d · NR + c · NR + j % NR] = k_j[c]: the keys' panels are the activation-panel layout of the key rows
+        ActivationPanels.Pack(rows + hidden + head * d, stride, s, 0, d, nr, keys);
         for (int j = 0; j < s; j++)
         {
             float* value = rows + (long)j * stride + 2 * hidden + head * d;
@@ -102,63 +106,115 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         var qk = new Sgemm.Problem { X = rows + head * d, LdX = stride, W = keys, Bias = zeros, Y = scores, LdY = width, Rows = s, K = d, N = width, Panels = width / nr };
         Sgemm.Run(in job.Kernel, in qk, 0, s, 0, qk.Panels);
 
-        float scale = job.HeadMask is null ? 1f : job.HeadMask[head];
+        float headScale = job.HeadMask is null ? 1f : job.HeadMask[head];
         float* probabilities = job.Probabilities is null ? null : job.Probabilities + ((long)batch * nh + head) * s * s;
         for (int i = 0; i < s; i++)
         {
             float* row = scores + (long)i * width;
-            Softmax(row, s, width, mask, job.Divisor, job.Kernel.Isa);
-            if (job.HeadMask is not null)
-                for (int j = 0; j < s; j++) row[j] *= scale;
-            if (probabilities is not null) new ReadOnlySpan<float>(row, s).CopyTo(new Span<float>(probabilities + (long)i * s, s));
+            // 1 / Σ exp times the head mask, applied to the context row below (d values instead of S); probabilities are a
+            // scaled copy, so capturing them leaves the computation, and its bits, as they are.
+            rowScales[i] = headScale / Exponentials(row, s, bias is null ? null : bias + (long)i * s, mask, job.Divisor, job.Kernel.Isa);
+            if (probabilities is not null) Scale(row, probabilities + (long)i * s, s, rowScales[i], job.Kernel.Isa);
         }
 
         // context = p · v, written into this head's columns of the merged output
+        float* output = job.Output + (long)batch * s * hidden + head * d;
         var pv = new Sgemm.Problem
         {
-            X = scores, LdX = width, W = values, Bias = zeros, Y = job.Output + (long)batch * s * hidden + head * d, LdY = hidden,
+            X = scores, LdX = width, W = values, Bias = zeros, Y = output, LdY = hidden,
             Rows = s, K = s, N = d, Panels = valueWidth / nr,
         };
         Sgemm.Run(in job.Kernel, in pv, 0, s, 0, pv.Panels);
+        for (int i = 0; i < s; i++) Scale(output + (long)i * hidden, output + (long)i * hidden, d, rowScales[i], job.Kernel.Isa);
     }
 
-    /// <summary>A row of scores → probabilities: divide, add the mask, −∞ on the padding past S, then exp(x − max) / Σ.</summary>
+    /// <summary>
+    /// A row of scores → its exponentials, unnormalised: divide, add the score bias and the mask, then exp(x − max) over
+    /// the S real keys (the padding past S is never read). Returns their sum; the caller divides, once per output row
+    /// when only the context is wanted (d values instead of S).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Softmax(float* row, int s, int width, float* mask, float divisor, InstructionSet isa)
+    private static float Exponentials(float* row, int s, float* bias, float* mask, float divisor, InstructionSet isa)
     {
         int j = 0;
-        if (isa >= InstructionSet.Avx2)
+        float m = float.NegativeInfinity;
+        if (isa == InstructionSet.Avx512)
+        {
+            var div = Vector512.Create(divisor);
+            var max = Vector512.Create(float.NegativeInfinity);
+            for (; j + 16 <= s; j += 16)
+            {
+                var v = Avx512F.Divide(Avx512F.LoadVector512(row + j), div);
+                if (bias is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(bias + j));
+                if (mask is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(mask + j));
+                Avx512F.Store(row + j, v);
+                max = Avx512F.Max(max, v);
+            }
+            m = VectorMath.HorizontalMax(Avx.Max(max.GetLower(), max.GetUpper()));
+        }
+        else if (isa == InstructionSet.Avx2)
         {
             var div = Vector256.Create(divisor);
+            var max = Vector256.Create(float.NegativeInfinity);
             for (; j + 8 <= s; j += 8)
             {
                 var v = Avx.Divide(Avx.LoadVector256(row + j), div);
-                Avx.Store(row + j, mask is null ? v : Avx.Add(v, Avx.LoadVector256(mask + j)));
+                if (bias is not null) v = Avx.Add(v, Avx.LoadVector256(bias + j));
+                if (mask is not null) v = Avx.Add(v, Avx.LoadVector256(mask + j));
+                Avx.Store(row + j, v);
+                max = Avx.Max(max, v);
             }
+            m = VectorMath.HorizontalMax(max);
         }
-        for (; j < s; j++) row[j] = row[j] / divisor + (mask is null ? 0f : mask[j]);
-        for (; j < width; j++) row[j] = float.NegativeInfinity;
-        if (isa >= InstructionSet.Avx2 && width % 8 == 0)
+        for (; j < s; j++)
         {
-            var max = Vector256.Create(float.NegativeInfinity);
-            for (j = 0; j < width; j += 8) max = Avx.Max(max, Avx.LoadVector256(row + j));
-            var top = Vector256.Create(VectorMath.HorizontalMax(max));
+            var v = row[j] / divisor;
+            if (bias is not null) v += bias[j];
+            if (mask is not null) v += mask[j];
+            row[j] = v;
+            m = v > m ? v : m;
+        }
+
+        j = 0;
+        double z = 0; // the tail and the scalar kernel sum in double: one float accumulator over hundreds of keys drifts
+        if (isa == InstructionSet.Avx512)
+        {
+            var top = Vector512.Create(m);
+            var total = Vector512<float>.Zero;
+            for (; j + 16 <= s; j += 16)
+            {
+                var e = VectorMath.Exp(Avx512F.Subtract(Avx512F.LoadVector512(row + j), top));
+                Avx512F.Store(row + j, e);
+                total = Avx512F.Add(total, e);
+            }
+            z = Vector512.Sum(total);
+        }
+        if (isa >= InstructionSet.Avx2)
+        {
+            var top = Vector256.Create(m);
             var total = Vector256<float>.Zero;
-            for (j = 0; j < width; j += 8)
+            for (; j + 8 <= s; j += 8)
             {
                 var e = VectorMath.Exp(Avx.Subtract(Avx.LoadVector256(row + j), top));
                 Avx.Store(row + j, e);
                 total = Avx.Add(total, e);
             }
-            var sum = Vector256.Create(Vector256.Sum(total));
-            for (j = 0; j < width; j += 8) Avx.Store(row + j, Avx.Divide(Avx.LoadVector256(row + j), sum));
-            return;
+            z += Vector256.Sum(total);
         }
-        float m = float.NegativeInfinity;
-        double z = 0; // one float accumulator over hundreds of keys drifts further than the vector version's eight
-        for (j = 0; j < width; j++) m = row[j] > m ? row[j] : m;
-        for (j = 0; j < width; j++) z += row[j] = VectorMath.Exp(row[j] - m);
-        float denominator = (float)z;
-        for (j = 0; j < width; j++) row[j] /= denominator;
+        for (; j < s; j++) z += row[j] = VectorMath.Exp(row[j] - m);
+        return (float)z;
+    }
+
+    /// <summary>y = factor · x over n floats (y may be x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(float* x, float* y, int n, float factor, InstructionSet isa)
+    {
+        int j = 0;
+        if (isa >= InstructionSet.Avx2)
+        {
+            var f = Vector256.Create(factor);
+            for (; j + 8 <= n; j += 8) Avx.Store(y + j, Avx.Multiply(Avx.LoadVector256(x + j), f));
+        }
+        for (; j < n; j++) y[j] = x[j] * factor;
     }
 }

@@ -7,20 +7,24 @@ namespace TransformerEmbeddings.Kernels.Attention;
 internal sealed class TorchAttention(int heads, int headDim) : AttentionKernel
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor qkv, Tensor? additiveMask, AttentionProbe? probe)
+    public override Tensor Forward(Tensor qkv, Tensor? additiveMask, Tensor? scoreBias, AttentionProbe? probe)
     {
         var (b, s) = (qkv.shape[0], qkv.shape[1]);
+        if (scoreBias is not null) PerRow(scoreBias, b, heads, s);
         using var scope = NewDisposeScope();
         var split = qkv.view(b, s, 3, heads, headDim).permute(2, 0, 3, 1, 4);    // (3, B, nh, S, hd)
         var (q, k, v) = (split[0], split[1], split[2]);
         Tensor context;                                                           // (B, nh, S, hd)
         if (probe is null || (!probe.WantsProbabilities && probe.HeadMask is null))
         {
-            context = nn.functional.scaled_dot_product_attention(q, k, v, additiveMask);
+            // SDPA adds one float mask to the scaled scores: the bias and the padding mask summed (identical on real keys).
+            var bias = scoreBias is null ? additiveMask : additiveMask is null ? scoreBias.to(q.dtype) : scoreBias.to(q.dtype) + additiveMask;
+            context = nn.functional.scaled_dot_product_attention(q, k, v, bias);
         }
         else
         {
             var scores = q.matmul(k.transpose(-1, -2)).div_(Math.Sqrt(headDim));  // (B, nh, S, S)
+            if (scoreBias is not null) scores.add_(scoreBias.to(scores.dtype));
             if (additiveMask is not null) scores.add_(additiveMask);
             var probs = scores.softmax(-1);
             if (probe.HeadMask is { } mask) probs = probs * mask.view(1, heads, 1, 1);

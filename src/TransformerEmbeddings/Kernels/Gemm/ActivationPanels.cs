@@ -22,8 +22,21 @@ internal static unsafe class ActivationPanels
             int n = Math.Min(mr, rows - r0);
             float* src = x + (long)r0 * ldx + k0;
             int k = 0;
-            if (n == mr && mr is 6 or 8 && Avx.IsSupported)
-                for (; k + 8 <= kc; k += 8) Transpose8x8(src + k, ldx, mr, dst + (long)k * mr);
+            if (n == mr && Avx.IsSupported)
+            {
+                if (mr % 8 == 0)
+                    for (; k + 8 <= kc; k += 8)
+                        for (int g = 0; g < mr; g += 8) Transpose8x8(src + (long)g * ldx + k, ldx, 8, mr, dst + (long)k * mr + g);
+                else if (mr == 6)
+                    for (; k + 8 <= kc; k += 8) Transpose8x8(src + k, ldx, mr, mr, dst + (long)k * mr);
+                else if (mr == 12)
+                    for (; k + 8 <= kc; k += 8)
+                    {
+                        // Rows 8–11 first: their spare lanes spill into the next column's rows 0–3, which rows 0–7 then overwrite.
+                        Transpose8x8(src + 8L * ldx + k, ldx, 4, mr, dst + (long)k * mr + 8);
+                        Transpose8x8(src + k, ldx, 8, mr, dst + (long)k * mr);
+                    }
+            }
             for (; k < kc; k++)
             {
                 float* d = dst + (long)k * mr;
@@ -38,19 +51,19 @@ internal static unsafe class ActivationPanels
     /// slack a 6-row transpose's last 8-wide store spills).</summary>
     public static long Size(int rows, int kc, int mr) => (long)(rows + mr - 1) / mr * mr * kc + 8;
 
-    /// <summary>Eight k-columns of <paramref name="rows"/> (6 or 8) rows, each written as 8 floats at a stride of
-    /// <paramref name="rows"/>, in increasing k, so a 6-row panel's two spare lanes are overwritten by the next column.</summary>
+    /// <summary>Eight k-columns of <paramref name="rows"/> (4, 6 or 8) rows, each column written as 8 floats at a stride of
+    /// <paramref name="stride"/>, in increasing k, so a short group's spare lanes land where the next column is written after.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* s, int ld, int rows, float* o)
+    private static void Transpose8x8(float* s, int ld, int rows, int stride, float* o)
     {
         var r0 = Avx.LoadVector256(s);
         var r1 = Avx.LoadVector256(s + ld);
         var r2 = Avx.LoadVector256(s + 2 * ld);
         var r3 = Avx.LoadVector256(s + 3 * ld);
-        var r4 = Avx.LoadVector256(s + 4 * ld);
-        var r5 = Avx.LoadVector256(s + 5 * ld);
-        var r6 = rows == 8 ? Avx.LoadVector256(s + 6 * ld) : r0;
-        var r7 = rows == 8 ? Avx.LoadVector256(s + 7 * ld) : r0;
+        var r4 = rows > 4 ? Avx.LoadVector256(s + 4 * ld) : r0;
+        var r5 = rows > 4 ? Avx.LoadVector256(s + 5 * ld) : r0;
+        var r6 = rows > 6 ? Avx.LoadVector256(s + 6 * ld) : r0;
+        var r7 = rows > 6 ? Avx.LoadVector256(s + 7 * ld) : r0;
         var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
         var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
         var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
@@ -60,13 +73,13 @@ internal static unsafe class ActivationPanels
         var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
         var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
         Avx.Store(o, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(o + rows, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(o + 2 * rows, Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(o + 3 * rows, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(o + 4 * rows, Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(o + 5 * rows, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(o + 6 * rows, Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(o + 7 * rows, Avx.Permute2x128(u3, u7, 0x31));
+        Avx.Store(o + stride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(o + 2 * stride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(o + 3 * stride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(o + 4 * stride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(o + 5 * stride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(o + 6 * stride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(o + 7 * stride, Avx.Permute2x128(u3, u7, 0x31));
     }
 }
 

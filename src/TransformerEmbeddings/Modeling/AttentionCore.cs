@@ -1,0 +1,90 @@
+using TorchSharp;
+using TransformerEmbeddings.Inspection;
+using TransformerEmbeddings.Kernels.Attention;
+using TransformerEmbeddings.Kernels.Linear;
+using static TorchSharp.torch;
+
+namespace TransformerEmbeddings.Modeling;
+
+/// <summary>
+/// The multi-head part every family's self-attention shares: one product for query, key and value, the bound
+/// <see cref="AttentionKernel"/>, and the hook points, so <c>query/key/value/attentions/context</c> and head
+/// interventions mean the same in BERT's <c>query/key/value</c>, DistilBERT's <c>q_lin/k_lin/v_lin</c> and MPNet's
+/// <c>q/k/v</c>. Not a module: the three <see cref="Dense"/> layers stay their owner's children under HF's names, and
+/// their parameters become views into one (3H, H) weight and (3H) bias, so no memory is duplicated.
+/// </summary>
+internal sealed class AttentionCore : IDisposable
+{
+    private readonly int heads;
+    private readonly int headDim;
+    private readonly Tensor weight; // (3H, H): query, key, value rows
+    private readonly Tensor bias;   // (3H)
+    private readonly LinearKernel projection;
+    private readonly AttentionKernel attention;
+
+    public AttentionCore(WeightPath w, Dense query, Dense key, Dense value, int heads, int headDim)
+    {
+        this.heads = heads;
+        this.headDim = headDim;
+        using (no_grad())
+        {
+            weight = cat([query.Weight, key.Weight, value.Weight], 0).DetachFromDisposeScope();
+            bias = cat([query.Bias, key.Bias, value.Bias], 0).DetachFromDisposeScope();
+            var h = query.Weight.shape[0];
+            var i = 0;
+            foreach (var d in new[] { query, key, value })
+            {
+                using var wv = weight.narrow(0, i * h, h);
+                using var bv = bias.narrow(0, i * h, h);
+                d.Weight.set_(wv);
+                d.Bias.set_(bv);
+                i++;
+            }
+        }
+        projection = w.Backend.Linear(weight, bias);
+        attention = w.Backend.Attention(heads, headDim);
+    }
+
+    /// <summary>The merged context of every head, <c>softmax(q·kᵀ / √d + bias + mask) · v</c>, recording what the trace asks for.</summary>
+    /// <param name="x">(B, S, H).</param>
+    /// <param name="additiveMask">(B, 1, 1, S): 0 on real keys, the dtype's minimum on padding; null when nothing is padded.</param>
+    /// <param name="scoreBias">(heads, S, S) added to each head's scaled scores (MPNet), or null.</param>
+    /// <param name="layer">The block's index, for the trace.</param>
+    /// <param name="trace">Hook points, or null.</param>
+    /// <returns>The context, heads merged, (B, S, H): the input of the block's output projection.</returns>
+    public Tensor Forward(Tensor x, Tensor? additiveMask, Tensor? scoreBias, int layer, ForwardTrace? trace)
+    {
+        var qkv = projection.Forward(x);                                          // (B, S, 3H): query, key, value
+        var probe = trace?.Probe(layer);
+        var context = attention.Forward(qkv, additiveMask, scoreBias, probe);    // (B, S, H)
+        if (trace is not null)
+        {
+            var (b, s) = (x.shape[0], x.shape[1]);
+            var split = qkv.view(b, s, 3, heads, headDim).permute(2, 0, 3, 1, 4); // (3, B, nh, S, hd)
+            trace.Record(ActivationKind.Queries, layer, $"query.{layer}", split[0]);
+            trace.Record(ActivationKind.Keys, layer, $"key.{layer}", split[1]);
+            trace.Record(ActivationKind.Values, layer, $"value.{layer}", split[2]);
+            if (probe?.Probabilities is { } probabilities)
+                trace.Record(ActivationKind.Attentions, layer, $"attentions.{layer}", probabilities);
+            foreach (var iv in trace.InterventionsFor(layer))
+            {
+                using var slice = context.narrow(2, iv.Head * headDim, headDim);   // (B, S, hd)
+                if (iv.Replacement is null) slice.zero_();
+                else
+                {
+                    using var replacement = tensor(iv.Replacement, device: context.device, dtype: context.dtype);
+                    slice.copy_(replacement.expand_as(slice));
+                }
+            }
+            trace.Record(ActivationKind.Contexts, layer, $"context.{layer}", context.view(b, s, heads, headDim).permute(0, 2, 1, 3));
+        }
+        qkv.Dispose(); // recorded q/k/v are views: they keep the storage
+        return context;
+    }
+
+    public void Dispose()
+    {
+        weight.Dispose();
+        bias.Dispose();
+    }
+}
