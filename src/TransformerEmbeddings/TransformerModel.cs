@@ -302,7 +302,7 @@ public sealed class TransformerModel : IDisposable
     /// <summary>The MLM head on any hidden states (…, H) of this model (the logit lens reads earlier layers with it): float32 logits (…, V) the caller owns.</summary>
     /// <exception cref="InvalidOperationException">The checkpoint has no MLM head.</exception>
     internal Tensor ApplyMaskedLanguageModelHead(Tensor hidden) => ApplyMaskedLanguageModelHead(mlmHead ?? throw new InvalidOperationException(
-        $"{Folder} has no masked-language-model head (cls.predictions.* or lm_head.*); load a *ForMaskedLM checkpoint."), hidden);
+        $"{Folder} has no masked-language-model head (cls.predictions.*, lm_head.* or vocab_transform.*); load a *ForMaskedLM checkpoint."), hidden);
 
     private static Tensor ApplyMaskedLanguageModelHead(Modeling.MaskedLanguageModelHead head, Tensor hidden)
     {
