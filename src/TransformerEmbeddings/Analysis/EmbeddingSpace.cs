@@ -24,6 +24,7 @@ public static class EmbeddingSpace
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(token);
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         var id = model.Tokenizer.TokenToId(token) ?? throw new KeyNotFoundException($"'{token}' is not in the vocabulary of {model.Folder}.");
         return Search(model, Row(model, id), k + 1, metric, id, exclude: id, limit: k);
     }
