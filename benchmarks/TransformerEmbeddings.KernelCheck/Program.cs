@@ -44,7 +44,7 @@ foreach (var (m, k, n) in new[] { (1, 1, 1), (7, 33, 17), (13, 384, 40), (37, 90
             {
                 long sum = 0;
                 for (int i = 0; i < k; i++)
-                    sum += q[i] * (long)packed.Packed[(c / packed.Width * packed.Pairs + i / 2) * 2 * packed.Width + (c % packed.Width) * 2 + i % 2];
+                    sum += q[i] * (long)packed.Values[(c / packed.Width * packed.Pairs + i / 2) * 2 * packed.Width + (c % packed.Width) * 2 + i % 2];
                 double expected = (double)sx * packed.Scales[c] * sum + b[c];
                 double magnitude = (double)sx * packed.Scales[c] * Qgemm.Levels * Qgemm.Levels * k + 1;
                 worst = Math.Max(worst, Math.Abs(y[r * n + c] - expected) / magnitude);

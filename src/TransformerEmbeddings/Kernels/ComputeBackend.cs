@@ -28,14 +28,17 @@ internal sealed class ComputeBackend
     /// <summary>The micro-kernels, or null when libtorch computes everything.</summary>
     public KernelTable? Table { get; }
 
+    /// <summary>Where this model's packed weights live (huge pages, mapped at once).</summary>
+    private readonly Gemm.WeightArena arena = new();
+
     /// <summary>The instruction set of the add &amp; norm kernel (<see cref="InstructionSet.None"/>: libtorch).</summary>
     public InstructionSet AddNorm => Table?.Isa ?? InstructionSet.None;
 
     /// <summary>The kernel for a linear layer with this (N, K) weight and (N) bias.</summary>
     public LinearKernel Linear(Tensor weight, Tensor? bias) => (Plan.Linears, Table) switch
     {
-        (LinearMath.Float32, { } table) => new Float32Linear(weight, bias, table),
-        (LinearMath.Int16, { } table) => new Int16Linear(weight, bias, table),
+        (LinearMath.Float32, { } table) => new Float32Linear(weight, bias, table, arena),
+        (LinearMath.Int16, { } table) => new Int16Linear(weight, bias, table, arena),
         _ => new TorchLinear(weight, bias),
     };
 

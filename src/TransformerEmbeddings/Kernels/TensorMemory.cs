@@ -9,4 +9,7 @@ internal static unsafe class TensorMemory
 {
     /// <summary>The first float of a contiguous CPU float32 tensor (<c>Tensor.bytes</c> is a view, not a copy).</summary>
     public static float* Floats(Tensor t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+
+    /// <summary>The first byte of a contiguous CPU tensor.</summary>
+    public static byte* Bytes(Tensor t) => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 }

@@ -38,6 +38,7 @@ internal sealed class CheckpointLoader : IDisposable
     private readonly List<SafeTensorsFile> files = [];
     private readonly Dictionary<string, (SafeTensorsFile File, SafeTensorInfo Info)> tensors = new(StringComparer.Ordinal);
     private readonly HashSet<string> used = new(StringComparer.Ordinal);
+    private readonly Dictionary<(SafeTensorsFile, ScalarType), Tensor> mappings = [];
     private readonly string source;
     private readonly ScalarType dtype;
     private readonly Device device;
@@ -163,7 +164,7 @@ internal sealed class CheckpointLoader : IDisposable
                 $"shape mismatch: expected [{string.Join(", ", shape)}], found [{string.Join(", ", info.Shape)}].");
         used.Add(key);
         using var scope = NewDisposeScope();
-        var tensor = Materialize(file, info).to(dtype, device);
+        var tensor = (Mapped(file, info) ?? Materialize(file, info)).to(dtype, device);
         var parameter = new Parameter(tensor, requires_grad: false);
         scope.Detach(parameter);
         return parameter;
@@ -195,6 +196,43 @@ internal sealed class CheckpointLoader : IDisposable
         }
     }
 
+    /// <summary>
+    /// The tensor as a view of the file itself when it needs no conversion (the model's dtype, on the CPU, aligned):
+    /// no copy and no fresh memory — weights stay shared page-cache pages, mapped in one call. On a virtual machine
+    /// copying all-MiniLM-L6-v2's 90 MB cost ~23,000 page faults (0.5–0.9 s of a process's start).
+    /// </summary>
+    private unsafe Tensor? Mapped(SafeTensorsFile file, SafeTensorInfo info)
+    {
+        var type = ToScalarType(info.DType);
+        if (type != dtype || device.type != DeviceType.CPU || info.ByteLength == 0) return null;
+        long size = ElementSize(type.Value), offset = file.DataStart + info.ByteOffset;
+        if (offset % size != 0) return null;
+        if (!mappings.TryGetValue((file, type.Value), out var whole))
+        {
+            using var outer = NewDisposeScope();
+            whole = from_file(file.FilePath, shared: false, size: file.FileLength / size, dtype: type.Value).DetachFromDisposeScope();
+            mappings[(file, type.Value)] = whole;
+        }
+        var shape = info.Shape.ToArray();
+        var strides = new long[shape.Length];
+        long stride = 1;
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            strides[i] = stride;
+            stride *= shape[i];
+        }
+        var view = whole.as_strided(shape, strides, offset / size);
+        Runtime.Pages.PopulateForRead(Kernels.TensorMemory.Bytes(view), info.ByteLength);
+        return view;
+    }
+
+    private static long ElementSize(ScalarType type) => type switch
+    {
+        ScalarType.Float64 => 8,
+        ScalarType.Float32 => 4,
+        _ => 2,
+    };
+
     private static unsafe Tensor Materialize(SafeTensorsFile file, SafeTensorInfo info)
     {
         var type = ToScalarType(info.DType) ?? throw new WeightLoadingException(file.FilePath, info.Name,
@@ -203,8 +241,15 @@ internal sealed class CheckpointLoader : IDisposable
         if (info.ByteLength == 0) return t;
         if (info.ByteLength > int.MaxValue)
             throw new WeightLoadingException(file.FilePath, info.Name, $"{info.ByteLength} bytes exceed the 2 GiB per-tensor limit.");
-        // One copy, straight from the memory-mapped file into the tensor's storage.
-        t.bytes = new Span<byte>(file.GetPointer(info), (int)info.ByteLength);
+        // One copy, straight from the memory-mapped file into the tensor's storage, with both ranges mapped up front.
+        var source = file.GetPointer(info);
+        var target = t.bytes;
+        fixed (byte* destination = target)
+        {
+            Runtime.Pages.PopulateForRead(source, info.ByteLength);
+            Runtime.Pages.PopulateForWrite(destination, info.ByteLength);
+        }
+        new ReadOnlySpan<byte>(source, (int)info.ByteLength).CopyTo(target);
         return t;
     }
 
@@ -237,6 +282,8 @@ internal sealed class CheckpointLoader : IDisposable
 
     public void Dispose()
     {
+        foreach (var m in mappings.Values) m.Dispose(); // the weights' views keep their mapping alive
+        mappings.Clear();
         foreach (var f in files) f.Dispose();
         files.Clear();
     }

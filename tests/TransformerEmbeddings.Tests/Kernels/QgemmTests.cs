@@ -90,7 +90,7 @@ public sealed class QgemmTests
     }
 
     private static short Unpacked(Int16Weights w, int channel, int k) =>
-        w.Packed[(channel / w.Width * w.Pairs + k / 2) * 2 * w.Width + (channel % w.Width) * 2 + k % 2];
+        w.Values[(channel / w.Width * w.Pairs + k / 2) * 2 * w.Width + (channel % w.Width) * 2 + k % 2];
 
     [Fact]
     public void Every_instruction_set_gives_the_same_bits()

@@ -6,16 +6,18 @@ namespace TransformerEmbeddings.Kernels.Gemm;
 /// panels of NR channels, each panel pair-major (<c>panel[(p · NR + j) · 2 + e] = q[panel · NR + j, 2p + e]</c>),
 /// K padded with a zero to an even count.
 /// </summary>
-internal sealed class Int16Weights
+internal sealed unsafe class Int16Weights
 {
-    private Int16Weights(int outFeatures, int inFeatures, int width)
+    private Int16Weights(int outFeatures, int inFeatures, int width, WeightArena arena)
     {
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         Width = width;
         Pairs = (inFeatures + 1) / 2;
         Panels = (outFeatures + width - 1) / width;
-        Packed = GC.AllocateArray<short>(checked(Panels * Pairs * 2 * width), pinned: true);
+        Length = checked((long)Panels * Pairs * 2 * width);
+        Packed = arena.Allocate<short>(Length, out var block);
+        Block = block;
         Scales = GC.AllocateArray<float>(Panels * width, pinned: true);
         Bias = GC.AllocateArray<float>(Panels * width, pinned: true);
     }
@@ -35,8 +37,17 @@ internal sealed class Int16Weights
     /// <summary>The number of panels.</summary>
     public int Panels { get; }
 
-    /// <summary>The quantised, packed weights (pinned).</summary>
-    public short[] Packed { get; }
+    /// <summary>The quantised, packed weights, <see cref="Length"/> values in the arena (valid as long as this object lives).</summary>
+    public short* Packed { get; }
+
+    /// <summary>The arena block holding <see cref="Packed"/>, referenced so that it stays alive.</summary>
+    public object Block { get; }
+
+    /// <summary>The number of packed values.</summary>
+    public long Length { get; }
+
+    /// <summary>The packed weights as a span (tests).</summary>
+    public ReadOnlySpan<short> Values => new(Packed, checked((int)Length));
 
     /// <summary>Each output channel's scale (w ≈ scale · q), padded to whole panels (pinned).</summary>
     public float[] Scales { get; }
@@ -46,19 +57,19 @@ internal sealed class Int16Weights
 
     /// <summary>Quantises and packs a row-major (N × K) weight and its bias (N values, or empty for none) into panels of <paramref name="width"/>.</summary>
     /// <exception cref="ArgumentException">A weight is NaN or infinite, or the sizes disagree.</exception>
-    public static Int16Weights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width)
+    public static Int16Weights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width, WeightArena? arena = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
         if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
-        var p = new Int16Weights(outFeatures, inFeatures, width);
+        var p = new Int16Weights(outFeatures, inFeatures, width, arena ?? new WeightArena());
         unsafe
         {
             fixed (float* w = weight)
-            fixed (short* packed = p.Packed)
             {
+                short* packed = p.Packed;
                 for (int n = 0; n < outFeatures; n++)
                 {
                     float* row = w + (long)n * inFeatures;

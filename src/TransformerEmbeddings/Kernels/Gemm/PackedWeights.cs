@@ -5,15 +5,17 @@ namespace TransformerEmbeddings.Kernels.Gemm;
 /// each k-major (<c>panel[k · NR + j] = W[panel · NR + j, k]</c>), N padded with zero channels to whole panels, so a
 /// panel streams from memory sequentially. The bias is kept beside it, padded the same way.
 /// </summary>
-internal sealed class PackedWeights
+internal sealed unsafe class PackedWeights
 {
-    private PackedWeights(int outFeatures, int inFeatures, int width)
+    private PackedWeights(int outFeatures, int inFeatures, int width, WeightArena arena)
     {
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         Width = width;
         Panels = (outFeatures + width - 1) / width;
-        Packed = GC.AllocateArray<float>(checked(Panels * width * inFeatures), pinned: true);
+        Length = checked((long)Panels * width * inFeatures);
+        Packed = arena.Allocate<float>(Length, out var block);
+        Block = block;
         Bias = GC.AllocateArray<float>(Panels * width, pinned: true);
     }
 
@@ -29,26 +31,35 @@ internal sealed class PackedWeights
     /// <summary>The number of panels.</summary>
     public int Panels { get; }
 
-    /// <summary>The packed weights (pinned).</summary>
-    public float[] Packed { get; }
+    /// <summary>The packed weights, <see cref="Length"/> floats in the arena (valid as long as this object lives).</summary>
+    public float* Packed { get; }
+
+    /// <summary>The arena block holding <see cref="Packed"/>, referenced so that it stays alive.</summary>
+    public object Block { get; }
+
+    /// <summary>The number of packed values.</summary>
+    public long Length { get; }
+
+    /// <summary>The packed weights as a span (tests).</summary>
+    public ReadOnlySpan<float> Values => new(Packed, checked((int)Length));
 
     /// <summary>The bias padded to whole panels (pinned; zeros for a layer without one).</summary>
     public float[] Bias { get; }
 
     /// <summary>Packs a row-major (N × K) weight and its bias (N values, or empty for none) into panels of <paramref name="width"/>.</summary>
-    public static PackedWeights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width)
+    public static PackedWeights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width, WeightArena? arena = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
         if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
-        var p = new PackedWeights(outFeatures, inFeatures, width);
+        var p = new PackedWeights(outFeatures, inFeatures, width, arena ?? new WeightArena());
         unsafe
         {
             fixed (float* w = weight)
-            fixed (float* packed = p.Packed)
             {
+                float* packed = p.Packed;
                 for (int panel = 0; panel < p.Panels; panel++)
                 {
                     float* d = packed + (long)panel * inFeatures * width;

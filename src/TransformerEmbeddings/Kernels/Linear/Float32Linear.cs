@@ -11,9 +11,14 @@ namespace TransformerEmbeddings.Kernels.Linear;
 internal sealed unsafe class Float32Linear : CpuLinear
 {
     private readonly SgemmKernel kernel;
+    private readonly WeightArena? arena;
 
-    /// <summary>A layer over a (N, K) weight and (N) bias, packed on the first call.</summary>
-    public Float32Linear(Tensor weight, Tensor? bias, KernelTable table) : base(weight, bias) => kernel = table.Sgemm;
+    /// <summary>A layer over a (N, K) weight and (N) bias, packed on the first call into <paramref name="arena"/> (its own memory when null).</summary>
+    public Float32Linear(Tensor weight, Tensor? bias, KernelTable table, WeightArena? arena = null) : base(weight, bias)
+    {
+        kernel = table.Sgemm;
+        this.arena = arena;
+    }
 
     private Float32Linear(PackedWeights weights, SgemmKernel kernel) : base(weights, weights.OutFeatures, weights.InFeatures) => this.kernel = kernel;
 
@@ -24,8 +29,8 @@ internal sealed unsafe class Float32Linear : CpuLinear
     /// <inheritdoc/>
     protected override void Run(float* x, int rows, float* y, int threads, bool gelu)
     {
-        var w = Packed((weight, bias) => PackedWeights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns));
-        fixed (float* pw = w.Packed)
+        var w = Packed((weight, bias) => PackedWeights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena));
+        float* pw = w.Packed;
         fixed (float* pb = w.Bias)
         {
             var problem = new Sgemm.Problem

@@ -14,9 +14,14 @@ internal sealed unsafe class Int16Linear : CpuLinear
 {
     private const int RowsPerQuantizeItem = 64;
     private readonly QgemmKernel kernel;
+    private readonly WeightArena? arena;
 
-    /// <summary>A layer over a (N, K) weight and (N) bias, quantised on the first call.</summary>
-    public Int16Linear(Tensor weight, Tensor? bias, KernelTable table) : base(weight, bias) => kernel = table.Qgemm;
+    /// <summary>A layer over a (N, K) weight and (N) bias, quantised on the first call into <paramref name="arena"/> (its own memory when null).</summary>
+    public Int16Linear(Tensor weight, Tensor? bias, KernelTable table, WeightArena? arena = null) : base(weight, bias)
+    {
+        kernel = table.Qgemm;
+        this.arena = arena;
+    }
 
     private Int16Linear(Int16Weights weights, QgemmKernel kernel) : base(weights, weights.OutFeatures, weights.InFeatures) => this.kernel = kernel;
 
@@ -27,14 +32,13 @@ internal sealed unsafe class Int16Linear : CpuLinear
     /// <inheritdoc/>
     protected override void Run(float* x, int rows, float* y, int threads, bool gelu)
     {
-        var w = Packed((weight, bias) => Int16Weights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns));
+        var w = Packed((weight, bias) => Int16Weights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena));
         var q = ArrayPool<int>.Shared.Rent(checked(rows * w.Pairs));
         var scales = ArrayPool<float>.Shared.Rent(rows + kernel.Rows); // the last tile reads MR scales
         try
         {
             fixed (int* pq = q)
             fixed (float* ps = scales)
-            fixed (short* pw = w.Packed)
             fixed (float* pws = w.Scales)
             fixed (float* pb = w.Bias)
             {
@@ -42,7 +46,7 @@ internal sealed unsafe class Int16Linear : CpuLinear
                 {
                     Problem = new Qgemm.Problem
                     {
-                        X = pq, XScale = ps, W = pw, WScale = pws, Bias = pb, Y = y, LdY = OutFeatures,
+                        X = pq, XScale = ps, W = w.Packed, WScale = pws, Bias = pb, Y = y, LdY = OutFeatures,
                         Rows = rows, Pairs = w.Pairs, N = OutFeatures, Panels = w.Panels, Gelu = gelu,
                     },
                     Source = x,
