@@ -139,21 +139,8 @@ public sealed class TransformerTokenizer
         }
 
         var text = _decoder == null ? string.Join(' ', tokens) : string.Concat(_decoder.DecodeChain(tokens));
-        return cleanUpTokenizationSpaces ? CleanUp(text) : text;
+        return cleanUpTokenizationSpaces ? WordPieceDecoder.Cleanup(text, doNot: false) : text; // transformers' clean_up_tokenization
     }
-
-    /// <summary>transformers' <c>clean_up_tokenization</c>, replacement by replacement in its order.</summary>
-    private static string CleanUp(string s) => s
-        .Replace(" .", ".", StringComparison.Ordinal)
-        .Replace(" ?", "?", StringComparison.Ordinal)
-        .Replace(" !", "!", StringComparison.Ordinal)
-        .Replace(" ,", ",", StringComparison.Ordinal)
-        .Replace(" ' ", "'", StringComparison.Ordinal)
-        .Replace(" n't", "n't", StringComparison.Ordinal)
-        .Replace(" 'm", "'m", StringComparison.Ordinal)
-        .Replace(" 's", "'s", StringComparison.Ordinal)
-        .Replace(" 've", "'ve", StringComparison.Ordinal)
-        .Replace(" 're", "'re", StringComparison.Ordinal);
 
     /// <summary>Encodes one text, truncated to <paramref name="maxLength"/> (default <see cref="MaxLength"/>).</summary>
     /// <param name="text">The text; any string is valid.</param>
