@@ -43,7 +43,7 @@ internal static class Corpus
             .Select(c => double.Parse(c[4], System.Globalization.CultureInfo.InvariantCulture)).ToList();
 
     /// <summary>The library's HF-exact tokenizer; both engines get the ids it makes.</summary>
-    public static TransformerTokenizer Tokenizer(string folder) => TransformerTokenizer.FromFolder(folder);
+    public static TransformerTokenizer Tokenizer(string folder) => TransformerTokenizer.Load(folder);
 
     /// <summary>Ids of one text, truncated at the sentence-transformers limit (256), special tokens included.</summary>
     public static int[] Encode(TransformerTokenizer tok, string text) => tok.Encode(text, MaxLength).Ids.ToArray();

@@ -61,14 +61,14 @@ internal sealed class TorchEmbedder : IEmbedder
 
     public void Forward(int[][] rows)
     {
-        using var inputs = EncoderInputs.FromIds(rows, model.Tokenizer.PadTokenId);
-        using var output = model.Forward(inputs);
+        using var inputs = EncoderInputs.Create(rows, model.Tokenizer.PadTokenId);
+        using var output = model.Encode(inputs);
     }
 
     public float[][] Embed(int[][] rows)
     {
-        using var inputs = EncoderInputs.FromIds(rows, model.Tokenizer.PadTokenId);
-        using var output = model.Forward(inputs);
+        using var inputs = EncoderInputs.Create(rows, model.Tokenizer.PadTokenId);
+        using var output = model.Encode(inputs);
         using var scope = NewDisposeScope();
         using var _ = inference_mode();
         var m = output.AttentionMask.to(ScalarType.Float32).unsqueeze(-1);        // (B, S, 1)

@@ -76,13 +76,13 @@ internal static class Profile
         {
             var shape = (Environment.GetEnvironmentVariable("TE_PROFILE_SHAPE") ?? "1x16").Split('x').Select(int.Parse).ToArray();
             var rows1 = Corpus.RandomIds(shape[0], shape[1], 30522);
-            using var inputs = EncoderInputs.FromIds(rows1, 0);
+            using var inputs = EncoderInputs.Create(rows1, 0);
             var m = (TransformerEmbeddings.Modeling.BertModel)e.Model.Module;
             var positions = m.Embeddings.PositionIds(inputs.AttentionMask);
             var engines = new List<(string, Action)>
             {
                 ("public Forward", () => e.Forward(rows1)),
-                ("model.Forward(prebuilt inputs)", () => e.Model.Forward(inputs).Dispose()),
+                ("model.Encode(prebuilt inputs)", () => e.Model.Encode(inputs).Dispose()),
                 ("BertModel.forward direct", () =>
                 {
                     using var sc = NewDisposeScope();

@@ -35,7 +35,7 @@ public class TokenizationBenchmarks
     public void Setup()
     {
         _sentences = LoadSentences();
-        _tokenizer = TransformerTokenizer.FromFolder(ModelFolder(Model));
+        _tokenizer = TransformerTokenizer.Load(ModelFolder(Model));
     }
 
     /// <summary>One thread: Encode each sentence in turn.</summary>
@@ -77,7 +77,7 @@ public class TokenizationBenchmarks
     /// <summary>The tokens one pass over the sentences produces with <paramref name="model"/>'s tokenizer.</summary>
     public static long CountTokens(string model) => TokenCounts.GetOrAdd(model, m =>
     {
-        var tokenizer = TransformerTokenizer.FromFolder(ModelFolder(m));
+        var tokenizer = TransformerTokenizer.Load(ModelFolder(m));
         return LoadSentences().Sum(s => (long)tokenizer.Encode(s).Count);
     });
 

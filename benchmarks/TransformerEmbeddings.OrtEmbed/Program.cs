@@ -23,7 +23,7 @@ if (options.TryGetValue("--extract", out var extractTo))
 int batchSize = int.Parse(Get("--batch-size", "32"), System.Globalization.CultureInfo.InvariantCulture);
 int maxLength = int.Parse(Get("--max-length", "256"), System.Globalization.CultureInfo.InvariantCulture);
 int threads = int.Parse(Get("--threads", Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture)), System.Globalization.CultureInfo.InvariantCulture);
-var tokenizer = TransformerTokenizer.FromFolder(Get("--tokenizer"));
+var tokenizer = TransformerTokenizer.Load(Get("--tokenizer"));
 using var sessionOptions = new SessionOptions
 {
     GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,

@@ -26,7 +26,7 @@ using (var output = model.Encode([text], new CaptureOptions { Kinds = Activation
 string[] sentences = ["It was unbelievably cold.", "It was incredibly cold.", "It was slightly cold."];
 using (var output = model.Encode(sentences))
 {
-    var words = output.LastLayer().Words().Mean();
+    var words = output.Words().Mean();
     var vectors = sentences.Select((s, i) => words[i].Find(s, s.Split(' ')[2])[0]).ToArray();
     Console.WriteLine("2. word vectors (mean of sub-word tokens, last hidden state)");
     foreach (var (w, i) in vectors.Select((w, i) => (w, i)))
@@ -48,9 +48,9 @@ string[] texts =
     "A man is playing a guitar.", "Someone plays the violin on stage.", "A woman sings a song.",
     "The stock market fell sharply.", "Shares dropped after the report.", "Investors sold their bonds.",
 ];
-using (var embedder = SentenceEmbedder.Create(model))
-using (var embeddings = embedder.Embed(texts))
+using (var embedder = SentenceEmbedder.Create(model, new SentenceEmbedderOptions { Normalize = true })) // the folder's pipeline: mean, Normalize
 {
+    var embeddings = embedder.Embed(texts);
     var pca = Pca.Fit(embeddings.ToArray(), components: 2);
     Console.WriteLine($"4. PCA: PC1 {pca.ExplainedVarianceRatio[0]:P1}, PC2 {pca.ExplainedVarianceRatio[1]:P1} of the variance");
     for (var i = 0; i < texts.Length; i++)

@@ -4,8 +4,8 @@
 // (For corpora that do not fit in memory, `te embed` writes rows as they come, shards and resumes.)
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using TransformerEmbeddings;
 using TransformerEmbeddings.Pipelines;
-using TransformerEmbeddings.SentenceTransformers;
 using TransformerEmbeddings.Weights;
 
 var folder = args.Length > 0 ? args[0] : Path.Combine("..", "shared", "testmodels", "all-MiniLM-L6-v2");

@@ -10,7 +10,7 @@ public sealed record ModelOptions
     /// <summary><c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>.</summary>
     public string Device { get; init; } = "cpu";
 
-    /// <summary>The numeric type of weights and activations; <see cref="Runtime.Precision.Float32"/> is exact.</summary>
+    /// <summary>The numeric type of weights and activations; <see cref="Precision.Float32"/> is exact.</summary>
     public Precision Precision { get; init; } = Precision.Float32;
 
     /// <summary>A token limit that overrides the tokenizer's default (model_max_length and the position table).</summary>

@@ -15,13 +15,14 @@ using static TorchSharp.torch;
 namespace TransformerEmbeddings;
 
 /// <summary>
-/// A HuggingFace encoder (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT, MPNet) loaded from a model folder, with its
-/// tokenizer: the entry point of the library.
+/// A HuggingFace encoder (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT, MPNet) with its tokenizer, loaded from a
+/// model folder or id: it loads and it encodes.
 /// <code>
-/// using var model = TransformerModel.Load("all-MiniLM-L6-v2");
+/// using var model = TransformerModel.Load("google-bert/bert-base-uncased");
 /// using var output = model.Encode(["The quick brown fox."]);
-/// float[][] vectors = output.LastLayer().Tokens().Mean().Normalize().ToArray();
+/// float[][] vectors = output.Tokens().Mean().Normalize().ToArray();
 /// </code>
+/// Analysis lives beside it: <see cref="Weights"/>, <see cref="Vocabulary"/>, <see cref="MaskedLanguageModel"/>.
 /// Thread-safe for concurrent <c>Encode</c> calls; every call runs without autograd inside its own dispose scope.
 /// </summary>
 public sealed class TransformerModel : IDisposable
@@ -47,6 +48,9 @@ public sealed class TransformerModel : IDisposable
         DType = plan.DType;
         LoadTime = loadTime;
         this.logger = logger;
+        Weights = new ModelWeights(model, config);
+        Vocabulary = new Vocabulary(model.WordEmbeddings, tokenizer, config.VocabSize, folder);
+        MaskedLanguageModel = mlmHead is null ? null : new MaskedLanguageModel(this, mlmHead);
     }
 
     /// <summary>The folder the model was loaded from.</summary>
@@ -75,14 +79,17 @@ public sealed class TransformerModel : IDisposable
     /// <summary>How long <see cref="Load"/> took (config, tokenizer, weights).</summary>
     public TimeSpan LoadTime { get; }
 
-    /// <summary>Whether the checkpoint has a pooler (then <see cref="EncoderOutput.PoolerOutput"/> is set).</summary>
-    public bool HasPooler => model.HasPooler;
-
-    /// <summary>Whether the checkpoint carries a masked-language-model head (BertForMaskedLM, RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, MPNetForMaskedLM).</summary>
-    public bool HasMaskedLanguageModelHead => mlmHead is not null;
-
     /// <summary>The width of every token vector (hidden_size).</summary>
     public int HiddenSize => Config.HiddenSize;
+
+    /// <summary>The weights, for analysis: embedding tables (lent) and per-layer attention weights (copies).</summary>
+    public ModelWeights Weights { get; }
+
+    /// <summary>The vocabulary as vectors: rows of the word-embedding matrix by id or token.</summary>
+    public Vocabulary Vocabulary { get; }
+
+    /// <summary>The masked-language-model head (BertForMaskedLM, RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, MPNetForMaskedLM checkpoints); null when the checkpoint has none.</summary>
+    public MaskedLanguageModel? MaskedLanguageModel { get; }
 
     internal EncoderModel Module => model;
 
@@ -110,8 +117,8 @@ public sealed class TransformerModel : IDisposable
         var clock = Stopwatch.StartNew();
         // libtorch takes a few hundred milliseconds to load: read the config and build the tokenizer meanwhile.
         var native = Task.Run(NativeRuntime.EnsureLoaded);
-        var config = EncoderConfig.FromFile(folder);
-        var tokenizer = TransformerTokenizer.FromFolder(folder, new TokenizerOptions { MaxLength = options.MaxLength });
+        var config = EncoderConfig.Load(folder);
+        var tokenizer = TransformerTokenizer.Load(folder, new TokenizerOptions { MaxLength = options.MaxLength });
         native.GetAwaiter().GetResult(); // a load failure surfaces here as NativeRuntimeException
         var device = ComputeDevice.Resolve(options.Device);
         var plan = ComputePlan.Resolve(options.Precision, device.type == DeviceType.CUDA, options.Cpu ?? CpuFeatures.Current, options.Kernels);
@@ -154,8 +161,8 @@ public sealed class TransformerModel : IDisposable
         ArgumentNullException.ThrowIfNull(texts);
         var tokens = Tokenizer.EncodeBatch(texts, maxLength);
         Pipelines.BatchEncoding.CheckSingleBatch(tokens);
-        using var inputs = EncoderInputs.FromTokenized(tokens, Tokenizer.PadTokenId);
-        return Forward(inputs, capture);
+        using var inputs = EncoderInputs.Create(tokens, Tokenizer.PadTokenId);
+        return Encode(inputs, capture);
     }
 
     /// <summary>
@@ -184,19 +191,19 @@ public sealed class TransformerModel : IDisposable
         ArgumentNullException.ThrowIfNull(pairs);
         var tokens = Tokenizer.EncodeBatch(pairs, maxLength);
         Pipelines.BatchEncoding.CheckSingleBatch(tokens);
-        using var inputs = EncoderInputs.FromTokenized(tokens, Tokenizer.PadTokenId);
-        return Forward(inputs, capture);
+        using var inputs = EncoderInputs.Create(tokens, Tokenizer.PadTokenId);
+        return Encode(inputs, capture);
     }
 
-    /// <summary>Encodes a batch that is already tokenized and padded.</summary>
-    /// <param name="inputs">The batch.</param>
+    /// <summary>Encodes a batch that is already tokenized and padded (<see cref="EncoderInputs.Create(IReadOnlyList{TokenizedText}, int)"/>).</summary>
+    /// <param name="inputs">The batch; the caller keeps it.</param>
     /// <param name="capture">Which internals to keep; nothing by default.</param>
     /// <returns>The output, which owns its tensors: dispose it.</returns>
     /// <exception cref="ArgumentException">A sequence is longer than the position table allows, or an id is outside the vocabulary.</exception>
-    public EncoderOutput Forward(EncoderInputs inputs, CaptureOptions? capture = null)
+    public EncoderOutput Encode(EncoderInputs inputs, CaptureOptions? capture = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        ValidateIds(inputs);
+        inputs.Validate(Config);
         return Run(inputs.InputIds, null, inputs.AttentionMask, inputs.TokenTypeIds, inputs.Tokenization, capture ?? CaptureOptions.Nothing);
     }
 
@@ -208,170 +215,20 @@ public sealed class TransformerModel : IDisposable
     /// <param name="attentionMask">(B, S) 1 on real positions, 0 on padding; all ones when null.</param>
     /// <param name="tokenTypeIds">(B, S) segment ids; zeros when null.</param>
     /// <param name="capture">Which internals to keep.</param>
-    /// <returns>The output, which owns its tensors: dispose it.</returns>
-    public EncoderOutput ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null, CaptureOptions? capture = null)
+    /// <returns>The output, which owns its tensors: dispose it. It cannot <see cref="EncoderOutput.EnsureCaptured"/>: capture what you need here.</returns>
+    public EncoderOutput EncodeEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null, CaptureOptions? capture = null)
     {
         ArgumentNullException.ThrowIfNull(inputsEmbeds);
         if (inputsEmbeds.dim() != 3 || inputsEmbeds.shape[2] != Config.HiddenSize)
             throw new ArgumentException($"inputs_embeds must be (B, S, {Config.HiddenSize}); found ({string.Join(", ", inputsEmbeds.shape)}).", nameof(inputsEmbeds));
         var (b, s) = (inputsEmbeds.shape[0], inputsEmbeds.shape[1]);
-        CheckLength(s);
+        EncoderInputs.CheckLength(s, Config);
         using var scope = NewDisposeScope();
         var mask = attentionMask?.to(ScalarType.Int64) ?? ones(b, s, ScalarType.Int64);
         var types = tokenTypeIds?.to(ScalarType.Int64) ?? zeros(b, s, ScalarType.Int64);
         var ids = full(b, s, Tokenizer.PadTokenId, ScalarType.Int64);
         var output = Run(ids, inputsEmbeds, mask, types, null, capture ?? CaptureOptions.Nothing);
         return output;
-    }
-
-    /// <summary>Raw rows of the word-embedding matrix, <c>E[id]</c> (no position, type or LayerNorm), (N, H).</summary>
-    /// <param name="ids">Token ids.</param>
-    /// <returns>A new tensor the caller owns.</returns>
-    public Tensor EmbeddingRows(IReadOnlyList<int> ids)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        foreach (var id in ids)
-        {
-            if (id < 0 || id >= Config.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is outside the vocabulary (0..{Config.VocabSize - 1}).");
-        }
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var idx = tensor(ids.Select(i => (long)i).ToArray(), device: Device);
-        return scope.MoveToOuter(model.WordEmbeddings.call(idx).clone());
-    }
-
-    /// <summary>Raw rows of the word-embedding matrix for token strings (as the tokenizer spells them, e.g. <c>##ing</c>, <c>Ġthe</c>), (N, H).</summary>
-    /// <param name="tokens">Token strings from the vocabulary.</param>
-    /// <returns>A new tensor the caller owns.</returns>
-    /// <exception cref="KeyNotFoundException">A token is not in the vocabulary.</exception>
-    public Tensor EmbeddingRows(IReadOnlyList<string> tokens)
-    {
-        ArgumentNullException.ThrowIfNull(tokens);
-        return EmbeddingRows(tokens.Select(t => Tokenizer.TokenToId(t)
-            ?? throw new KeyNotFoundException($"'{t}' is not in the vocabulary of {Folder}.")).ToList());
-    }
-
-    /// <summary>The whole word-embedding matrix E, (vocab, H); owned by the model, do not dispose.</summary>
-    public Tensor WordEmbeddingTable => model.WordEmbeddings.Weight;
-
-    /// <summary>The position-embedding table, (max_position_embeddings, H); owned by the model.</summary>
-    public Tensor PositionEmbeddingTable => model.PositionEmbeddings.Weight;
-
-    /// <summary>The token-type-embedding table, (type_vocab_size, H); owned by the model.</summary>
-    /// <exception cref="InvalidOperationException">The family has no token types (DistilBERT, MPNet).</exception>
-    public Tensor TokenTypeEmbeddingTable => model.TokenTypeEmbeddings?.Weight
-        ?? throw new InvalidOperationException($"{Config.ModelType} models have no token-type embeddings; {Folder} ignores token type ids.");
-
-    /// <summary>
-    /// The attention weights of one layer in TransformerLens shapes: W_Q, W_K, W_V (heads, d_model, d_head),
-    /// W_O (heads, d_head, d_model) and their biases. New tensors the caller owns (dispose the result).
-    /// </summary>
-    /// <param name="layer">The layer, negative from the end.</param>
-    /// <returns>The weights.</returns>
-    public AttentionWeights AttentionWeightsOf(int layer)
-    {
-        var l = LayerIndex.Normalize(layer, Config.NumHiddenLayers, nameof(layer));
-        return AttentionWeights.From(model.AttentionOf(l), Config);
-    }
-
-    /// <summary>
-    /// The masked-language-model head applied to an output's last hidden state: vocabulary logits (B, S, V), as HF's
-    /// <c>*ForMaskedLM</c> computes them (decoder tied to the word embeddings). A new tensor the caller owns.
-    /// </summary>
-    /// <param name="output">An output of this model.</param>
-    /// <param name="positions">Only these (sequence, position) rows, giving (N, V); all positions when null.</param>
-    /// <returns>The logits.</returns>
-    /// <exception cref="InvalidOperationException">The checkpoint has no MLM head.</exception>
-    public Tensor MaskedLanguageModelLogits(EncoderOutput output, IReadOnlyList<(int Sequence, int Position)>? positions = null)
-    {
-        ArgumentNullException.ThrowIfNull(output);
-        var head = mlmHead ?? throw new InvalidOperationException(
-            $"{Folder} has no masked-language-model head (cls.predictions.*, lm_head.* or vocab_transform.*); load a *ForMaskedLM checkpoint.");
-        using var scope = NewDisposeScope();
-        var hidden = output.LastHiddenState;
-        if (positions is not null)
-        {
-            var rows = tensor(positions.Select(p => (long)p.Sequence).ToArray(), device: hidden.device);
-            var cols = tensor(positions.Select(p => (long)p.Position).ToArray(), device: hidden.device);
-            hidden = hidden.index([rows, cols]);                                  // (N, H)
-        }
-        return scope.MoveToOuter(ApplyMaskedLanguageModelHead(head, hidden));
-    }
-
-    /// <summary>The MLM head on any hidden states (…, H) of this model (the logit lens reads earlier layers with it): float32 logits (…, V) the caller owns.</summary>
-    /// <exception cref="InvalidOperationException">The checkpoint has no MLM head.</exception>
-    internal Tensor ApplyMaskedLanguageModelHead(Tensor hidden) => ApplyMaskedLanguageModelHead(mlmHead ?? throw new InvalidOperationException(
-        $"{Folder} has no masked-language-model head (cls.predictions.*, lm_head.* or vocab_transform.*); load a *ForMaskedLM checkpoint."), hidden);
-
-    private static Tensor ApplyMaskedLanguageModelHead(Modeling.MaskedLanguageModelHead head, Tensor hidden)
-    {
-        using var scope = NewDisposeScope();
-        using var _ = inference_mode();
-        // The head's linear layer is bound like the encoder's (fast mode: 12-bit integers on fp32 input), so it takes the
-        // model's activation type; the logits are float32 whatever the model computes in.
-        var logits = head.call(hidden.contiguous()).to(ScalarType.Float32);
-        return scope.MoveToOuter(logits);
-    }
-
-    /// <summary>Fills in the mask tokens of texts: the head's top-k candidates for every mask token, in text order.</summary>
-    /// <param name="texts">Texts holding the tokenizer's mask token (e.g. <c>[MASK]</c>, <c>&lt;mask&gt;</c>).</param>
-    /// <param name="topK">How many candidates per mask.</param>
-    /// <returns>One prediction per mask token.</returns>
-    /// <exception cref="InvalidOperationException">The checkpoint has no MLM head, or the tokenizer has no mask token.</exception>
-    public IReadOnlyList<MaskPrediction> PredictMasked(IReadOnlyList<string> texts, int topK = 5)
-    {
-        ArgumentNullException.ThrowIfNull(texts);
-        ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
-        var maskId = Tokenizer.MaskTokenId ?? throw new InvalidOperationException($"The tokenizer of {Folder} has no mask token.");
-        using var output = Encode(texts);
-        var positions = new List<(int, int)>();
-        for (var b = 0; b < output.Tokenization!.Count; b++)
-        {
-            var ids = output.Tokenization[b].Ids;
-            for (var i = 0; i < ids.Count; i++)
-                if (ids[i] == maskId) positions.Add((b, i));
-        }
-        if (positions.Count == 0) return [];
-        using var scope = NewDisposeScope();
-        var logits = MaskedLanguageModelLogits(output, positions);               // (N, V)
-        var probabilities = logits.softmax(-1);
-        var (values, indices) = logits.topk(Math.Min(topK, Config.VocabSize), dim: -1);
-        var top = values.data<float>().ToArray();
-        var ids2 = indices.data<long>().ToArray();
-        var k = (int)values.shape[1];
-        var result = new List<MaskPrediction>(positions.Count);
-        for (var n = 0; n < positions.Count; n++)
-        {
-            var candidates = new TokenScore[k];
-            for (var j = 0; j < k; j++)
-            {
-                var id = (int)ids2[n * k + j];
-                candidates[j] = new TokenScore(id, Tokenizer.IdToToken(id) ?? "", top[n * k + j], probabilities[n, id].item<float>());
-            }
-            result.Add(new MaskPrediction(positions[n].Item1, positions[n].Item2, candidates));
-        }
-        return result;
-    }
-
-    private void ValidateIds(EncoderInputs inputs)
-    {
-        CheckLength(inputs.SequenceLength);
-        using var scope = NewDisposeScope();
-        var (min, max) = (inputs.InputIds.min().item<long>(), inputs.InputIds.max().item<long>());
-        if (min < 0 || max >= Config.VocabSize)
-            throw new ArgumentException($"Token ids must lie in 0..{Config.VocabSize - 1}; found {(min < 0 ? min : max)}.", nameof(inputs));
-        if (Config.TypeVocabSize == 0) return; // DistilBERT and MPNet ignore token types (their tokenizers still mark pairs)
-        var (tmin, tmax) = (inputs.TokenTypeIds.min().item<long>(), inputs.TokenTypeIds.max().item<long>());
-        if (tmin < 0 || tmax >= Config.TypeVocabSize)
-            throw new ArgumentException($"Token type ids must lie in 0..{Config.TypeVocabSize - 1}; found {(tmin < 0 ? tmin : tmax)}.", nameof(inputs));
-    }
-
-    private void CheckLength(long length)
-    {
-        if (length > Config.MaxSequenceLength)
-            throw new ArgumentException(
-                $"A sequence of {length} tokens is longer than this model's {Config.MaxSequenceLength} positions; truncate it (the tokenizer does so by default).");
     }
 
     private EncoderOutput Run(Tensor inputIds, Tensor? inputsEmbeds, Tensor attentionMask, Tensor tokenTypeIds,

@@ -15,6 +15,8 @@ internal static class CommandRunner
     public const int ModelError = 2;
     public const int OutputError = 3;
 
+    /// <param name="body">The command.</param>
+    /// <param name="needsRuntime">Load libtorch before the body (for bodies that use torch before loading a model; loading a model waits for it by itself).</param>
     public static int Run(Func<int> body, bool needsRuntime = true)
     {
         try
@@ -31,7 +33,7 @@ internal static class CommandRunner
         {
             return Fail(e, e is FileNotFoundException or DirectoryNotFoundException ? BadInput : OutputError);
         }
-        catch (Exception e) when (e is TransformerEmbeddingsException or CliException or ArgumentException or InvalidOperationException or KeyNotFoundException)
+        catch (Exception e) when (e is TransformerEmbeddingsException or CliException or ArgumentException)
         {
             return Fail(e, BadInput);
         }

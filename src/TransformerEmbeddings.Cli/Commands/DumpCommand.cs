@@ -13,20 +13,6 @@ namespace TransformerEmbeddings.Cli.Commands;
 /// </summary>
 internal static class DumpCommand
 {
-    private static readonly Dictionary<string, ActivationKind> Kinds = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["word_embeddings"] = ActivationKind.WordEmbeddings,
-        ["hidden_states"] = ActivationKind.HiddenStates,
-        ["attentions"] = ActivationKind.Attentions,
-        ["query"] = ActivationKind.Queries,
-        ["key"] = ActivationKind.Keys,
-        ["value"] = ActivationKind.Values,
-        ["context"] = ActivationKind.Contexts,
-        ["attention_output"] = ActivationKind.AttentionOutputs,
-        ["intermediate"] = ActivationKind.Intermediates,
-        ["all"] = ActivationKind.All,
-    };
-
     public static Command Create()
     {
         var model = ModelSource.ModelOption("A HuggingFace model");
@@ -36,10 +22,10 @@ internal static class DumpCommand
         var maxLength = new Option<int?>("--max-length") { Description = "Truncate to this many tokens (default: the model's limit)." };
         var capture = new Option<string>("--capture")
         {
-            Description = "Comma-separated internals to dump: word_embeddings, hidden_states, attentions, query, key, value, context, attention_output, intermediate, or all.",
+            Description = $"Comma-separated internals to dump: {string.Join(", ", HookPoint.Capturable.Select(p => p.Name))}, or all.",
             DefaultValueFactory = _ => "all",
         };
-        var layers = new Option<string?>("--layers") { Description = "Comma-separated layers for per-layer internals (negative counts from the end); default all." };
+        var layers = new Option<string?>("--layers") { Description = "Layers (blocks, 0..L-1) to dump per-layer internals for: indices and inclusive ranges, negative from the end, e.g. 0,-1 or -2..-1; default all." };
         var headMask = new Option<string?>("--head-mask") { Description = "A JSON [layers][heads] array of multipliers on attention probabilities; adds head_masked.last_hidden_state." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
 
@@ -49,17 +35,19 @@ internal static class DumpCommand
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
-            var options = new CaptureOptions { Kinds = ParseKinds(parse.GetValue(capture)!), Layers = ParseLayers(parse.GetValue(layers)) };
+            var kinds = ParseKinds(parse.GetValue(capture)!);
+            var layerList = IndexList.Parse("--layers", parse.GetValue(layers));
             var mask = parse.GetValue(headMask) is { } maskPath ? ReadHeadMask(maskPath) : null;
             var file = InputFile.Read(parse.GetValue(input)!);
             using var m = TransformerModel.Load(ModelSource.Resolve(parse, model, revision), new ModelOptions { Device = parse.GetValue(device)! });
+            var options = new CaptureOptions { Kinds = kinds, Layers = layerList?.Layers(m.Config.NumHiddenLayers) };
             var limit = parse.GetValue(maxLength);
 
             var entries = new List<SafeTensorEntry>();
             if (file.Sentences is { Count: > 0 } sentences)
             {
                 Collect(entries, "", options, mask, c => m.Encode(sentences, c, limit));
-                if (m.HasMaskedLanguageModelHead) AddMaskedLanguageModel(entries, m, sentences, limit);
+                if (m.MaskedLanguageModel is { } mlm) AddMaskedLanguageModel(entries, m, mlm, sentences, limit);
             }
             if (file.Pairs is { Count: > 0 } pairs)
                 Collect(entries, "pairs.", options, mask, c => m.Encode(pairs, c, limit));
@@ -79,13 +67,10 @@ internal static class DumpCommand
     {
         using (var output = encode(options))
         {
-            Add(entries, prefix + "input_ids", output.InputIds);
-            Add(entries, prefix + "attention_mask", output.AttentionMask);
-            Add(entries, prefix + "token_type_ids", output.TokenTypeIds);
-            Add(entries, prefix + "position_ids", output.PositionIds);
-            foreach (var name in output.CapturedNames.Order(StringComparer.Ordinal)) Add(entries, prefix + name, output[name]);
-            Add(entries, prefix + "last_hidden_state", output.LastHiddenState);
-            if (output.PoolerOutput is { } pooled) Add(entries, prefix + "pooler_output", pooled);
+            foreach (var name in HookPoint.All.Where(p => p.Kind == ActivationKind.None).Select(p => p.Name).Concat(output.CapturedNames.Order(StringComparer.Ordinal)))
+                if (output.Has(name)) Add(entries, prefix + name, output[name]);
+            // pool.last4_mean reads hidden states the options may not have asked for: capture them now, on purpose.
+            output.EnsureCaptured(ActivationKind.HiddenStates);
             DumpExtensions.AddPooling(entries, prefix, output);
         }
 
@@ -97,7 +82,7 @@ internal static class DumpCommand
     }
 
     /// <summary><c>mlm_rows</c>, <c>mlm_logits_selected</c>, <c>mlm_top5_ids</c>, <c>mlm_top5_logits</c> at every mask token.</summary>
-    private static void AddMaskedLanguageModel(List<SafeTensorEntry> entries, TransformerModel model, IReadOnlyList<string> sentences, int? limit)
+    private static void AddMaskedLanguageModel(List<SafeTensorEntry> entries, TransformerModel model, MaskedLanguageModel mlm, IReadOnlyList<string> sentences, int? limit)
     {
         if (model.Tokenizer.MaskTokenId is not { } maskId) return;
         using var output = model.Encode(sentences, null, limit);
@@ -107,7 +92,7 @@ internal static class DumpCommand
                 if (output.Tokenization[b].Ids[i] == maskId) rows.Add((b, i));
         if (rows.Count == 0) return;
         using var scope = NewDisposeScope();
-        var logits = model.MaskedLanguageModelLogits(output, rows);
+        var logits = mlm.Logits(output, rows);
         var (values, indices) = logits.topk(5, dim: -1);
         Add(entries, "mlm_rows", tensor(rows.SelectMany(r => new long[] { r.Item1, r.Item2 }).ToArray(), [rows.Count, 2]));
         Add(entries, "mlm_logits_selected", logits);
@@ -128,18 +113,12 @@ internal static class DumpCommand
         var kinds = ActivationKind.None;
         foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            kinds |= Kinds.TryGetValue(part, out var k)
-                ? k
-                : throw new CliException($"unknown --capture value '{part}'; use {string.Join(", ", Kinds.Keys)}.");
+            if (part.Equals("all", StringComparison.OrdinalIgnoreCase)) kinds |= ActivationKind.All;
+            else if (HookPoint.TryGet(part, out var point) && point.Kind != ActivationKind.None) kinds |= point.Kind;
+            else throw new CliException($"unknown --capture value '{part}'; use {string.Join(", ", HookPoint.Capturable.Select(p => p.Name))} or all.");
         }
         return kinds;
     }
-
-    private static IReadOnlyList<int>? ParseLayers(string? value) =>
-        value is null
-            ? null
-            : value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(s => int.TryParse(s, out var i) ? i : throw new CliException($"--layers: '{s}' is not an integer.")).ToList();
 
     private static float[][] ReadHeadMask(string path)
     {

@@ -4,9 +4,8 @@ using System.Text.Json;
 using TransformerEmbeddings.Analysis;
 using TransformerEmbeddings.Cli.Output;
 using TransformerEmbeddings.Pipelines;
+using TransformerEmbeddings.Inspection;
 using TransformerEmbeddings.Pooling;
-using TransformerEmbeddings.Runtime;
-using TransformerEmbeddings.SentenceTransformers;
 
 namespace TransformerEmbeddings.Cli.Commands;
 
@@ -41,10 +40,13 @@ internal static class EmbedCommand
         var resume = new Option<bool>("--resume") { Description = "Continue an interrupted run with the same settings from its partial output; the result is the same file, byte for byte." };
         var pooling = new Option<string?>("--pooling")
         {
-            Description = $"Token pooling: {string.Join(", ", PoolingStrategy.SupportedNames)}, or several joined by '+'. Default: the folder's sentence-transformers setup, else mean.",
+            Description = $"Token pooling: {string.Join(", ", PoolingStrategy.SupportedNames)}, or several joined by '+'. Default: the folder's sentence-transformers setup, else mean (as SentenceTransformer(folder)).",
         };
-        var layers = new Option<string?>("--layers") { Description = "Average these hidden states before pooling: one index (-1 = last) or a range such as -4..-1." };
-        var normalize = new Option<bool?>("--normalize") { Description = "L2-normalise the vectors last (default: as the folder says; true for --pooling/--layers)." };
+        var hiddenStates = new Option<string?>("--hidden-states")
+        {
+            Description = "Average these hidden states (0 the embeddings output, l + 1 the output of layer l) before pooling: indices and inclusive ranges, negative from the end, e.g. -4..-1 or 0,-1.",
+        };
+        var normalize = new Option<bool?>("--normalize") { Description = "L2-normalise the vectors last (default: as the folder's sentence-transformers pipeline says; else no, as SentenceTransformer(folder))." };
         var prompt = new Option<string?>("--prompt") { Description = "A prompt name from config_sentence_transformers.json, prepended to every text." };
         var promptText = new Option<string?>("--prompt-text") { Description = "A literal prompt prepended to every text." };
         var truncateDim = new Option<int?>("--truncate-dim") { Description = "Keep the first D dimensions of every vector (Matryoshka)." };
@@ -72,10 +74,10 @@ internal static class EmbedCommand
 
         var command = new Command("embed", "Embed texts into vectors (.npy, .safetensors, .jsonl or stdout). Exit codes: 0 done, 1 bad input or usage, 2 model error, 3 output error, 130 interrupted (resume with --resume).")
         {
-            model, input, output, inputFormat, field, idField, shard, resume, pooling, layers, normalize, prompt, promptText, truncateDim,
+            model, input, output, inputFormat, field, idField, shard, resume, pooling, hiddenStates, normalize, prompt, promptText, truncateDim,
             batchSize, maxTokens, maxLength, longTexts, device, precision, quantize, calibration, progress, progressInterval, revision,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(needsRuntime: false, body: () =>
         {
             var (shardIndex, shardCount) = ParseShard(parse.GetValue(shard));
             var batching = new BatchOptions { MaxTextsPerBatch = parse.GetValue(batchSize), MaxTokensPerBatch = parse.GetValue(maxTokens) };
@@ -87,14 +89,13 @@ internal static class EmbedCommand
             var ids = parse.GetValue(idField);
 
             var modelOptions = new ModelOptions { Device = parse.GetValue(device)!, MaxLength = parse.GetValue(maxLength), Precision = parse.GetValue(precision) };
-            var (embedder, defaultNormalize, ownedModel) = CreateEmbedder(ModelSource.Resolve(parse, model, revision), modelOptions, parse.GetValue(pooling), parse.GetValue(layers), parse.GetValue(normalize));
-            using var embedderScope = embedder;
-            using var modelScope = ownedModel;
+            var states = IndexList.Parse("--hidden-states", parse.GetValue(hiddenStates));
+            using var embedder = CreateEmbedder(ModelSource.Resolve(parse, model, revision), modelOptions, parse.GetValue(pooling), states, parse.GetValue(normalize));
             var options = new EmbeddingOptions
             {
                 PromptName = parse.GetValue(prompt),
                 Prompt = parse.GetValue(promptText),
-                Normalize = parse.GetValue(normalize) ?? defaultNormalize,
+                Normalize = parse.GetValue(normalize) ?? false,
                 TruncateDimension = parse.GetValue(truncateDim),
                 LongTexts = parse.GetValue(longTexts),
                 Batching = batching,
@@ -233,7 +234,7 @@ internal static class EmbedCommand
         var head = new List<string>(Math.Min(count, 4096));
         while (head.Count < count && rest.MoveNext()) head.Add(rest.Current);
         if (head.Count == 0) throw new CliException("--quantize int8/uint8 needs at least one text to calibrate its ranges.");
-        using var sample = embedder.Embed(head, options with { SkipTexts = 0 });
+        var sample = embedder.Embed(head, options with { SkipTexts = 0 });
         return (head.Concat(Remaining(rest)), QuantizationRanges.Calibrate(sample));
 
         static IEnumerable<string> Remaining(IEnumerator<string> e)
@@ -268,11 +269,10 @@ internal static class EmbedCommand
         _ => throw new CliException($"unknown --input-format '{text}'; use txt, jsonl or json."),
     };
 
-    /// <summary>The embedder, whether vectors are normalised by default, and the model to dispose when the embedder does not own it.</summary>
-    private static (SentenceEmbedder Embedder, bool Normalize, TransformerModel? OwnedModel) CreateEmbedder(
-        string folder, ModelOptions options, string? pooling, string? layers, bool? normalize)
+    /// <summary>The folder's own pipeline, or the pooling (over hidden states) the options ask for.</summary>
+    private static SentenceEmbedder CreateEmbedder(string folder, ModelOptions options, string? pooling, IndexList? hiddenStates, bool? normalize)
     {
-        if (pooling is null && layers is null)
+        if (pooling is null && hiddenStates is null)
         {
             var embedder = SentenceEmbedder.Load(folder, options);
             if (embedder.IsSentenceTransformersFolder && normalize == false && embedder.EndsNormalized)
@@ -280,41 +280,34 @@ internal static class EmbedCommand
                 embedder.Dispose();
                 throw new CliException("--normalize false cannot undo a sentence-transformers folder's own Normalize module; choose --pooling to pool without it.");
             }
-            return (embedder, false, null);
+            return embedder;
         }
 
         var strategy = pooling is null ? PoolingStrategy.Mean : ParsePooling(pooling);
-        if (layers is null) return (SentenceEmbedder.Load(folder, strategy, normalize ?? true, options), false, null);
+        if (hiddenStates is null) return SentenceEmbedder.Load(folder, new SentenceEmbedderOptions { Pooling = strategy }, options);
 
-        var range = ParseLayers(layers);
-        var model = TransformerModel.Load(folder, options);
-        // Create(model, ...) leaves the model to its caller.
-        return (SentenceEmbedder.Create(model, output => output.Layers(range).Mean().Tokens().Pool(strategy), options.MaxLength), true, model);
+        int[] indices = [];
+        var custom = SentenceEmbedder.Load(folder, new SentenceEmbedderOptions
+        {
+            PoolingFunction = o => o.HiddenStates(indices).Mean().Tokens().Pool(strategy),
+            Capture = new CaptureOptions { Kinds = ActivationKind.HiddenStates },
+        }, options);
+        try
+        {
+            indices = hiddenStates.HiddenStates(custom.Model.Config.NumHiddenLayers);
+            return custom;
+        }
+        catch
+        {
+            custom.Dispose();
+            throw;
+        }
     }
 
     private static PoolingStrategy ParsePooling(string text) =>
         PoolingStrategy.TryParse(text, out var s)
             ? s
             : throw new CliException($"unknown --pooling '{text}'; use {string.Join(", ", PoolingStrategy.SupportedNames)} (several joined by '+').");
-
-    internal static Range ParseLayers(string text)
-    {
-        static Index ToIndex(string s) => int.TryParse(s, out var i)
-            ? (i < 0 ? ^(-i) : i)
-            : throw new CliException($"--layers: '{s}' is not an integer.");
-
-        var parts = text.Split("..", StringSplitOptions.TrimEntries);
-        if (parts.Length == 1)
-        {
-            var i = ToIndex(parts[0]);
-            return i.IsFromEnd ? (i.Value == 1 ? ^1.. : new Range(i, ^(i.Value - 1))) : new Range(i, i.Value + 1);
-        }
-        if (parts.Length != 2) throw new CliException($"--layers: '{text}' is neither an index nor a range such as -4..-1.");
-        var end = ToIndex(parts[1]);
-        // Inclusive on the command line (-4..-1 is the last four), exclusive in C#.
-        var exclusiveEnd = end.IsFromEnd ? (end.Value == 1 ? Index.End : ^(end.Value - 1)) : new Index(end.Value + 1);
-        return new Range(ToIndex(parts[0]), exclusiveEnd);
-    }
 
     /// <summary>Passes reports on and keeps the last one (the summary line).</summary>
     private sealed class Relay(IProgress<EmbeddingProgress> inner, Action<EmbeddingProgress> keep) : IProgress<EmbeddingProgress>

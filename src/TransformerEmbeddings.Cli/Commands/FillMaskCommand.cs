@@ -28,11 +28,10 @@ internal static class FillMaskCommand
             var topK = parse.GetValue(k);
             if (topK < 1) throw new CliException("--k must be at least 1.");
             using var m = TransformerModel.Load(ModelSource.Resolve(parse, model, revision), new ModelOptions { Precision = parse.GetValue(precision) });
-            if (!m.HasMaskedLanguageModelHead)
-                throw new CliException($"{m.Folder} has no masked-language-model head; use a *ForMaskedLM checkpoint.");
+            var head = m.MaskedLanguageModel ?? throw new CliException($"{m.Folder} has no masked-language-model head; use a *ForMaskedLM checkpoint.");
             var mask = m.Tokenizer.MaskToken ?? throw new CliException($"the tokenizer of {m.Folder} has no mask token.");
             var input = WithMask(parse.GetValue(text)!, mask);
-            var predictions = m.PredictMasked([input], topK);
+            var predictions = head.Predict([input], topK);
             if (predictions.Count == 0) throw new CliException($"the text has no mask token; write {mask} where a word is missing.");
             var tokens = m.Tokenizer.Encode(input).Ids;
             var results = predictions.Select(p => p.Candidates.Select(c =>

@@ -80,7 +80,7 @@ internal static class PlotCommand
             using var source = TextSource.Open(parse.GetValue(input)!, null, parse.GetValue(field)!, null);
             var texts = source.Read().Select(r => r.Text).ToList();
             if (texts.Count < 3) throw new CliException($"a PCA map needs at least 3 texts; {parse.GetValue(input)} has {texts.Count}.");
-            using var vectors = embedder.Embed(texts);
+            var vectors = embedder.Embed(texts);
             var pca = Pca.Fit(vectors.ToArray(), components: 2);
             string Axis(int i) => string.Create(CultureInfo.InvariantCulture, $"PC{i + 1} ({pca.ExplainedVarianceRatio[i]:P1} of the variance)");
             var labels = texts.Select(t => t.Length <= 32 ? t : t[..31] + "…").ToList();

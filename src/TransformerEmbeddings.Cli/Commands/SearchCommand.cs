@@ -1,9 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using TransformerEmbeddings.Pipelines;
-using TransformerEmbeddings.Pooling;
-using TransformerEmbeddings.SentenceTransformers;
 using TransformerEmbeddings.Weights;
 
 namespace TransformerEmbeddings.Cli.Commands;
@@ -37,8 +34,8 @@ internal static class SearchCommand
             var texts = new List<string>();
             foreach (var r in source.Read()) texts.Add(r.Text);
             var indexPath = parse.GetValue(index) ?? corpusPath + ".te-index.safetensors";
-            using var vectors = LoadOrBuild(embedder, texts, corpusPath, indexPath);
-            using var queries = embedder.Embed(parse.GetValue(query)!);
+            var vectors = LoadOrBuild(embedder, texts, corpusPath, indexPath);
+            var queries = embedder.Embed(parse.GetValue(query)!);
             var hits = embedder.SemanticSearch(queries, vectors, topK);
             var stdout = Console.Out;
             for (var q = 0; q < hits.Length; q++)

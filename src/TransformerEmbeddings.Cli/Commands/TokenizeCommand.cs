@@ -18,9 +18,9 @@ internal static class TokenizeCommand
         {
             model, input, output, maxLength, revision,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(needsRuntime: false, body: () =>
         {
-            var tokenizer = TransformerTokenizer.FromFolder(ModelSource.Resolve(parse, model, revision));
+            var tokenizer = TransformerTokenizer.Load(ModelSource.Resolve(parse, model, revision));
             var file = InputFile.Read(parse.GetValue(input)!);
             var limit = parse.GetValue(maxLength);
             var sentences = file.Sentences is null ? null : tokenizer.EncodeBatch(file.Sentences, limit);

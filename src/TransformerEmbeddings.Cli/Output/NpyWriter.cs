@@ -49,7 +49,7 @@ internal sealed class NpyWriter : EmbeddingWriter
 
     public override void Write(string? id, long index, ReadOnlySpan<float> vector)
     {
-        if (vector.Length != Dimension) throw new InvalidOperationException($"row {Rows} has {vector.Length} values, expected {Dimension}.");
+        if (vector.Length != Dimension) throw new CliException($"row {Rows} has {vector.Length} values, expected {Dimension}.");
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("big-endian hosts are not supported.");
         stream.Write(MemoryMarshal.AsBytes(vector));
         Rows++;
@@ -57,7 +57,7 @@ internal sealed class NpyWriter : EmbeddingWriter
 
     public override void Write(string? id, long index, ReadOnlySpan<byte> row)
     {
-        if (row.Length != Format.RowBytes) throw new InvalidOperationException($"row {Rows} has {row.Length} bytes, expected {Format.RowBytes}.");
+        if (row.Length != Format.RowBytes) throw new CliException($"row {Rows} has {row.Length} bytes, expected {Format.RowBytes}.");
         stream.Write(row);
         Rows++;
     }

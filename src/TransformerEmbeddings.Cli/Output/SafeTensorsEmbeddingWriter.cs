@@ -38,13 +38,13 @@ internal sealed class SafeTensorsEmbeddingWriter : EmbeddingWriter
 
     public override void Write(string? id, long index, ReadOnlySpan<float> vector)
     {
-        if (vector.Length != Dimension) throw new InvalidOperationException($"row {Rows} has {vector.Length} values, expected {Dimension}.");
+        if (vector.Length != Dimension) throw new CliException($"row {Rows} has {vector.Length} values, expected {Dimension}.");
         Append(id, index, MemoryMarshal.AsBytes(vector));
     }
 
     public override void Write(string? id, long index, ReadOnlySpan<byte> row)
     {
-        if (row.Length != Format.RowBytes) throw new InvalidOperationException($"row {Rows} has {row.Length} bytes, expected {Format.RowBytes}.");
+        if (row.Length != Format.RowBytes) throw new CliException($"row {Rows} has {row.Length} bytes, expected {Format.RowBytes}.");
         Append(id, index, row);
     }
 

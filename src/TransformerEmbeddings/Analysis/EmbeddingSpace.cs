@@ -1,3 +1,4 @@
+using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Weights;
 using static TorchSharp.torch;
 
@@ -19,13 +20,13 @@ public static class EmbeddingSpace
     /// <param name="k">How many.</param>
     /// <param name="metric">Cosine or Euclidean.</param>
     /// <returns>The k nearest, ascending, with the token's own rank (0 unless another row coincides).</returns>
-    /// <exception cref="KeyNotFoundException">The token is not in the vocabulary.</exception>
+    /// <exception cref="ArgumentException">The token is not in the vocabulary.</exception>
     public static NearestTokens Nearest(TransformerModel model, string token, int k = 10, DistanceMetric metric = DistanceMetric.Cosine)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(token);
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
-        var id = model.Tokenizer.TokenToId(token) ?? throw new KeyNotFoundException($"'{token}' is not in the vocabulary of {model.Folder}.");
+        var id = model.Tokenizer.TokenToId(token) ?? throw new ArgumentException($"'{token}' is not in the vocabulary of {model.Folder}.", nameof(token));
         return Search(model, Row(model, id), k + 1, metric, id, exclude: id, limit: k);
     }
 
@@ -51,7 +52,7 @@ public static class EmbeddingSpace
         ArgumentNullException.ThrowIfNull(model);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        return model.WordEmbeddingTable.to(ScalarType.Float32).norm(1).cpu().data<float>().ToArray();
+        return model.Weights.WordEmbeddings.to(ScalarType.Float32).norm(1).cpu().data<float>().ToArray();
     }
 
     /// <summary>The isotropy of E, measured on a uniform sample of its rows (all of them when the vocabulary is smaller).</summary>
@@ -73,7 +74,7 @@ public static class EmbeddingSpace
         }
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var rows = model.WordEmbeddingTable.index_select(0, tensor(ids.Select(i => (long)i).ToArray(), device: model.Device));
+        var rows = model.Weights.WordEmbeddings.index_select(0, tensor(ids.Select(i => (long)i).ToArray(), device: model.Device));
         return Isotropy(rows);
     }
 
@@ -106,7 +107,7 @@ public static class EmbeddingSpace
     public static DecoderTie DecoderTie(TransformerModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (!model.HasMaskedLanguageModelHead)
+        if (model.MaskedLanguageModel is null)
             return new DecoderTie(false, false, null, "The checkpoint has no masked-language-model head.");
         var files = model.Checkpoint.Files.Select(SafeTensorsFile.Open).ToList();
         try
@@ -123,7 +124,7 @@ public static class EmbeddingSpace
             if (decoder is null)
                 return new DecoderTie(true, true, null, "The checkpoint omits the decoder weight, so the head reuses the word embeddings (HF ties them).");
             var embeddings = Find(n => n.EndsWith("embeddings.word_embeddings.weight", StringComparison.Ordinal))
-                             ?? throw new InvalidOperationException($"{model.Folder} stores no word_embeddings.weight.");
+                             ?? throw new ModelConfigurationException(model.Folder, null, "the checkpoint stores no word_embeddings.weight.");
             var name = decoder.Value.Info.Name;
             var same = SameValues(decoder.Value, embeddings);
             return new DecoderTie(true, same, name, same
@@ -159,7 +160,7 @@ public static class EmbeddingSpace
     private static double[] Row(TransformerModel model, int id)
     {
         using var scope = NewDisposeScope();
-        return model.WordEmbeddingTable[id].to(ScalarType.Float64).cpu().data<double>().ToArray();
+        return model.Weights.WordEmbeddings[id].to(ScalarType.Float64).cpu().data<double>().ToArray();
     }
 
     private static NearestTokens Search(TransformerModel model, double[] target, int k, DistanceMetric metric, int? self, int? exclude, int limit)
@@ -168,7 +169,7 @@ public static class EmbeddingSpace
         if (metric is not (DistanceMetric.Cosine or DistanceMetric.Euclidean))
             throw new ArgumentOutOfRangeException(nameof(metric), metric, "Ask for one metric: Cosine or Euclidean.");
         using var scope = NewDisposeScope();
-        var table = model.WordEmbeddingTable;
+        var table = model.Weights.WordEmbeddings;
         var t = tensor(target).unsqueeze(0);                                                   // (1, H)
         var (cosine, euclidean) = StreamingNearest.Run(t, table.shape[0], Chunk,
             (start, n) => table.narrow(0, start, n).to(ScalarType.Float64).cpu().unsqueeze(1), self, k, metric);

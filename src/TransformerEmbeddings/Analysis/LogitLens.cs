@@ -9,26 +9,26 @@ namespace TransformerEmbeddings.Analysis;
 /// reading of each token can be seen as vocabulary tokens.
 /// <code>
 /// using var output = model.Encode(["The capital of France is [MASK]."], new CaptureOptions { Kinds = ActivationKind.HiddenStates });
-/// foreach (var p in LogitLens.Predict(model, output, topK: 3)) Console.WriteLine($"{p.HiddenState} {p.Position}: {p.Candidates[0].Token}");
+/// foreach (var p in LogitLens.Predict(model.MaskedLanguageModel!, output, topK: 3)) Console.WriteLine($"{p.HiddenState} {p.Position}: {p.Candidates[0].Token}");
 /// </code>
 /// </summary>
 public static class LogitLens
 {
     /// <summary>The head's top k tokens at every real token of every row, for each hidden state asked for.</summary>
-    /// <param name="model">A model with an MLM head (<see cref="TransformerModel.HasMaskedLanguageModelHead"/>), exact or fast.</param>
+    /// <param name="head">The model's head (<see cref="TransformerModel.MaskedLanguageModel"/>), exact or fast.</param>
     /// <param name="output">An output of that model with <see cref="ActivationKind.HiddenStates"/> captured for the states asked for.</param>
     /// <param name="topK">Tokens per position.</param>
-    /// <param name="hiddenStates">Hidden-state indices (0..L, negative from the end); all of them when null.</param>
+    /// <param name="hiddenStates">Hidden states (0..L, negative from the end); all of them when null.</param>
     /// <returns>Predictions ordered by hidden state, row and position.</returns>
-    /// <exception cref="InvalidOperationException">The model has no MLM head.</exception>
-    /// <exception cref="KeyNotFoundException">A hidden state asked for was not captured.</exception>
-    public static IReadOnlyList<LensPrediction> Predict(TransformerModel model, EncoderOutput output, int topK = 5, IReadOnlyList<int>? hiddenStates = null)
+    /// <exception cref="NotCapturedException">A hidden state asked for was not captured.</exception>
+    public static IReadOnlyList<LensPrediction> Predict(MaskedLanguageModel head, EncoderOutput output, int topK = 5, IReadOnlyList<int>? hiddenStates = null)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(head);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
-        var count = model.Config.NumHiddenLayers + 1;
-        var states = (hiddenStates ?? Enumerable.Range(0, count).ToArray()).Select(i => LayerIndex.Normalize(i, count, nameof(hiddenStates))).ToArray();
+        var model = head.Model;
+        var layers = model.Config.NumHiddenLayers;
+        var states = (hiddenStates ?? Enumerable.Range(0, layers + 1).ToArray()).Select(i => LayerIndex.HiddenState(i, layers, nameof(hiddenStates))).ToArray();
         var rows = new List<(int Sequence, int Position)>();
         for (var b = 0; b < output.BatchSize; b++)
             for (var p = 0; p < output.Length(b); p++)
@@ -40,7 +40,7 @@ public static class LogitLens
         foreach (var state in states)
         {
             using var inner = NewDisposeScope();
-            var logits = model.ApplyMaskedLanguageModelHead(output.HiddenState(state)[mask]);       // (N, V), real tokens in row order
+            var logits = head.Apply(output.HiddenState(state)[mask]);       // (N, V), real tokens in row order
             var probabilities = logits.softmax(-1);
             var (values, indices) = logits.topk(k, dim: -1);
             var top = values.data<float>().ToArray();

@@ -27,7 +27,7 @@ public sealed class ValueSpace
     {
         ArgumentNullException.ThrowIfNull(model);
         this.model = model;
-        Layer = LayerIndex.Normalize(layer, model.Config.NumHiddenLayers, nameof(layer));
+        Layer = LayerIndex.Layer(layer, model.Config.NumHiddenLayers, nameof(layer));
     }
 
     /// <summary>The block, 0-based.</summary>
@@ -43,7 +43,7 @@ public sealed class ValueSpace
     /// <param name="position">The token index, special tokens included.</param>
     /// <param name="options">k, metrics, heads, vocabulary input; the defaults when null.</param>
     /// <returns>Per head, the top k under each metric.</returns>
-    /// <exception cref="KeyNotFoundException">The output did not capture what is needed; the message says what to ask for.</exception>
+    /// <exception cref="NotCapturedException">The output did not capture what is needed; the message says what to ask for.</exception>
     public ValueSpaceNeighbors Nearest(EncoderOutput output, int sequence, int position, NearestOptions? options = null) =>
         Nearest(output, sequence, position, options ?? new NearestOptions(), ValueSpaceFormula.Correct);
 

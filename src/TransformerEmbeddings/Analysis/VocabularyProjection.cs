@@ -1,3 +1,4 @@
+using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Modeling;
 using static TorchSharp.torch;
 
@@ -39,7 +40,7 @@ internal sealed class VocabularyProjection : IDisposable
         HeadDim = config.HeadDim;
         Count = config.VocabSize;
         Chunk = Math.Max(256, ChunkElements / config.HiddenSize);
-        table = model.WordEmbeddingTable;
+        table = model.Weights.WordEmbeddings;
         if (positionId < 0 || positionId >= config.MaxPositionEmbeddings)
             throw new ArgumentOutOfRangeException(nameof(positionId), positionId, $"Position ids run 0..{config.MaxPositionEmbeddings - 1} in this model.");
 
@@ -48,9 +49,9 @@ internal sealed class VocabularyProjection : IDisposable
         {
             if (input != VocabularyInput.WordEmbeddings)
             {
-                var row = model.PositionEmbeddingTable[positionId].to(ScalarType.Float64).cpu();
-                if (formula.TokenType && config.TypeVocabSize > 0)
-                    row = row + model.TokenTypeEmbeddingTable[0].to(ScalarType.Float64).cpu();
+                var row = model.Weights.PositionEmbeddings[positionId].to(ScalarType.Float64).cpu();
+                if (formula.TokenType && model.Weights.TokenTypeEmbeddings is { } types)   // DistilBERT and MPNet have none
+                    row = row + types[0].to(ScalarType.Float64).cpu();
                 offset = Own(row);
                 var (w, b) = EmbeddingsLayerNorm(model);
                 lnWeight = Own(w.to(ScalarType.Float64).cpu());
@@ -58,7 +59,7 @@ internal sealed class VocabularyProjection : IDisposable
                 eps = config.LayerNormEps;
             }
 
-            using (var attention = model.AttentionWeightsOf(formula.WeightsOfLayer ?? layer))
+            using (var attention = model.Weights.Attention(formula.WeightsOfLayer ?? layer))
             {
                 var (h, d) = (config.NumAttentionHeads * config.HeadDim, config.HiddenSize);
                 var transposed = attention.W_V.permute(1, 0, 2).reshape(d, h).to(ScalarType.Float64).cpu(); // Wᵀ: (d_model, heads·d_head)
@@ -119,8 +120,8 @@ internal sealed class VocabularyProjection : IDisposable
             if (name == "embeddings.LayerNorm.weight") w = p;
             else if (name == "embeddings.LayerNorm.bias") b = p;
         }
-        return (w ?? throw new InvalidOperationException("The model has no embeddings.LayerNorm.weight."),
-            b ?? throw new InvalidOperationException("The model has no embeddings.LayerNorm.bias."));
+        return (w ?? throw new ModelConfigurationException(model.Folder, null, "the model has no embeddings.LayerNorm.weight."),
+            b ?? throw new ModelConfigurationException(model.Folder, null, "the model has no embeddings.LayerNorm.bias."));
     }
 
     /// <summary>Per-dimension scale and shift taking the vocabulary's statistics to those of <paramref name="layerInput"/> (N, H).</summary>

@@ -59,24 +59,19 @@ public sealed record EncoderConfig
     /// The longest sequence the position table allows: <c>max_position_embeddings</c>, minus
     /// <c>padding_idx + 1</c> for RoBERTa and MPNet (whose positions start after the padding index).
     /// </summary>
-    public int MaxSequenceLength => PositionPaddingIndex is { } p ? MaxPositionEmbeddings - p - 1 : MaxPositionEmbeddings;
+    public int MaxSequenceLength => ModelArchitectures.MaxSequenceLength(Architecture, MaxPositionEmbeddings, PadTokenId);
 
     /// <summary>
     /// The padding index position ids count from (RoBERTa's <c>pad_token_id</c>; MPNet's is 1 whatever the config
     /// says, as in HF's MPNetEmbeddings), or null where positions are 0..S-1 (BERT, DistilBERT).
     /// </summary>
-    internal int? PositionPaddingIndex => Architecture switch
-    {
-        ModelArchitecture.Roberta => PadTokenId,
-        ModelArchitecture.MPNet => 1,
-        _ => null,
-    };
+    internal int? PositionPaddingIndex => ModelArchitectures.PositionPaddingIndex(Architecture, PadTokenId);
 
     /// <summary>Reads and validates <c>config.json</c> from a model folder or a file path.</summary>
     /// <param name="path">A model folder or the path of its <c>config.json</c>.</param>
     /// <returns>The validated configuration.</returns>
     /// <exception cref="ModelConfigurationException">The file is missing, not JSON, lacks a field or describes an unsupported model.</exception>
-    public static EncoderConfig FromFile(string path)
+    public static EncoderConfig Load(string path)
     {
         var file = Directory.Exists(path) ? Path.Combine(path, "config.json") : path;
         if (!File.Exists(file))
@@ -117,15 +112,8 @@ public sealed record EncoderConfig
                 throw new ModelConfigurationException(sourceName, null, $"expected a JSON object, found {root.ValueKind}.");
 
             var modelType = RequiredString(root, "model_type", sourceName);
-            var architecture = modelType switch
-            {
-                "bert" => ModelArchitecture.Bert,
-                "roberta" or "xlm-roberta" or "camembert" => ModelArchitecture.Roberta,
-                "distilbert" => ModelArchitecture.DistilBert,
-                "mpnet" => ModelArchitecture.MPNet,
-                _ => throw new ModelConfigurationException(sourceName, "model_type",
-                    $"unsupported model type '{modelType}'; supported: {string.Join(", ", SupportedModelTypes)}."),
-            };
+            var architecture = ModelArchitectures.Of(modelType) ?? throw new ModelConfigurationException(sourceName, "model_type",
+                $"unsupported model type '{modelType}'; supported: {string.Join(", ", ModelArchitectures.ModelTypes)}.");
 
             if (architecture is ModelArchitecture.Bert or ModelArchitecture.Roberta)
             {
@@ -162,7 +150,7 @@ public sealed record EncoderConfig
                 TypeVocabSize = architecture is ModelArchitecture.Bert or ModelArchitecture.Roberta
                     ? PositiveInt(root, "type_vocab_size", sourceName, 2)
                     : 0,
-                PadTokenId = NonNegativeInt(root, "pad_token_id", sourceName, architecture is ModelArchitecture.Roberta or ModelArchitecture.MPNet ? 1 : 0),
+                PadTokenId = NonNegativeInt(root, "pad_token_id", sourceName, ModelArchitectures.DefaultPadTokenId(architecture)),
                 HiddenAct = activation,
                 LayerNormEps = distil ? 1e-12 : PositiveDouble(root, "layer_norm_eps", sourceName, 1e-12),
                 RelativeAttentionNumBuckets = architecture == ModelArchitecture.MPNet
@@ -185,9 +173,6 @@ public sealed record EncoderConfig
             return config;
         }
     }
-
-    /// <summary>The <c>model_type</c> values this library loads.</summary>
-    internal static IReadOnlyList<string> SupportedModelTypes { get; } = ["bert", "roberta", "xlm-roberta", "camembert", "distilbert", "mpnet"];
 
     // HF's MPNetEncoder.compute_position_bias always buckets relative positions into 32 (max distance 128).
     internal const int MPNetBuckets = 32;

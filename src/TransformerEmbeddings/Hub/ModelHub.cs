@@ -7,7 +7,7 @@ namespace TransformerEmbeddings.Hub;
 /// string folder = ModelHub.ResolveFolder("sentence-transformers/all-MiniLM-L6-v2");
 /// string pinned = await ModelHub.DownloadAsync("sentence-transformers/all-MiniLM-L6-v2", new HubOptions { Revision = "main" });
 /// </code>
-/// <see cref="TransformerModel.Load"/> and <see cref="SentenceTransformers.SentenceEmbedder.Load(string, ModelOptions?)"/>
+/// <see cref="TransformerModel.Load"/> and <see cref="SentenceEmbedder.Load(string, ModelOptions?)"/>
 /// call <see cref="ResolveFolder"/> themselves (options in <see cref="ModelOptions.Hub"/>).
 /// </summary>
 public static class ModelHub

@@ -8,7 +8,7 @@ namespace TransformerEmbeddings.Hub;
 /// (branch, tag or commit sha), e.g. <c>sentence-transformers/all-MiniLM-L6-v2@main</c>. The id rules are
 /// huggingface_hub's (<c>validate_repo_id</c>), so anything the Hub accepts parses and paths do not.
 /// </summary>
-public sealed partial record ModelId
+internal sealed partial record ModelId
 {
     private ModelId(string repository, string? revision)
     {

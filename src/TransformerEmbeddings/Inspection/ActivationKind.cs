@@ -1,8 +1,9 @@
 namespace TransformerEmbeddings.Inspection;
 
 /// <summary>
-/// The internals a forward pass can capture. Names follow <c>../shared/README.md</c> and HF outputs; the
-/// TransformerLens hook each corresponds to is given (see docs/inspection.md).
+/// The internals a forward pass can capture (<see cref="CaptureOptions.Kinds"/>). Names follow <c>../shared/README.md</c>
+/// and HF outputs; the TransformerLens hook each corresponds to is given (docs/inspection.md). <c>{l}</c> is a layer
+/// (0..L-1), <c>{i}</c> a hidden state (0..L).
 /// </summary>
 [Flags]
 public enum ActivationKind
@@ -13,7 +14,7 @@ public enum ActivationKind
     /// <summary><c>word_embeddings</c>: raw rows <c>E[input_ids]</c>, (B, S, H); TransformerLens <c>embed.hook_embed</c>'s input rows.</summary>
     WordEmbeddings = 1 << 0,
 
-    /// <summary><c>hidden_states.{i}</c>: i = 0 the embeddings output, i = l + 1 the output of layer l, (B, S, H); <c>blocks.{l}.hook_resid_post</c>.</summary>
+    /// <summary><c>hidden_states.{i}</c>: i = 0 the embeddings output, i = l + 1 the output of layer l, (B, S, H); <c>blocks.{i-1}.hook_resid_post</c> (i = 0: <c>blocks.0.hook_resid_pre</c>).</summary>
     HiddenStates = 1 << 1,
 
     /// <summary><c>attentions.{l}</c>: attention probabilities, (B, heads, S, S); <c>blocks.{l}.attn.hook_pattern</c>.</summary>

@@ -1,8 +1,9 @@
 namespace TransformerEmbeddings.Inspection;
 
 /// <summary>
-/// What a forward pass should capture and how it should be perturbed. Nothing that is not asked for is
-/// materialised: the default captures nothing and lets the encoder take its fused fast path.
+/// What a forward pass should capture and how it should be perturbed. Nothing that is not asked for is kept: the
+/// default captures nothing. Capturing changes what is recorded, never which code runs. An output asked for something it
+/// did not capture throws <see cref="NotCapturedException"/> naming the options to pass here.
 /// </summary>
 public sealed record CaptureOptions
 {
@@ -15,11 +16,12 @@ public sealed record CaptureOptions
     /// <summary>Which internals to keep.</summary>
     public ActivationKind Kinds { get; init; } = ActivationKind.None;
 
-    /// <summary>Which layers per-layer internals are kept for (negative counts from the end); null means all.</summary>
+    /// <summary>Which layers (blocks, 0..L-1, negative from the end) per-layer internals are kept for; hidden state l + 1,
+    /// the output of layer l, counts as layer l's (hidden state 0 is always kept). Null means every layer.</summary>
     public IReadOnlyList<int>? Layers { get; init; }
 
     /// <summary>
-    /// HF v4 <c>head_mask</c>: a [layers, heads] multiplier on the attention probabilities of each head; null for none.
+    /// HF v4 <c>head_mask</c>: a [layers][heads] multiplier on the attention probabilities of each head; null for none.
     /// </summary>
     public float[][]? HeadMask { get; init; }
 

@@ -61,11 +61,11 @@ internal sealed class AttentionCore : IDisposable
         {
             var (b, s) = (x.shape[0], x.shape[1]);
             var split = qkv.view(b, s, 3, heads, headDim).permute(2, 0, 3, 1, 4); // (3, B, nh, S, hd)
-            trace.Record(ActivationKind.Queries, layer, $"query.{layer}", split[0]);
-            trace.Record(ActivationKind.Keys, layer, $"key.{layer}", split[1]);
-            trace.Record(ActivationKind.Values, layer, $"value.{layer}", split[2]);
+            trace.Record(HookPoint.Queries, layer, split[0]);
+            trace.Record(HookPoint.Keys, layer, split[1]);
+            trace.Record(HookPoint.Values, layer, split[2]);
             if (probe?.Probabilities is { } probabilities)
-                trace.Record(ActivationKind.Attentions, layer, $"attentions.{layer}", probabilities);
+                trace.Record(HookPoint.Attentions, layer, probabilities);
             foreach (var iv in trace.InterventionsFor(layer))
             {
                 using var slice = context.narrow(2, iv.Head * headDim, headDim);   // (B, S, hd)
@@ -76,7 +76,7 @@ internal sealed class AttentionCore : IDisposable
                     slice.copy_(replacement.expand_as(slice));
                 }
             }
-            trace.Record(ActivationKind.Contexts, layer, $"context.{layer}", context.view(b, s, heads, headDim).permute(0, 2, 1, 3));
+            trace.Record(HookPoint.Contexts, layer, context.view(b, s, heads, headDim).permute(0, 2, 1, 3));
         }
         qkv.Dispose(); // recorded q/k/v are views: they keep the storage
         return context;

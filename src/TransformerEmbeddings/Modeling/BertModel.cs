@@ -40,10 +40,10 @@ internal sealed class BertModel : EncoderModel
         Tensor? inputIds, Tensor? inputsEmbeds, Tensor attentionMask, Tensor tokenTypeIds, Tensor positionIds, ForwardTrace? trace)
     {
         var rows = inputsEmbeds ?? embeddings.WordEmbeddings.call(inputIds!);    // (B, S, H)
-        if (trace is not null && trace.Wants(ActivationKind.WordEmbeddings)) trace.Record("word_embeddings", rows);
+        trace?.Record(HookPoint.WordEmbeddings, rows);
 
         var x = embeddings.forward(rows, tokenTypeIds, positionIds);              // (B, S, H)
-        if (trace is not null && trace.Wants(ActivationKind.HiddenStates)) trace.Record("hidden_states.0", x);
+        trace?.Record(HookPoint.HiddenStates, 0, x);
 
         x = encoder.forward(x, AdditiveMask(attentionMask, x.dtype), trace);
         return (x, pooler?.call(x));

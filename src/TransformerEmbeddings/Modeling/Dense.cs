@@ -13,20 +13,21 @@ namespace TransformerEmbeddings.Modeling;
 internal sealed class Dense : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight; // (out, in)
-    private readonly Parameter bias;   // (out)
+    private readonly Parameter? bias;  // (out), or none
     private readonly LinearKernel kernel;
 
-    public Dense(WeightPath w, long inFeatures, long outFeatures) : base(nameof(Dense))
+    public Dense(WeightPath w, long inFeatures, long outFeatures, bool hasBias = true) : base(nameof(Dense))
     {
         weight = w.Take("weight", outFeatures, inFeatures);
-        bias = w.Take("bias", outFeatures);
+        bias = hasBias ? w.Take("bias", outFeatures) : null;
         RegisterComponents();
         kernel = w.Backend.Linear(weight, bias);
     }
 
     public Tensor Weight => weight;
 
-    public Tensor Bias => bias;
+    /// <summary>The bias; every BERT linear layer has one (only a sentence-transformers Dense may not).</summary>
+    public Tensor Bias => bias ?? throw new InvalidOperationException("This linear layer has no bias.");
 
     public override Tensor forward(Tensor x) => kernel.Forward(x);
 

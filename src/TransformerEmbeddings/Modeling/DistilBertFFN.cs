@@ -27,7 +27,7 @@ internal sealed class DistilBertFFN : nn.Module
     public Tensor forward(Tensor x, int layer, ForwardTrace? trace)
     {
         var hidden = lin1.forward(x, activation);                                 // (B, S, I)
-        trace?.Record(ActivationKind.Intermediates, layer, $"intermediate.{layer}", hidden);
+        trace?.Record(HookPoint.Intermediates, layer, hidden);
         var y = lin2.forward(hidden);                                             // (B, S, H)
         trace.Release(hidden);
         return y;

@@ -29,7 +29,7 @@ internal sealed class DistilBertTransformerBlock : nn.Module
     public Tensor forward(Tensor x, Tensor? additiveMask, ForwardTrace? trace)
     {
         var sa = sa_layer_norm.forward(attention.forward(x, additiveMask, index, trace), x);     // (B, S, H)
-        trace?.Record(ActivationKind.AttentionOutputs, index, $"attention_output.{index}", sa);
+        trace?.Record(HookPoint.AttentionOutputs, index, sa);
         var y = output_layer_norm.forward(ffn.forward(sa, index, trace), sa);                  // (B, S, H)
         trace.Release(sa);
         return y;

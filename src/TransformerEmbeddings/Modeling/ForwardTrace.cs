@@ -21,7 +21,7 @@ internal sealed class ForwardTrace
         kinds = options.Kinds;
         layers = new bool[numLayers];
         if (options.Layers is null) Array.Fill(layers, true);
-        else foreach (var l in options.Layers) layers[LayerIndex.Normalize(l, numLayers, "Layers")] = true;
+        else foreach (var l in options.Layers) layers[LayerIndex.Layer(l, numLayers, "Layers")] = true;
 
         if (options.HeadMask is { } mask)
         {
@@ -34,7 +34,7 @@ internal sealed class ForwardTrace
 
         foreach (var iv in options.Interventions)
         {
-            var l = LayerIndex.Normalize(iv.Layer, numLayers, "Interventions");
+            var l = LayerIndex.Layer(iv.Layer, numLayers, "Interventions");
             if (iv.Head < 0 || iv.Head >= numHeads)
                 throw new ArgumentOutOfRangeException(nameof(options), $"Head {iv.Head} does not exist; the model has {numHeads} heads per layer.");
             if (!interventions.TryGetValue(l, out var list)) interventions[l] = list = [];
@@ -62,18 +62,18 @@ internal sealed class ForwardTrace
     public IReadOnlyList<HeadIntervention> InterventionsFor(int layer) =>
         interventions.TryGetValue(layer, out var list) ? list : [];
 
-    /// <summary>Records <paramref name="value"/> under <paramref name="name"/> (a tensor the output will own).</summary>
-    public void Record(string name, Tensor value)
+    /// <summary>Records <paramref name="value"/> as <paramref name="point"/> (index <paramref name="index"/>) when its kind is
+    /// wanted for its layer; the output will own it. A view made for it otherwise ends with the call's dispose scope.</summary>
+    public void Record(HookPoint point, int index, Tensor value)
     {
-        Captured[name] = value;
+        var layer = point.LayerOf(index);
+        if (layer < 0 ? !Wants(point.Kind) : !Wants(point.Kind, layer)) return;
+        Captured[point.NameAt(index)] = value;
         kept.Add(value);
     }
 
-    /// <summary>Records <paramref name="value"/> when this kind is wanted for this layer (a view made for it otherwise ends with the call's dispose scope).</summary>
-    public void Record(ActivationKind kind, int layer, string name, Tensor value)
-    {
-        if (Wants(kind, layer)) Record(name, value);
-    }
+    /// <summary>Records a point that has no index (<see cref="HookPoint.WordEmbeddings"/>).</summary>
+    public void Record(HookPoint point, Tensor value) => Record(point, 0, value);
 
     /// <summary>Whether the output will own this very tensor.</summary>
     public bool Keeps(Tensor t) => kept.Contains(t);

@@ -37,7 +37,7 @@ internal sealed class MPNetEncoder : nn.Module
             var next = layer[i].forward(x, additiveMask, positionBias, trace);   // (B, S, H)
             if (i > 0) trace.Release(x); // the previous layer's output; layer 0's input belongs to the caller
             x = next;
-            trace?.Record(ActivationKind.HiddenStates, i, $"hidden_states.{i + 1}", x);
+            trace?.Record(HookPoint.HiddenStates, i + 1, x);
         }
         return x;
     }

@@ -30,9 +30,9 @@ internal sealed class MPNetLayer : nn.Module
     public Tensor forward(Tensor x, Tensor? additiveMask, Tensor positionBias, ForwardTrace? trace)
     {
         var attended = attention.forward(x, additiveMask, positionBias, index, trace);  // (B, S, H)
-        trace?.Record(ActivationKind.AttentionOutputs, index, $"attention_output.{index}", attended);
+        trace?.Record(HookPoint.AttentionOutputs, index, attended);
         var hidden = intermediate.forward(attended);                                    // (B, S, I)
-        trace?.Record(ActivationKind.Intermediates, index, $"intermediate.{index}", hidden);
+        trace?.Record(HookPoint.Intermediates, index, hidden);
         var y = output.forward(hidden, attended);                                       // (B, S, H)
         trace.Release(hidden);
         trace.Release(attended);

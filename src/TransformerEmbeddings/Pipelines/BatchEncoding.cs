@@ -38,8 +38,8 @@ internal static class BatchEncoding
                 rows[j] = tokens[batch[j]];
                 indices[j] = start + batch[j];
             }
-            using var inputs = EncoderInputs.FromTokenized(rows, model.Tokenizer.PadTokenId);
-            yield return new EncodedBatch(indices, model.Forward(inputs, capture));
+            using var inputs = EncoderInputs.Create(rows, model.Tokenizer.PadTokenId);
+            yield return new EncodedBatch(indices, model.Encode(inputs, capture));
         }
     }
 

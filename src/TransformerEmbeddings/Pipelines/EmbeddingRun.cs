@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using TransformerEmbeddings.SentenceTransformers;
+using TransformerEmbeddings.Pooling;
 using TransformerEmbeddings.Tokenization;
 using static TorchSharp.torch;
 
@@ -9,7 +9,7 @@ namespace TransformerEmbeddings.Pipelines;
 /// <summary>
 /// One embedding call: texts arrive in windows of <see cref="BatchOptions.SortWindow"/>; each window is tokenized,
 /// split into units (a text, or one window of a long text), planned into token-budget passes (<see cref="BatchPlanner"/>),
-/// and each pass runs <c>model.Forward</c> and the embedder's pooling. Results are written once, straight from the
+/// and each pass runs the model and the embedder's pooling. Results are written once, straight from the
 /// pooled tensor into where the caller gets them (<see cref="VectorTarget"/>), and handed out in input order.
 /// </summary>
 internal sealed class EmbeddingRun
@@ -272,19 +272,19 @@ internal sealed class EmbeddingRun
             {
                 var texts = new TokenizedText[batch.Length];
                 for (var j = 0; j < batch.Length; j++) texts[j] = tokenized[unitSlot[batch[j]]];
-                inputs = EncoderInputs.FromTokenized(texts, model.Tokenizer.PadTokenId);
+                inputs = EncoderInputs.Create(texts, model.Tokenizer.PadTokenId);
             }
             else
             {
                 var ids = new IReadOnlyList<int>[batch.Length];
                 for (var j = 0; j < batch.Length; j++) ids[j] = unitIds[batch[j]] ?? tokenized[unitSlot[batch[j]]].Ids;
-                inputs = EncoderInputs.FromIds(ids, model.Tokenizer.PadTokenId);
+                inputs = EncoderInputs.Create(ids, model.Tokenizer.PadTokenId);
             }
 
             using var scope = NewDisposeScope();
             using (inputs)
             {
-                using var output = model.Forward(inputs);
+                using var output = embedder.Encode(inputs);
                 var s = output.SequenceLength;
                 long real = 0;
                 for (var j = 0; j < batch.Length; j++) real += UnitLength(batch[j]);
@@ -348,7 +348,7 @@ internal sealed class EmbeddingRun
             if (--remaining[slot] > 0) return;
             var scale = 1f / totalWeight[slot];
             for (var i = 0; i < sum.Length; i++) sum[i] *= scale;
-            if (run.options.Normalize || run.embedder.EndsNormalized) Pooling.Embeddings.NormalizeInto(sum, sum);
+            if (run.options.Normalize || run.embedder.EndsNormalized) L2Normalization.Normalize(sum, sum);
             ready[slot] = true;
         }
 

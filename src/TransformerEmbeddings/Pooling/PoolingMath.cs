@@ -11,9 +11,21 @@ internal static class PoolingMath
 {
     private const double Epsilon = 1e-9;
 
-    public static Tensor Pool(TokenPooling mode, Tensor states, Tensor mask) => mode switch
+    /// <summary>
+    /// A strategy's poolings concatenated in order: the one pooling path of the library (the chain's <c>TokenPooler</c> and
+    /// <c>SentenceEmbedder</c>'s Pooling module). <paramref name="clsMask"/> says which tokens <c>cls</c> may pick (the first
+    /// of them): the same mask unless a prompt is left out of the others, as sentence-transformers' <c>include_prompt</c>.
+    /// </summary>
+    public static Tensor Pool(PoolingStrategy strategy, Tensor states, Tensor mask, Tensor? clsMask = null)
     {
-        TokenPooling.Cls => First(states, mask),
+        var parts = new Tensor[strategy.Modes.Count];
+        for (var i = 0; i < parts.Length; i++) parts[i] = Pool(strategy.Modes[i], states, mask, clsMask ?? mask);
+        return parts.Length == 1 ? parts[0] : cat(parts, -1);
+    }
+
+    public static Tensor Pool(TokenPooling mode, Tensor states, Tensor mask, Tensor clsMask) => mode switch
+    {
+        TokenPooling.Cls => First(states, clsMask),
         TokenPooling.Mean => Mean(states, mask),
         TokenPooling.Max => Max(states, mask),
         TokenPooling.MeanSqrtLength => MeanSqrtLength(states, mask),

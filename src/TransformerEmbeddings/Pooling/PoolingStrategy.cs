@@ -65,11 +65,11 @@ public sealed class PoolingStrategy : IEquatable<PoolingStrategy>
     /// <summary>Parses <c>cls</c>, <c>mean</c>, ... or a <c>+</c>-joined combination such as <c>cls+mean</c> (case-insensitive).</summary>
     /// <param name="text">The text.</param>
     /// <returns>The strategy.</returns>
-    /// <exception cref="FormatException">A name is unknown or repeated; the message lists the supported names.</exception>
+    /// <exception cref="ArgumentException">A name is unknown or repeated; the message lists the supported names (as <c>Enum.Parse</c>).</exception>
     public static PoolingStrategy Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return TryParse(text, out var s, out var error) ? s : throw new FormatException(error);
+        return TryParse(text, out var s, out var error) ? s : throw new ArgumentException(error, nameof(text));
     }
 
     /// <summary>Parses like <see cref="Parse"/> without throwing.</summary>

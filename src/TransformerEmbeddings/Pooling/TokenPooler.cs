@@ -21,7 +21,8 @@ public sealed class TokenPooler
     /// <summary>Whether special tokens are left out.</summary>
     public bool ExcludesSpecialTokens { get; }
 
-    /// <summary>Leaves special tokens out (by the tokenizer's special-tokens mask; needs an output encoded from text).</summary>
+    /// <summary>Leaves special tokens out (by the tokenizer's special-tokens mask; needs an output encoded from text, else
+    /// the pooling throws <see cref="NotCapturedException"/>).</summary>
     /// <returns>A pooler over the remaining tokens.</returns>
     public TokenPooler WithoutSpecialTokens() => new(states, excludeSpecialTokens: true);
 
@@ -57,41 +58,31 @@ public sealed class TokenPooler
     /// Attention-weighted mean: the weights are row <paramref name="queryToken"/> of layer <paramref name="layer"/>'s
     /// attention probabilities averaged over heads (by default how much the first token, <c>[CLS]</c>, attends to
     /// each token), multiplied by the mask (padding, and special tokens when excluded, get 0) and renormalised to sum
-    /// to 1: Σ wₜhₜ. Captures the attentions (re-running the forward pass) when they were not captured.
+    /// to 1: Σ wₜhₜ. Needs that layer's attentions captured (<see cref="ActivationKind.Attentions"/>).
     /// </summary>
-    /// <param name="layer">The attention layer (block index, negative from the end).</param>
+    /// <param name="layer">The layer whose attentions give the weights (0..L-1, negative from the end).</param>
     /// <param name="queryToken">The query position whose attention row gives the weights.</param>
     /// <returns>(B, D) embeddings.</returns>
+    /// <exception cref="NotCapturedException">The attentions of that layer were not captured.</exception>
     public Embeddings AttentionWeighted(int layer = -1, int queryToken = 0)
     {
         var output = states.Output;
-        var l = layer < 0 ? output.LayerCount + layer : layer;
-        if (l < 0 || l >= output.LayerCount)
-            throw new ArgumentOutOfRangeException(nameof(layer), layer, $"Layer {layer} does not exist; the model has {output.LayerCount} layers.");
+        var attentions = output.Attentions(layer);
         ArgumentOutOfRangeException.ThrowIfNegative(queryToken);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(queryToken, output.SequenceLength);
-        if (!output.Has($"attentions.{l}")) output.EnsureCaptured(ActivationKind.Attentions);
-        return Run((h, m) => PoolingMath.AttentionWeighted(h, m, output.Attentions(l).to(h.device), queryToken));
+        return Run((h, m) => PoolingMath.AttentionWeighted(h, m, attentions.to(h.device), queryToken));
     }
 
-    /// <summary>One pooling by kind.</summary>
-    /// <param name="mode">The pooling.</param>
-    /// <returns>(B, D) embeddings.</returns>
-    public Embeddings Pool(TokenPooling mode) => Run((h, m) => PoolingMath.Pool(mode, h, m));
-
-    /// <summary>Several poolings concatenated in the order given (<c>Concat(TokenPooling.Cls, TokenPooling.Mean)</c>).</summary>
-    /// <param name="modes">The poolings.</param>
-    /// <returns>(B, n·D) embeddings.</returns>
-    public Embeddings Concat(params TokenPooling[] modes) => Pool(new PoolingStrategy(modes));
-
-    /// <summary>A parsed strategy (<c>PoolingStrategy.Parse("cls+mean")</c>): its poolings concatenated in order.</summary>
+    /// <summary>A strategy's poolings, concatenated in order (<c>PoolingStrategy.Parse("cls+mean")</c>, <c>new PoolingStrategy(TokenPooling.Max)</c>).</summary>
     /// <param name="strategy">The strategy.</param>
     /// <returns>(B, n·D) embeddings.</returns>
     public Embeddings Pool(PoolingStrategy strategy)
     {
         ArgumentNullException.ThrowIfNull(strategy);
-        return Run((h, m) => cat(strategy.Modes.Select(mode => PoolingMath.Pool(mode, h, m)).ToArray(), -1));
+        return Run((h, m) => PoolingMath.Pool(strategy, h, m));
     }
+
+    private Embeddings Pool(TokenPooling mode) => Run((h, m) => PoolingMath.Pool(mode, h, m, m));
 
     private Embeddings Run(Func<Tensor, Tensor, Tensor> pool)
     {
@@ -107,14 +98,11 @@ public sealed class TokenPooler
     {
         var mask = output.AttentionMask.to(ScalarType.Float32, device);
         if (!excludeSpecialTokens) return mask;
-        if (output.Tokenization is null)
-            throw new InvalidOperationException(
-                "Excluding special tokens needs the tokenization (which tokens are special); this output was made from ids. Encode texts instead.");
         var (b, s) = (output.BatchSize, output.SequenceLength);
         var keep = new float[b * s];
         for (var i = 0; i < b; i++)
         {
-            var special = output.Tokenization[i].SpecialTokensMask;
+            var special = output.RequireTokenization(i).SpecialTokensMask;
             for (var t = 0; t < Math.Min(s, special.Count); t++) keep[i * s + t] = special[t] == 0 ? 1 : 0;
         }
         return mask * tensor(keep, [b, s]).to(device);

@@ -23,7 +23,7 @@ public enum TokenPooling
 }
 
 /// <summary>How the sub-word tokens of one word become the word's vector (flair's <c>subtoken_pooling</c>).</summary>
-public enum SubwordPooling
+internal enum SubwordPooling
 {
     /// <summary>The first sub-word.</summary>
     First,

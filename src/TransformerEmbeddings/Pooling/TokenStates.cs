@@ -3,8 +3,9 @@ using static TorchSharp.torch;
 namespace TransformerEmbeddings.Pooling;
 
 /// <summary>
-/// Token vectors of one <see cref="EncoderOutput"/>, (B, S, D): one hidden state or a reduction of several. A recipe:
-/// nothing is computed (and no tensor is held) until a pooling runs, so a chain never leaks native memory.
+/// Token vectors of one <see cref="EncoderOutput"/>, (B, S, D): one hidden state or a reduction of several
+/// (<c>output.HiddenStates(^4..).Mean()</c>). A recipe: nothing is computed (and no tensor is held) until a pooling
+/// runs, so a chain never leaks native memory.
 /// </summary>
 public sealed class TokenStates
 {

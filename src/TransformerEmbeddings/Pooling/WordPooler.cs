@@ -5,7 +5,8 @@ namespace TransformerEmbeddings.Pooling;
 
 /// <summary>
 /// Pools the sub-word tokens of each word into one vector per word (flair's <c>subtoken_pooling</c>). Words are the
-/// tokenizer's word ids (per text of a pair); special tokens belong to no word. Needs an output encoded from text.
+/// tokenizer's word ids (per text of a pair); special tokens belong to no word. Needs an output encoded from text (else
+/// <see cref="NotCapturedException"/>).
 /// </summary>
 public sealed class WordPooler
 {
@@ -29,15 +30,10 @@ public sealed class WordPooler
     /// <returns>Per-sentence word vectors.</returns>
     public WordVectors FirstLast() => Pool(SubwordPooling.FirstLast);
 
-    /// <summary>One sub-word pooling by kind.</summary>
-    /// <param name="mode">The pooling.</param>
-    /// <returns>Per-sentence word vectors.</returns>
-    public WordVectors Pool(SubwordPooling mode)
+    private WordVectors Pool(SubwordPooling mode)
     {
         var output = states.Output;
-        if (output.Tokenization is null)
-            throw new InvalidOperationException(
-                "Word pooling needs the tokenization (the tokenizer's word ids); this output was made from ids. Encode texts instead.");
+        output.RequireTokenization(0); // words are the tokenizer's word ids: an output made from ids has none
         float[] values;
         int s, d;
         using (var scope = NewDisposeScope())
@@ -52,7 +48,7 @@ public sealed class WordPooler
         var outDim = mode == SubwordPooling.FirstLast ? 2 * d : d;
         for (var b = 0; b < sentences.Length; b++)
         {
-            var t = output.Tokenization[b];
+            var t = output.Tokenization![b];
             var length = Math.Min(t.Count, s);
             var words = new List<Word>();
             foreach (var group in Group(t, length))

@@ -1,6 +1,5 @@
 using System.Collections;
 using TransformerEmbeddings.Tokenization;
-using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Pooling;
 
@@ -133,14 +132,6 @@ public sealed class SentenceWords : IReadOnlyList<Word>
         var data = new float[words.Count * Dimension];
         for (var i = 0; i < words.Count; i++) words[i].Vector.CopyTo(data, i * Dimension);
         return new Embeddings(data, words.Count, Dimension);
-    }
-
-    /// <summary>The word vectors as a new (words, D) float32 CPU tensor; the caller owns it.</summary>
-    /// <returns>The tensor.</returns>
-    public Tensor ToTensor()
-    {
-        using var e = ToEmbeddings();
-        return e.ToTensor();
     }
 
     /// <inheritdoc/>

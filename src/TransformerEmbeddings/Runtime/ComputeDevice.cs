@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace TransformerEmbeddings.Runtime;
 
 /// <summary>Turns a device name (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>) into a TorchSharp device, checking it exists.</summary>
-public static class ComputeDevice
+internal static class ComputeDevice
 {
     /// <summary>Resolves a device name.</summary>
     /// <param name="name"><c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>.</param>

@@ -23,7 +23,7 @@ internal static class VectorSimilarity
         if (a.Count == 0 || b.Count == 0) return result;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var scores = Scores(Prepare(a.Tensor, function), Prepare(b.Tensor, function), function).contiguous();
+        var scores = Scores(Prepare(a.View(), function), Prepare(b.View(), function), function).contiguous();
         scores.bytes.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref result[0, 0], result.Length)));
         return result;
     }
@@ -39,21 +39,22 @@ internal static class VectorSimilarity
         {
             using var outer = NewDisposeScope();
             using var _ = no_grad();
-            var allQueries = Prepare(queries.Tensor, function);
+            var allQueries = Prepare(queries.View(), function);
+            var corpusRows = corpus.View();
             // Cosine divides each block by the corpus rows' norms (kept by the corpus), instead of normalising it per call.
-            var inverseNorms = function == SimilarityFunction.Cosine ? corpus.InverseNorms : null;
+            var norms = function == SimilarityFunction.Cosine ? frombuffer(corpus.Norms, ScalarType.Float32) : null;
             for (var c0 = 0; c0 < corpus.Count; c0 += CorpusChunk)
             {
                 using var chunkScope = NewDisposeScope();
                 var cn = Math.Min(CorpusChunk, corpus.Count - c0);
-                var block = corpus.Tensor.narrow(0, c0, cn);
-                var scale = inverseNorms?.narrow(0, c0, cn).unsqueeze(0);
+                var block = corpusRows.narrow(0, c0, cn);
+                var scale = norms?.narrow(0, c0, cn).unsqueeze(0);
                 for (var q0 = 0; q0 < queries.Count; q0 += QueryChunk)
                 {
                     using var inner = NewDisposeScope();
                     var qn = Math.Min(QueryChunk, queries.Count - q0);
                     var scores = Scores(allQueries.narrow(0, q0, qn), block, function);
-                    if (scale is not null) scores.mul_(scale);
+                    if (scale is not null) scores.div_(scale);
                     var (values, indices) = scores.topk(Math.Min(k, cn), dim: 1);
                     var v = values.contiguous().data<float>().ToArray();
                     var ix = indices.contiguous().data<long>().ToArray();
@@ -69,7 +70,7 @@ internal static class VectorSimilarity
     }
 
     private static Tensor Prepare(Tensor x, SimilarityFunction function) =>
-        function == SimilarityFunction.Cosine ? nn.functional.normalize(x, p: 2, dim: 1) : x;
+        function == SimilarityFunction.Cosine ? L2Normalization.Rows(x) : x;
 
     private static Tensor Scores(Tensor q, Tensor c, SimilarityFunction function) => function switch
     {

@@ -1,30 +1,33 @@
 using TorchSharp;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Modeling;
 using TransformerEmbeddings.Weights;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.SentenceTransformers;
 
-/// <summary>sentence-transformers' <c>Dense</c>: activation(linear(x)), from <c>config.json</c> and <c>model.safetensors</c>.</summary>
-internal sealed class DenseModule : IDisposable
+/// <summary>
+/// sentence-transformers' <c>Dense</c>: activation(linear(x)), from <c>config.json</c> and <c>model.safetensors</c>
+/// (<c>linear.weight</c>, <c>linear.bias</c>), loaded like the encoder: through the checkpoint loader, by module path.
+/// It runs in float32 on libtorch after pooling, as sentence-transformers does.
+/// </summary>
+internal sealed class DenseModule : nn.Module<Tensor, Tensor>
 {
-    private readonly Tensor weight;
-    private readonly Tensor? bias;
+    private readonly Dense linear;
     private readonly Func<Tensor, Tensor> activation;
 
-    private DenseModule(Tensor weight, Tensor? bias, Func<Tensor, Tensor> activation, int inFeatures, int outFeatures, string activationName)
+    private DenseModule(WeightPath w, int inFeatures, int outFeatures, bool hasBias, Func<Tensor, Tensor> activation) : base("Dense")
     {
-        this.weight = weight;
-        this.bias = bias;
+        linear = new Dense(w["linear"], inFeatures, outFeatures, hasBias);
         this.activation = activation;
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        ActivationName = activationName;
+        RegisterComponents();
     }
 
     public int InFeatures { get; }
+
     public int OutFeatures { get; }
-    public string ActivationName { get; }
 
     public static DenseModule Load(string folder, Device device)
     {
@@ -48,39 +51,15 @@ internal sealed class DenseModule : IDisposable
                 $"Activation '{actName}' is not supported; supported: torch.nn.modules.activation.Tanh, ReLU, Sigmoid, GELU, torch.nn.modules.linear.Identity."),
         };
 
-        var weightsPath = Path.Combine(folder, "model.safetensors");
-        if (!File.Exists(weightsPath))
+        using var loader = CheckpointLoader.Open(folder, ScalarType.Float32, device, architecture: null);
+        using (no_grad())
         {
-            var bin = Path.Combine(folder, "pytorch_model.bin");
-            throw new ModelConfigurationException(File.Exists(bin) ? bin : weightsPath, null, File.Exists(bin)
-                ? "Dense weights in pytorch_model.bin (pickle) cannot be read; convert them to model.safetensors."
-                : "The Dense module's model.safetensors is missing.");
+            var module = new DenseModule(new WeightPath(loader), inF, outF, hasBias, act);
+            module.eval();
+            return module;
         }
-        using var file = SafeTensorsFile.Open(weightsPath);
-        var w = Read(file, weightsPath, "linear.weight", [outF, inF]);
-        var b = hasBias ? Read(file, weightsPath, "linear.bias", [outF]) : null;
-        using var scope = NewDisposeScope();
-        var wt = tensor(w, [outF, inF]).to(device);
-        var bt = b is null ? null : tensor(b, [outF]).to(device);
-        scope.Detach(bt is null ? [wt] : [wt, bt]);
-        return new DenseModule(wt, bt, act, inF, outF, actName);
-    }
-
-    private static float[] Read(SafeTensorsFile file, string path, string name, long[] shape)
-    {
-        if (!file.TryGetTensor(name, out var info))
-            throw new ModelConfigurationException(path, name, $"The tensor '{name}' is missing.");
-        if (!info.Shape.SequenceEqual(shape))
-            throw new ModelConfigurationException(path, name, $"Expected shape [{string.Join(", ", shape)}]; found [{string.Join(", ", info.Shape)}].");
-        return file.ReadFloat32(name);
     }
 
     /// <summary>(B, in) → (B, out); call inside a dispose scope.</summary>
-    public Tensor Forward(Tensor x) => activation(nn.functional.linear(x, weight, bias));
-
-    public void Dispose()
-    {
-        weight.Dispose();
-        bias?.Dispose();
-    }
+    public override Tensor forward(Tensor x) => activation(linear.call(x));
 }

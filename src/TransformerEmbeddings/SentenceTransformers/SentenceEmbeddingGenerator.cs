@@ -1,32 +1,22 @@
 using Microsoft.Extensions.AI;
-using TransformerEmbeddings.Pipelines;
 
 namespace TransformerEmbeddings.SentenceTransformers;
 
 /// <summary>
-/// <see cref="SentenceEmbedder"/> as a Microsoft.Extensions.AI <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>,
-/// so it plugs into anything written against that abstraction (vector stores, RAG pipelines, DI).
-/// <code>
-/// IEmbeddingGenerator&lt;string, Embedding&lt;float&gt;&gt; generator = SentenceEmbedder.Load(folder).AsEmbeddingGenerator();
-/// var embeddings = await generator.GenerateAsync(["first text", "second text"]);
-/// </code>
+/// <see cref="SentenceEmbedder"/> as a Microsoft.Extensions.AI <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>
+/// (<see cref="SentenceEmbedder.AsEmbeddingGenerator"/>): a view that never owns the embedder.
 /// <see cref="EmbeddingGenerationOptions.Dimensions"/> truncates to the first d dimensions (Matryoshka) and
-/// renormalises; a <c>"prompt_name"</c> additional property picks a sentence-transformers prompt.
+/// renormalises, as OpenAI's <c>dimensions</c>; a <c>"prompt_name"</c> additional property picks a sentence-transformers prompt.
 /// </summary>
-public sealed class SentenceEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+internal sealed class SentenceEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
     private readonly SentenceEmbedder embedder;
-    private readonly bool ownsEmbedder;
     private readonly EmbeddingGeneratorMetadata metadata;
 
-    /// <summary>Wraps an embedder.</summary>
-    /// <param name="embedder">The embedder.</param>
-    /// <param name="ownsEmbedder">Whether disposing the generator disposes the embedder.</param>
-    public SentenceEmbeddingGenerator(SentenceEmbedder embedder, bool ownsEmbedder = true)
+    public SentenceEmbeddingGenerator(SentenceEmbedder embedder)
     {
         ArgumentNullException.ThrowIfNull(embedder);
         this.embedder = embedder;
-        this.ownsEmbedder = ownsEmbedder;
         metadata = new EmbeddingGeneratorMetadata("TransformerEmbeddings", null, Path.GetFileName(embedder.Model.Folder), embedder.Dimension);
     }
 
@@ -76,9 +66,8 @@ public sealed class SentenceEmbeddingGenerator : IEmbeddingGenerator<string, Emb
         return null;
     }
 
-    /// <summary>Disposes the embedder when this generator owns it.</summary>
+    /// <summary>Nothing to release: the embedder belongs to whoever loaded it.</summary>
     public void Dispose()
     {
-        if (ownsEmbedder) embedder.Dispose();
     }
 }

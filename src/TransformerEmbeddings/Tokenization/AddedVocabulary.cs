@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 
+
 namespace TransformerEmbeddings.Tokenization;
 
 /// <summary>
@@ -27,6 +28,24 @@ internal sealed class AddedVocabulary
     }
 
     public IReadOnlyList<AddedToken> Tokens { get; }
+
+    /// <summary>The id of a token, added tokens first, then the model's vocabulary (HF <c>token_to_id</c>): the one lookup.</summary>
+    public int? TokenToId(string token, ITokenizerModel model)
+    {
+        foreach (var t in Tokens)
+            if (t.Content == token)
+                return t.Id;
+        return model.TokenToId(token);
+    }
+
+    /// <summary>The token of an id, added tokens first, then the model's vocabulary (HF <c>id_to_token</c>).</summary>
+    public string? IdToToken(int id, ITokenizerModel model)
+    {
+        foreach (var t in Tokens)
+            if (t.Id == id)
+                return t.Content;
+        return model.IdToToken(id);
+    }
 
     /// <summary>HF <c>is_special_token</c>: whether <paramref name="content"/> is the content of a special added token.</summary>
     public bool IsSpecial(string content)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using TransformerEmbeddings.Configuration;
 
 namespace TransformerEmbeddings.Tokenization;
 
@@ -34,14 +35,7 @@ internal static class TokenizerLoader
         if (maxLength < 0) throw new TokenizerException($"'{folder}': the maximum length {maxLength} is negative.");
 
         var added = built.Added;
-        int? IdOf(string? token)
-        {
-            if (token == null) return null;
-            foreach (var t in added.Tokens)
-                if (t.Content == token)
-                    return t.Id;
-            return built.Model.TokenToId(token);
-        }
+        int? IdOf(string? token) => token == null ? null : added.TokenToId(token, built.Model);
 
         var padToken = SpecialToken(config, specialMap, "pad_token") ?? built.JsonPadToken
             ?? (built.Kind == TokenizerKind.WordPiece ? "[PAD]" : "<pad>");
@@ -84,9 +78,15 @@ internal static class TokenizerLoader
 
         if (modelConfig?.TryGetProperty("max_position_embeddings", out var mp) == true && mp.ValueKind == JsonValueKind.Number)
         {
-            long positions = mp.GetInt32();
             var type = modelConfig?.TryGetProperty("model_type", out var mt) == true && mt.ValueKind == JsonValueKind.String ? mt.GetString() : null;
-            if (type is "roberta" or "xlm-roberta" or "camembert" or "mpnet") positions -= 2;
+            long positions = mp.GetInt32();
+            if (ModelArchitectures.Of(type) is { } architecture)
+            {
+                var pad = modelConfig?.TryGetProperty("pad_token_id", out var p) == true && p.ValueKind == JsonValueKind.Number
+                    ? p.GetInt32()
+                    : ModelArchitectures.DefaultPadTokenId(architecture);
+                positions = ModelArchitectures.MaxSequenceLength(architecture, mp.GetInt32(), pad);
+            }
             limit = limit == null ? positions : Math.Min(limit.Value, positions);
         }
 

@@ -1,6 +1,6 @@
 namespace TransformerEmbeddings.Tokenization;
 
-/// <summary>Options for <see cref="TransformerTokenizer.FromFolder"/>.</summary>
+/// <summary>Options for <see cref="TransformerTokenizer.Load"/>.</summary>
 public sealed class TokenizerOptions
 {
     /// <summary>

@@ -42,11 +42,11 @@ public sealed class TransformerTokenizer
     /// <param name="folder">The model folder.</param>
     /// <param name="options">Options; null for the defaults.</param>
     /// <exception cref="TokenizerException">The files are missing, malformed or use an unsupported component.</exception>
-    public static TransformerTokenizer FromFolder(string folder, TokenizerOptions? options = null) =>
+    public static TransformerTokenizer Load(string folder, TokenizerOptions? options = null) =>
         TokenizerLoader.Load(folder, options ?? new TokenizerOptions());
 
     /// <summary>The default token limit (special tokens included): the option, else min(model_max_length,
-    /// max_position_embeddings, minus 2 for RoBERTa-family position ids), else 512.</summary>
+    /// the positions max_position_embeddings allows: RoBERTa-family ids start after the padding index), else 512.</summary>
     public int MaxLength { get; }
 
     /// <summary>The padding token's id.</summary>
@@ -89,21 +89,12 @@ public sealed class TransformerTokenizer
     public int? TokenToId(string token)
     {
         ArgumentNullException.ThrowIfNull(token);
-        foreach (var t in _added.Tokens)
-            if (t.Content == token)
-                return t.Id;
-        return _model.TokenToId(token);
+        return _added.TokenToId(token, _model);
     }
 
     /// <summary>The token of an id (added tokens first, then the model's vocabulary), or null.</summary>
     /// <param name="id">The token id.</param>
-    public string? IdToToken(int id)
-    {
-        foreach (var t in _added.Tokens)
-            if (t.Id == id)
-                return t.Content;
-        return _model.IdToToken(id);
-    }
+    public string? IdToToken(int id) => _added.IdToToken(id, _model);
 
     /// <summary>
     /// Turns token ids back into text as HF tokenizers' <c>decode</c> does: each id becomes its token (added tokens
@@ -123,17 +114,7 @@ public sealed class TransformerTokenizer
         var tokens = new List<string>(ids.Count);
         foreach (var id in ids)
         {
-            string? token = null;
-            foreach (var t in _added.Tokens)
-            {
-                if (t.Id == id)
-                {
-                    token = t.Content;
-                    break;
-                }
-            }
-
-            token ??= _model.IdToToken(id);
+            var token = _added.IdToToken(id, _model);
             if (token == null || (skipSpecialTokens && _added.IsSpecial(token))) continue;
             tokens.Add(token);
         }

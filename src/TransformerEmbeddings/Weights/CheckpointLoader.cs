@@ -16,6 +16,9 @@ namespace TransformerEmbeddings.Weights;
 /// <param name="TiedKeys">Head keys that are copies: decoders tied to the word embeddings, decoder biases tied to the head's bias.</param>
 internal sealed record CheckpointLayout(string BasePrefix, IReadOnlyList<string> HeadRoots, IReadOnlyList<string> TiedKeys)
 {
+    /// <summary>A module's own folder (sentence-transformers' <c>Dense</c>): no base model, no head, keys as written.</summary>
+    public static CheckpointLayout Module { get; } = new("", [], []);
+
     public static CheckpointLayout For(ModelArchitecture architecture) => architecture switch
     {
         ModelArchitecture.Bert => new("bert", ["cls.predictions"], ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"]),
@@ -60,12 +63,14 @@ internal sealed class CheckpointLoader : IDisposable
     /// <param name="folder">The model folder.</param>
     /// <param name="dtype">The type the weights are converted to.</param>
     /// <param name="device">Where they go.</param>
-    /// <param name="architecture">The family, for its key layout.</param>
-    public static CheckpointLoader Open(string folder, ScalarType dtype, Device device, ModelArchitecture architecture)
+    /// <param name="architecture">The family, for its key layout; null for a module folder such as sentence-transformers'
+    /// <c>2_Dense</c>, whose keys are taken as written.</param>
+    public static CheckpointLoader Open(string folder, ScalarType dtype, Device device, ModelArchitecture? architecture)
     {
         var single = Path.Combine(folder, "model.safetensors");
         var index = Path.Combine(folder, "model.safetensors.index.json");
-        var loader = new CheckpointLoader(File.Exists(single) ? single : index, dtype, device, CheckpointLayout.For(architecture));
+        var layout = architecture is { } family ? CheckpointLayout.For(family) : CheckpointLayout.Module;
+        var loader = new CheckpointLoader(File.Exists(single) ? single : index, dtype, device, layout);
         try
         {
             if (File.Exists(single)) loader.Add(SafeTensorsFile.Open(single));
@@ -78,7 +83,7 @@ internal sealed class CheckpointLoader : IDisposable
                 throw new WeightLoadingException(folder, null,
                     "no weights found: expected model.safetensors or model.safetensors.index.json." + hint);
             }
-            loader.DetectPrefix();
+            if (architecture is not null) loader.DetectPrefix();
             return loader;
         }
         catch

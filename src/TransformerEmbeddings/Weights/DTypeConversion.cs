@@ -8,7 +8,7 @@ namespace TransformerEmbeddings.Weights;
 /// value is representable in float32); BF16 is widened by shifting its 16 bits into the top of a float32 (exact);
 /// F64 is rounded to the nearest float32, as <c>torch.Tensor.float()</c> does.
 /// </summary>
-public static class DTypeConversion
+internal static class DTypeConversion
 {
     /// <summary>Whether <see cref="ToFloat32(ReadOnlySpan{byte}, SafeTensorsDType, Span{float})"/> accepts the dtype:
     /// F32, F16, BF16 and F64.</summary>

@@ -53,7 +53,7 @@ public enum SafeTensorsDType
 }
 
 /// <summary>Helpers for <see cref="SafeTensorsDType"/>.</summary>
-public static class SafeTensorsDTypeExtensions
+internal static class SafeTensorsDTypeExtensions
 {
     /// <summary>The size in bytes of one element of <paramref name="dtype"/>.</summary>
     /// <param name="dtype">The element type.</param>

@@ -49,9 +49,9 @@ public sealed class AnalysisFamilyTests
         var model = FamilyFixtures.Model(name);
         var mask = model.Tokenizer.MaskToken!;
         using var output = model.Encode([$"The capital of France is {mask}."], new CaptureOptions { Kinds = ActivationKind.HiddenStates });
-        var lens = LogitLens.Predict(model, output, topK: 3);
+        var lens = LogitLens.Predict(model.MaskedLanguageModel!, output, topK: 3);
         Assert.Equal((model.Config.NumHiddenLayers + 1) * output.Length(0), lens.Count);
-        var last = model.PredictMasked([$"The capital of France is {mask}."], 3).Single();
+        var last = model.MaskedLanguageModel!.Predict([$"The capital of France is {mask}."], 3).Single();
         Assert.Equal(last.Candidates.Select(c => c.Id), lens.Single(p => p.HiddenState == model.Config.NumHiddenLayers && p.Position == last.Position).Candidates.Select(c => c.Id));
         Assert.True(EmbeddingSpace.DecoderTie(model).Tied);
     }

@@ -20,7 +20,7 @@ public sealed class EmbeddingSpaceTests(ITestOutputHelper log)
         Assert.Equal(0, nearest.SelfRank);
 
         using var scope = NewDisposeScope();
-        var e = model.WordEmbeddingTable.to(ScalarType.Float64);
+        var e = model.Weights.WordEmbeddings.to(ScalarType.Float64);
         var row = e[model.Tokenizer.TokenToId("king")!.Value];
         var cos = 1 - (e.matmul(row) / (e.norm(1) * row.norm()));
         var (values, ids) = cos.topk(6, largest: false);
@@ -28,10 +28,10 @@ public sealed class EmbeddingSpaceTests(ITestOutputHelper log)
         Assert.Equal(values.data<double>().Skip(1).ToArray(), nearest.Tokens.Select(t => t.Distance).ToArray(), new Tolerance(1e-9));
 
         // Any vector: the row itself finds the token first, at distance 0, under both metrics.
-        var vector = model.WordEmbeddingTable[model.Tokenizer.TokenToId("queen")!.Value].data<float>().ToArray();
+        var vector = model.Weights.WordEmbeddings[model.Tokenizer.TokenToId("queen")!.Value].data<float>().ToArray();
         Assert.Equal("queen", EmbeddingSpace.Nearest(model, vector, 3, DistanceMetric.Euclidean).Tokens[0].Token);
         Assert.Equal(0, EmbeddingSpace.Nearest(model, vector, 3).Tokens[0].Distance, 6);
-        Assert.Throws<KeyNotFoundException>(() => EmbeddingSpace.Nearest(model, "notatoken-xyz"));
+        Assert.Throws<ArgumentException>(() => EmbeddingSpace.Nearest(model, "notatoken-xyz"));
         Assert.Throws<ArgumentException>(() => EmbeddingSpace.Nearest(model, new float[3]));
     }
 
@@ -42,7 +42,7 @@ public sealed class EmbeddingSpaceTests(ITestOutputHelper log)
         var norms = EmbeddingSpace.Norms(model);
         Assert.Equal(model.Config.VocabSize, norms.Length);
         using (var scope = NewDisposeScope())
-            Assert.Equal(model.WordEmbeddingTable[2000].norm().item<float>(), norms[2000], 5);
+            Assert.Equal(model.Weights.WordEmbeddings[2000].norm().item<float>(), norms[2000], 5);
 
         var report = EmbeddingSpace.Isotropy(model, sample: 2000);
         log.WriteLine($"bert-tiny-uncased E: {report}");

@@ -20,7 +20,7 @@ public sealed class LogitLensTests(ITestOutputHelper log)
         var g = ModelCache.Golden(name);
         var (sentences, _, _) = GoldenInputs.For(model);
         using var output = model.Encode(sentences, new CaptureOptions { Kinds = ActivationKind.HiddenStates });
-        var lens = LogitLens.Predict(model, output, topK: 5);
+        var lens = LogitLens.Predict(model.MaskedLanguageModel!, output, topK: 5);
         var layers = model.Config.NumHiddenLayers;
         var realTokens = Enumerable.Range(0, output.BatchSize).Sum(output.Length);
         Assert.Equal((layers + 1) * realTokens, lens.Count);
@@ -40,16 +40,15 @@ public sealed class LogitLensTests(ITestOutputHelper log)
     }
 
     [Fact]
-    public void Asking_for_uncaptured_states_or_a_missing_head_fails_with_what_to_do()
+    public void Asking_for_uncaptured_states_fails_with_what_to_capture()
     {
         var model = ModelCache.Get("roberta-tiny");
         using var plain = model.Encode(["Hello <mask>."]);
-        var e = Assert.Throws<KeyNotFoundException>(() => LogitLens.Predict(model, plain));
+        var e = Assert.Throws<NotCapturedException>(() => LogitLens.Predict(model.MaskedLanguageModel!, plain));
         Assert.Contains("HiddenStates", e.Message);
-        Assert.Single(LogitLens.Predict(model, plain, 1, [-1]).Select(p => p.HiddenState).Distinct()); // the last state is always there
-        var noHead = ModelCache.Get("bert-tiny-uncased");
-        using var output = noHead.Encode(["x"], new CaptureOptions { Kinds = ActivationKind.HiddenStates });
-        Assert.Contains("masked-language-model head", Assert.Throws<InvalidOperationException>(() => LogitLens.Predict(noHead, output)).Message);
+        Assert.Single(LogitLens.Predict(model.MaskedLanguageModel!, plain, 1, [-1]).Select(p => p.HiddenState).Distinct()); // the last state is always there
+        Assert.Throws<ArgumentOutOfRangeException>(() => LogitLens.Predict(model.MaskedLanguageModel!, plain, 1, [model.Config.NumHiddenLayers + 1]));
+        Assert.Null(ModelCache.Get("bert-tiny-uncased").MaskedLanguageModel);   // a checkpoint without a head has no lens
     }
 
     [Theory]
@@ -60,7 +59,7 @@ public sealed class LogitLensTests(ITestOutputHelper log)
         var exact = ModelCache.Get(name);
         using var fast = TransformerModel.Load(SharedData.Model(name), PrecisionTests.IntegerFastMode);
         Assert.Contains("12-bit integers", fast.ComputePath);
-        Assert.True(fast.HasMaskedLanguageModelHead);
+        Assert.True((fast.MaskedLanguageModel is not null));
         var (sentences, _, _) = GoldenInputs.For(exact);
         using var a = exact.Encode(sentences, new CaptureOptions { Kinds = ActivationKind.HiddenStates });
         using var b = fast.Encode(sentences, new CaptureOptions { Kinds = ActivationKind.HiddenStates });
@@ -68,16 +67,16 @@ public sealed class LogitLensTests(ITestOutputHelper log)
         var mask = a.AttentionMask.to(ScalarType.Bool);
         foreach (var state in new[] { 0, -1 })
         {
-            var la = exact.ApplyMaskedLanguageModelHead(a.HiddenState(state)[mask]);
-            var lb = fast.ApplyMaskedLanguageModelHead(b.HiddenState(state)[mask]);
+            var la = exact.MaskedLanguageModel!.Apply(a.HiddenState(state)[mask]);
+            var lb = fast.MaskedLanguageModel!.Apply(b.HiddenState(state)[mask]);
             var cosine = nn.functional.cosine_similarity(la, lb, dim: -1);
             log.WriteLine($"{name} hidden state {state}: fast vs exact logits, minimum cosine {cosine.min().item<float>():F6}, top-1 agreement {(la.argmax(-1) == lb.argmax(-1)).to(ScalarType.Float32).mean().item<float>():P1}");
             Assert.True(cosine.min().item<float>() >= 0.999f);
             Assert.True((la - lb).abs().max().item<float>() > 0, "the head ran the exact kernels");
         }
-        var predictions = fast.PredictMasked(sentences, topK: 5);
-        Assert.Equal(exact.PredictMasked(sentences, topK: 5).Select(p => (p.Sequence, p.Position)), predictions.Select(p => (p.Sequence, p.Position)));
-        Assert.NotEmpty(LogitLens.Predict(fast, b, topK: 3));
+        var predictions = fast.MaskedLanguageModel!.Predict(sentences, topK: 5);
+        Assert.Equal(exact.MaskedLanguageModel!.Predict(sentences, topK: 5).Select(p => (p.Sequence, p.Position)), predictions.Select(p => (p.Sequence, p.Position)));
+        Assert.NotEmpty(LogitLens.Predict(fast.MaskedLanguageModel!, b, topK: 3));
     }
 
     private sealed class ToleranceComparer(float tolerance) : IEqualityComparer<float>

@@ -16,11 +16,11 @@ public sealed class QuantizationTests(ITestOutputHelper log)
     public void Int8_and_uint8_follow_the_sentence_transformers_formula_truncating_toward_zero()
     {
         // Ranges whose steps are exact in float32 (3.984375 / 255 = 1/64, 255 / 255 = 1), so the expected levels are plain arithmetic.
-        using var calibration = Rows([0, 0], [3.984375f, 255]);
+        var calibration = Rows([0, 0], [3.984375f, 255]);
         var ranges = QuantizationRanges.Calibrate(calibration);
         Assert.Equal([0f, 0f], ranges.Minimum);
         Assert.Equal([3.984375f, 255f], ranges.Maximum);
-        using var x = Rows([0, 0], [3.984375f, 255], [1, 127.5f], [2, 100.25f], [-1, 300]);
+        var x = Rows([0, 0], [3.984375f, 255], [1, 127.5f], [2, 100.25f], [-1, 300]);
         var int8 = new EmbeddingQuantizer(QuantizationPrecision.Int8, ranges).Quantize(x);
         var uint8 = new EmbeddingQuantizer(QuantizationPrecision.UInt8, ranges).Quantize(x);
         // (x − min) / step [− 128], cast as numpy casts (toward zero: 127.5 − 128 → 0, 100.25 − 128 → −27), out-of-range values saturated.
@@ -39,7 +39,7 @@ public sealed class QuantizationTests(ITestOutputHelper log)
     [Fact]
     public void Binary_packs_sign_bits_most_significant_first_and_ubinary_is_binary_plus_128()
     {
-        using var x = Rows([1, -1, 2, 0, 3, -3, 0.1f, 5, -1, 7], [-1, -1, -1, -1, -1, -1, -1, -1, 1, -1]);
+        var x = Rows([1, -1, 2, 0, 3, -3, 0.1f, 5, -1, 7], [-1, -1, -1, -1, -1, -1, -1, -1, 1, -1]);
         var ubinary = new EmbeddingQuantizer(QuantizationPrecision.UBinary).Quantize(x);
         var binary = new EmbeddingQuantizer(QuantizationPrecision.Binary).Quantize(x);
         Assert.Equal(2, ubinary.BytesPerVector);                                  // ⌈10 / 8⌉, the last byte padded with zeros
@@ -56,9 +56,9 @@ public sealed class QuantizationTests(ITestOutputHelper log)
     public void Search_with_rescoring_finds_what_float_search_finds_on_real_sentences()
     {
         var pairs = StsBenchmark.Dev().Take(300).ToList();
-        using var embedder = SentenceEmbedder.Create(ModelCache.Get("all-MiniLM-L6-v2"));
-        using var corpus = embedder.Embed(pairs.Select(p => p.A).ToList());
-        using var queries = embedder.Embed(pairs.Take(50).Select(p => p.A).ToList());   // each query is in the corpus
+        using var embedder = SentenceEmbedder.Create(ModelCache.Get("all-MiniLM-L6-v2"), new SentenceEmbedderOptions { Normalize = true }); // the folder's mean + Normalize
+        var corpus = embedder.Embed(pairs.Select(p => p.A).ToList());
+        var queries = embedder.Embed(pairs.Take(50).Select(p => p.A).ToList());   // each query is in the corpus
         var ranges = QuantizationRanges.Calibrate(corpus);
         foreach (var precision in Enum.GetValues<QuantizationPrecision>())
         {
@@ -78,10 +78,10 @@ public sealed class QuantizationTests(ITestOutputHelper log)
     {
         var pairs = StsBenchmark.Dev();
         var gold = pairs.Select(p => p.Score).ToList();
-        using var embedder = SentenceEmbedder.Create(ModelCache.Get("all-MiniLM-L6-v2"));
-        using var a = embedder.Embed(pairs.Select(p => p.A).ToList());
-        using var b = embedder.Embed(pairs.Select(p => p.B).ToList());
-        using var all = new Embeddings([.. a.Values, .. b.Values], a.Count + b.Count, a.Dimension);
+        using var embedder = SentenceEmbedder.Create(ModelCache.Get("all-MiniLM-L6-v2"), new SentenceEmbedderOptions { Normalize = true }); // the folder's mean + Normalize
+        var a = embedder.Embed(pairs.Select(p => p.A).ToList());
+        var b = embedder.Embed(pairs.Select(p => p.B).ToList());
+        var all = new Embeddings([.. a.Values, .. b.Values], a.Count + b.Count, a.Dimension);
         var baseline = 100 * StsBenchmark.Spearman(Enumerable.Range(0, a.Count).Select(i => Cosine(a.Row(i), b.Row(i))).ToList(), gold);
         log.WriteLine($"| precision | bytes per vector | memory vs float32 | Spearman ×100 (both quantized) | loss | Spearman ×100 (float query, rescored side) | loss |");
         log.WriteLine($"| float32 | {4 * a.Dimension} | 1× | {baseline:F2} | – | – | – |");

@@ -174,7 +174,7 @@ public sealed class ValueSpaceTests(ITestOutputHelper log)
         Assert.Throws<ArgumentOutOfRangeException>(() => space.Nearest(output, 0, 1, new NearestOptions { Heads = [4] }));
         Assert.Throws<ArgumentOutOfRangeException>(() => space.Nearest(output, 0, 1, new NearestOptions { K = 0 }));
         using var plain = model.Encode(["The bank."]);
-        var missing = Assert.Throws<KeyNotFoundException>(() => space.Nearest(plain, 0, 1));
+        var missing = Assert.Throws<NotCapturedException>(() => space.Nearest(plain, 0, 1));
         Assert.Contains("Contexts", missing.Message);
     }
 }

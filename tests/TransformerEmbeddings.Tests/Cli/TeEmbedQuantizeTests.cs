@@ -36,12 +36,12 @@ public sealed class TeEmbedQuantizeTests : IDisposable
     public void Int8_npy_rows_are_the_float_rows_quantized_with_ranges_from_the_first_texts()
     {
         var texts = Texts();
-        using var floats = FloatRows(texts);
+        var floats = FloatRows(texts);
         var output = Path.Combine(temp, "int8.npy");
         var (code, error) = TeRunner.Run("embed", "--model", SharedData.Model("all-MiniLM-L6-v2"), "--input", texts, "--output", output,
             "--quantize", "int8", "--calibration", "5", "--progress", "None");
         Assert.True(code == 0, error);
-        using var first = new Embeddings(floats.Values[..(5 * 384)].ToArray(), 5, 384);
+        var first = new Embeddings(floats.Values[..(5 * 384)].ToArray(), 5, 384);
         var expected = new EmbeddingQuantizer(QuantizationPrecision.Int8, QuantizationRanges.Calibrate(first)).Quantize(floats);
         var file = File.ReadAllBytes(output);
         Assert.Contains("'descr': '|i1', 'fortran_order': False, 'shape': (12, 384)", System.Text.Encoding.ASCII.GetString(file, 0, 128));
@@ -52,7 +52,7 @@ public sealed class TeEmbedQuantizeTests : IDisposable
     public void Ubinary_safetensors_and_binary_jsonl_hold_the_packed_bits_and_how_to_read_them()
     {
         var texts = Texts();
-        using var floats = FloatRows(texts);
+        var floats = FloatRows(texts);
         var output = Path.Combine(temp, "bits.safetensors");
         var (code, error) = TeRunner.Run("embed", "--model", SharedData.Model("all-MiniLM-L6-v2"), "--input", texts, "--output", output, "--quantize", "ubinary", "--progress", "None");
         Assert.True(code == 0, error);

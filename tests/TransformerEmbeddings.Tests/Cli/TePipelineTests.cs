@@ -61,7 +61,7 @@ public sealed class TePipelineTests : IDisposable
         Assert.Equal(texts.Count, rows.Count);
 
         using var embedder = SentenceEmbedder.Load(SharedData.Model(Tiny));
-        using var expected = embedder.Embed(texts);
+        var expected = embedder.Embed(texts);
         for (var i = 0; i < rows.Count; i++)
         {
             Assert.Equal(i, rows[i].Id.GetInt64());
@@ -92,7 +92,7 @@ public sealed class TePipelineTests : IDisposable
         Assert.Equal(npy, lines.SelectMany(l => l.Vector).ToArray());
 
         using var embedder = SentenceEmbedder.Load(model);
-        using var expected = embedder.Embed(texts);
+        var expected = embedder.Embed(texts);
         Assert.Equal(expected.Values.ToArray(), npy);
 
         // A .json array of objects and a plain-text file give the same vectors.
@@ -227,7 +227,7 @@ public sealed class TePipelineTests : IDisposable
         Assert.True(code == 0, error);
         var shortRow = TeEmbedTests.ReadNpy(File_("short.npy")).Data;
         using var embedder = SentenceEmbedder.Load(model, new ModelOptions { MaxLength = 8 });
-        using var expected = embedder.Embed([text]);
+        var expected = embedder.Embed([text]);
         Assert.Equal(expected.RowArray(0), shortRow);
         Assert.NotEqual(TeEmbedTests.ReadNpy(File_("full.npy")).Data, shortRow);
     }

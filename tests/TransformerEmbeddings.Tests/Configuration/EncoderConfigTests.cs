@@ -14,12 +14,12 @@ public sealed class EncoderConfigTests
     [Fact]
     public void The_test_models_read_as_HF_defines_them()
     {
-        var mini = EncoderConfig.FromFile(SharedData.Model("all-MiniLM-L6-v2"));
+        var mini = EncoderConfig.Load(SharedData.Model("all-MiniLM-L6-v2"));
         Assert.Equal((384, 6, 12, 1536, 32), (mini.HiddenSize, mini.NumHiddenLayers, mini.NumAttentionHeads, mini.IntermediateSize, mini.HeadDim));
         Assert.Equal(HiddenActivation.Gelu, mini.HiddenAct);
-        var cased = EncoderConfig.FromFile(SharedData.Model("bert-tiny-cased-sharded"));
+        var cased = EncoderConfig.Load(SharedData.Model("bert-tiny-cased-sharded"));
         Assert.Equal(HiddenActivation.GeluTanh, cased.HiddenAct);
-        var roberta = EncoderConfig.FromFile(SharedData.Model("roberta-tiny"));
+        var roberta = EncoderConfig.Load(SharedData.Model("roberta-tiny"));
         Assert.Equal(ModelArchitecture.Roberta, roberta.Architecture);
         Assert.Equal((1, 1e-5, 1, 512), (roberta.PadTokenId, roberta.LayerNormEps, roberta.TypeVocabSize, roberta.MaxSequenceLength));
     }
@@ -58,7 +58,7 @@ public sealed class EncoderConfigTests
         Assert.Throws<ModelConfigurationException>(() => EncoderConfig.Parse("{not json", "c.json"));
         Assert.Throws<ModelConfigurationException>(() => EncoderConfig.Parse("[1, 2]", "c.json"));
         var missing = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"));
-        var e = Assert.Throws<ModelConfigurationException>(() => EncoderConfig.FromFile(missing));
+        var e = Assert.Throws<ModelConfigurationException>(() => EncoderConfig.Load(missing));
         Assert.Contains(missing, e.Message);
     }
 }

@@ -63,7 +63,7 @@ public sealed class FamilyConfigTests
     [MemberData(nameof(FamilyFixtures.AllModels), MemberType = typeof(FamilyFixtures))]
     public void The_fixture_configs_read(string model)
     {
-        var c = EncoderConfig.FromFile(FamilyFixtures.Folder(model));
+        var c = EncoderConfig.Load(FamilyFixtures.Folder(model));
         Assert.Equal(c.HiddenSize, c.HeadDim * c.NumAttentionHeads);
         Assert.True(c.NumHiddenLayers >= 2);
     }

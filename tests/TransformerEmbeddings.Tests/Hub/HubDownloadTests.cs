@@ -73,8 +73,8 @@ public sealed class HubDownloadTests : HubTestBase
         using var byId = SentenceEmbedder.Load(MiniLm, new ModelOptions { Hub = Options() });
         using var byFolder = SentenceEmbedder.Load(SharedData.Model("all-MiniLM-L6-v2"));
         Assert.True(byId.IsSentenceTransformersFolder);
-        using var expected = byFolder.Embed(texts);
-        using var actual = byId.Embed(texts);
+        var expected = byFolder.Embed(texts);
+        var actual = byId.Embed(texts);
         Assert.Equal(expected.ToArray(), actual.ToArray());
     }
 

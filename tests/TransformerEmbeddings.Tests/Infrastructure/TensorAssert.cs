@@ -27,6 +27,19 @@ public static class TensorAssert
         return diff.max().item<double>();
     }
 
+    /// <summary>The largest |expected - actual| over every value of a (B, D) batch of vectors.</summary>
+    public static double MaxAbsDiff(Tensor expected, Embeddings actual)
+    {
+        using var t = actual.ToTensor();
+        return MaxAbsDiff(expected, t, null);
+    }
+
+    public static void Close(Tensor expected, Embeddings actual, double tolerance, string what)
+    {
+        var d = MaxAbsDiff(expected, actual);
+        Assert.True(d <= tolerance, $"{what}: max abs difference {d:E3} exceeds {tolerance:E1}");
+    }
+
     public static void Close(Tensor expected, Tensor actual, Tensor? mask, double tolerance, string what, int sequenceDim = 1)
     {
         var d = MaxAbsDiff(expected, actual, mask, sequenceDim);

@@ -94,8 +94,8 @@ public sealed class CheckpointLoadingTests : IDisposable
         Assert.Equal("bert.", renamed.Checkpoint.KeyPrefix);
         Assert.True(renamed.Checkpoint.UsedLegacyLayerNormNames);
         var g = ModelCache.Golden("bert-tiny-uncased");
-        using var inputs = EncoderInputs.FromIds(GoldenTensors.RealRows(g["input_ids"], g["attention_mask"]), 0);
-        using var output = renamed.Forward(inputs);
+        using var inputs = EncoderInputs.Create(GoldenTensors.RealRows(g["input_ids"], g["attention_mask"]), 0);
+        using var output = renamed.Encode(inputs);
         TensorAssert.Close(g["last_hidden_state"], output.LastHiddenState, g["attention_mask"], 1e-4, "renamed checkpoint");
     }
 
@@ -118,10 +118,10 @@ public sealed class CheckpointLoadingTests : IDisposable
     public void Inputs_longer_than_the_position_table_fail_clearly()
     {
         var m = ModelCache.Get("bert-tiny-uncased");
-        using var inputs = EncoderInputs.FromIds([Enumerable.Repeat(1000, 513).ToArray()], 0);
-        var e = Assert.Throws<ArgumentException>(() => m.Forward(inputs));
+        using var inputs = EncoderInputs.Create([Enumerable.Repeat(1000, 513).ToArray()], 0);
+        var e = Assert.Throws<ArgumentException>(() => m.Encode(inputs));
         Assert.Contains("513", e.Message);
-        using var bad = EncoderInputs.FromIds([new[] { 101, 999_999, 102 }], 0);
-        Assert.Throws<ArgumentException>(() => m.Forward(bad));
+        using var bad = EncoderInputs.Create([new[] { 101, 999_999, 102 }], 0);
+        Assert.Throws<ArgumentException>(() => m.Encode(bad));
     }
 }

@@ -23,9 +23,9 @@ public sealed class EncoderParityTests(ITestOutputHelper output)
         var golden = ModelCache.Golden(model);
         var ids = golden[batch + "input_ids"];
         var mask = golden[batch + "attention_mask"];
-        using var inputs = EncoderInputs.FromIds(
+        using var inputs = EncoderInputs.Create(
             GoldenTensors.RealRows(ids, mask), m.Tokenizer.PadTokenId, GoldenTensors.RealRows(golden[batch + "token_type_ids"], mask));
-        using var result = m.Forward(inputs, CaptureOptions.Everything);
+        using var result = m.Encode(inputs, CaptureOptions.Everything);
 
         TensorAssert.Equal(ids, result.InputIds, mask, "input_ids");
         TensorAssert.Equal(golden[batch + "position_ids"], result.PositionIds, mask, "position_ids");
@@ -63,7 +63,7 @@ public sealed class EncoderParityTests(ITestOutputHelper output)
 
         output.WriteLine($"{model} {(batch == "" ? "sentences" : batch.TrimEnd('.'))}: {compared} tensors, max abs diff {worst:E3}");
         Assert.True(compared >= (batch == "long." ? 1 : 3), $"only {compared} golden tensors were compared");
-        Assert.Equal(golden.Has(batch + "pooler_output"), m.HasPooler);
+        Assert.Equal(golden.Has(batch + "pooler_output"), m.Checkpoint.HasPooler);
     }
 
     [Theory]
@@ -77,9 +77,9 @@ public sealed class EncoderParityTests(ITestOutputHelper output)
         var m = ModelCache.Get(model);
         var golden = ModelCache.Golden(model);
         var mask = golden["attention_mask"];
-        using var inputs = EncoderInputs.FromIds(GoldenTensors.RealRows(golden["input_ids"], mask), m.Tokenizer.PadTokenId);
-        using var plain = m.Forward(inputs);
-        using var traced = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions });
+        using var inputs = EncoderInputs.Create(GoldenTensors.RealRows(golden["input_ids"], mask), m.Tokenizer.PadTokenId);
+        using var plain = m.Encode(inputs);
+        using var traced = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions });
         Assert.Empty(plain.CapturedNames);
         TensorAssert.Close(traced.LastHiddenState, plain.LastHiddenState, mask, 1e-5, "fused vs eager");
         // The path users get (CPU kernels, nothing captured) against HF directly.

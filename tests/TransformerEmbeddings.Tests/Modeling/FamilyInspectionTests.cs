@@ -21,7 +21,7 @@ public sealed class FamilyInspectionTests
     {
         var (m, g, inputs) = Sentences(model);
         using var _ = inputs;
-        using var output = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions | ActivationKind.Values | ActivationKind.Contexts, Layers = [0, -1] });
+        using var output = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions | ActivationKind.Values | ActivationKind.Contexts, Layers = [0, -1] });
         var keyMask = g["attention_mask"].view(inputs.BatchSize, 1, 1, inputs.SequenceLength);
         foreach (var layer in new[] { 0, -1 })
         {
@@ -30,7 +30,7 @@ public sealed class FamilyInspectionTests
             TensorAssert.Close(ones_like(probs.sum(-1)), probs.sum(-1), g["attention_mask"], 1e-5, "row sums", sequenceDim: 2);
             TensorAssert.Close(probs.matmul(output.Values(layer)), output.Contexts(layer), g["attention_mask"], 1e-6, "context", sequenceDim: 2);
         }
-        Assert.Throws<KeyNotFoundException>(() => output.Queries(0));
+        Assert.Throws<NotCapturedException>(() => output.Queries(0));
     }
 
     [Theory]
@@ -39,9 +39,9 @@ public sealed class FamilyInspectionTests
     {
         var (m, g, inputs) = Sentences(model);
         using var _ = inputs;
-        using var byIds = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.WordEmbeddings });
-        using var byRows = m.ForwardEmbeddings(byIds.WordEmbeddings, inputs.AttentionMask, inputs.TokenTypeIds);
-        using var plain = m.Forward(inputs);
+        using var byIds = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.WordEmbeddings });
+        using var byRows = m.EncodeEmbeddings(byIds.WordEmbeddings, inputs.AttentionMask, inputs.TokenTypeIds);
+        using var plain = m.Encode(inputs);
         TensorAssert.Close(plain.LastHiddenState, byRows.LastHiddenState, g["attention_mask"], 1e-6, "inputs_embeds");
         TensorAssert.Equal(g["word_embeddings"], byIds.WordEmbeddings, g["attention_mask"], "word_embeddings are E[input_ids]");
     }
@@ -52,11 +52,11 @@ public sealed class FamilyInspectionTests
     {
         var (m, g, inputs) = Sentences(model);
         using var _ = inputs;
-        using var output = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Queries | ActivationKind.Values | ActivationKind.HiddenStates });
+        using var output = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.Queries | ActivationKind.Values | ActivationKind.HiddenStates });
         var (h, dh, d) = (m.Config.NumAttentionHeads, m.Config.HeadDim, m.Config.HiddenSize);
         for (var layer = 0; layer < m.Config.NumHiddenLayers; layer++)
         {
-            using var w = m.AttentionWeightsOf(layer);
+            using var w = m.Weights.Attention(layer);
             Assert.Equal(new long[] { h, d, dh }, w.W_Q.shape);
             Assert.Equal(new long[] { h, dh, d }, w.W_O.shape);
             var x = output.HiddenState(layer);                                      // the block's input
@@ -71,10 +71,10 @@ public sealed class FamilyInspectionTests
     {
         var (m, g, inputs) = Sentences(model);
         using var _ = inputs;
-        using var ablated = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Contexts, Interventions = [HeadIntervention.Ablate(-1, 1)] });
+        using var ablated = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.Contexts, Interventions = [HeadIntervention.Ablate(-1, 1)] });
         Assert.Equal(0f, ablated.Contexts(-1)[.., 1].abs().max().item<float>());
         Assert.NotEqual(0f, ablated.Contexts(-1)[.., 0].abs().max().item<float>());
-        using var plain = m.Forward(inputs);
+        using var plain = m.Encode(inputs);
         Assert.True(TensorAssert.MaxAbsDiff(plain.LastHiddenState, ablated.LastHiddenState, g["attention_mask"]) > 1e-4);
     }
 }

@@ -30,8 +30,8 @@ public sealed class FamilyKernelTests(ITestOutputHelper log)
             foreach (var batch in new[] { "", "pairs.", "long." })
             {
                 using var inputs = FamilyParityTests.IdInputs(m, golden, batch);
-                using var plain = m.Forward(inputs);
-                using var traced = m.Forward(inputs, CaptureOptions.Everything);
+                using var plain = m.Encode(inputs);
+                using var traced = m.Encode(inputs, CaptureOptions.Everything);
                 var mask = golden[batch + "attention_mask"];
                 worst = Math.Max(worst, TensorAssert.MaxAbsDiff(golden[batch + "last_hidden_state"], plain.LastHiddenState, mask));
                 worst = Math.Max(worst, TensorAssert.MaxAbsDiff(golden[batch + "last_hidden_state"], traced.LastHiddenState, mask));
@@ -66,8 +66,8 @@ public sealed class FamilyKernelTests(ITestOutputHelper log)
         var texts = sentences.Append(longText).ToList();
         using var a = exact.Encode(texts);
         using var b = fast.Encode(texts);
-        using var va = a.LastLayer().Tokens().Mean().Normalize();
-        using var vb = b.LastLayer().Tokens().Mean().Normalize();
+        var va = a.Tokens().Mean().Normalize();
+        var vb = b.Tokens().Mean().Normalize();
         var cosines = Enumerable.Range(0, va.Count).Select(i => Cosine(va.RowArray(i), vb.RowArray(i))).ToList();
         log.WriteLine($"{model}: fast mode minimum cosine to exact {cosines.Min():F7}");
         Assert.True(cosines.Min() >= 0.999, $"{model}: minimum cosine {cosines.Min():F7}");
@@ -87,8 +87,8 @@ public sealed class FamilyKernelTests(ITestOutputHelper log)
         var (sentences, _, _) = GoldenInputs.For(exact);
         using var a = exact.Encode(sentences);
         using var b = reduced.Encode(sentences, new CaptureOptions { Kinds = ActivationKind.Attentions });
-        using var va = a.LastLayer().Tokens().Mean().Normalize();
-        using var vb = b.LastLayer().Tokens().Mean().Normalize();
+        var va = a.Tokens().Mean().Normalize();
+        var vb = b.Tokens().Mean().Normalize();
         var worst = Enumerable.Range(0, va.Count).Min(i => Cosine(va.RowArray(i), vb.RowArray(i)));
         log.WriteLine($"{model} {precision}: minimum cosine to float32 {worst:F6}");
         Assert.True(worst >= 0.99, $"{model} {precision}: minimum cosine {worst:F6}");

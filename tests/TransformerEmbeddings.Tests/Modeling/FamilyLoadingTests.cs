@@ -28,8 +28,8 @@ public sealed class FamilyLoadingTests : IDisposable
         Assert.Equal(prefix, m.Checkpoint.KeyPrefix);
         Assert.Equal(dtype, m.Checkpoint.SourceDType);
         Assert.Equal(pooler, m.Checkpoint.HasPooler);
-        Assert.Equal(pooler, m.HasPooler);
         Assert.Equal(mlmHead, m.Checkpoint.HasMaskedLanguageModelHead);
+        Assert.Equal(mlmHead, m.MaskedLanguageModel is not null);
         Assert.Equal(ScalarType.Float32, m.DType);
         Assert.Empty(m.Checkpoint.UnusedTensors); // every weight is read; the tied decoders are omitted, as save_pretrained does
     }
@@ -56,7 +56,7 @@ public sealed class FamilyLoadingTests : IDisposable
     {
         var golden = FamilyFixtures.Golden(model);
         using var inputs = FamilyParityTests.IdInputs(other, golden, "");
-        using var output = other.Forward(inputs);
+        using var output = other.Encode(inputs);
         TensorAssert.Close(golden["last_hidden_state"], output.LastHiddenState, golden["attention_mask"], 1e-4, $"{model} rewritten");
     }
 
@@ -82,7 +82,7 @@ public sealed class FamilyLoadingTests : IDisposable
         var folder = CopyWithWeights(model, e => e.Select(t => t with { Name = t.Name.StartsWith(prefix, StringComparison.Ordinal) ? t.Name[prefix.Length..] : t.Name }).ToList());
         using var stripped = TransformerModel.Load(folder);
         Assert.Equal("", stripped.Checkpoint.KeyPrefix);
-        Assert.True(stripped.HasMaskedLanguageModelHead);
+        Assert.True(stripped.MaskedLanguageModel is not null);
         AssertSameOutput(model, stripped);
     }
 
@@ -105,10 +105,10 @@ public sealed class FamilyLoadingTests : IDisposable
         Assert.Empty(withCopies.Checkpoint.UnusedTensors);
         var golden = FamilyFixtures.Golden(model);
         using var inputs = FamilyParityTests.IdInputs(withCopies, golden, "");
-        using var output = withCopies.Forward(inputs);
+        using var output = withCopies.Encode(inputs);
         var rows = golden["mlm_rows"];
         var positions = Enumerable.Range(0, (int)rows.shape[0]).Select(i => ((int)rows[i, 0].item<long>(), (int)rows[i, 1].item<long>())).ToList();
-        using var logits = withCopies.MaskedLanguageModelLogits(output, positions);
+        using var logits = withCopies.MaskedLanguageModel!.Logits(output, positions);
         TensorAssert.Close(golden["mlm_logits_selected"], logits, null, 1e-4, $"{model} with tied copies");
     }
 
@@ -153,21 +153,20 @@ public sealed class FamilyLoadingTests : IDisposable
     [Theory]
     [InlineData("distilbert-tiny")]
     [InlineData("mpnet-tiny")]
-    public void Families_without_token_types_say_so_and_ignore_type_ids(string model)
+    public void Families_without_token_types_have_no_table_and_ignore_type_ids(string model)
     {
         var m = FamilyFixtures.Model(model);
         Assert.Equal(0, m.Config.TypeVocabSize);
-        var e = Assert.Throws<InvalidOperationException>(() => m.TokenTypeEmbeddingTable);
-        Assert.Contains(m.Config.ModelType, e.Message);
+        Assert.Null(m.Weights.TokenTypeEmbeddings);
         // Segment ids the tokenizer gives pairs (DistilBERT's and MPNet's mark the second text with 1) change nothing.
         var golden = FamilyFixtures.Golden(model);
         using var withTypes = FamilyParityTests.IdInputs(m, golden, "pairs.");
-        using var withoutTypes = EncoderInputs.FromIds(GoldenTensors.RealRows(golden["pairs.input_ids"], golden["pairs.attention_mask"]), m.Tokenizer.PadTokenId);
-        using var a = m.Forward(withTypes);
-        using var b = m.Forward(withoutTypes);
+        using var withoutTypes = EncoderInputs.Create(GoldenTensors.RealRows(golden["pairs.input_ids"], golden["pairs.attention_mask"]), m.Tokenizer.PadTokenId);
+        using var a = m.Encode(withTypes);
+        using var b = m.Encode(withoutTypes);
         Assert.True(withTypes.TokenTypeIds.max().item<long>() > 0);
         TensorAssert.Equal(a.LastHiddenState, b.LastHiddenState, golden["pairs.attention_mask"], "type ids ignored");
-        Assert.Equal(m.Config.HiddenSize, m.PositionEmbeddingTable.shape[1]);
+        Assert.Equal(m.Config.HiddenSize, m.Weights.PositionEmbeddings.shape[1]);
     }
 
     [Theory]
@@ -195,13 +194,13 @@ public sealed class FamilyLoadingTests : IDisposable
     public void XLM_R_has_RoBERTa_s_token_types_and_position_limit()
     {
         var m = FamilyFixtures.Model("xlmr-tiny");
-        Assert.Equal(new long[] { 1, 32 }, m.TokenTypeEmbeddingTable.shape);
+        Assert.Equal(new long[] { 1, 32 }, m.Weights.TokenTypeEmbeddings!.shape);
         Assert.Equal(512, m.Config.MaxSequenceLength);
         Assert.Equal(512, m.Tokenizer.MaxLength);
         Assert.Equal(512, FamilyFixtures.Model("mpnet-tiny").Config.MaxSequenceLength); // 514 positions, padding index 1
         Assert.Equal(512, FamilyFixtures.Model("distilbert-tiny").Config.MaxSequenceLength);
-        using var tooLong = EncoderInputs.FromIds([Enumerable.Repeat(5, 513).ToArray()], 1);
-        var e = Assert.Throws<ArgumentException>(() => FamilyFixtures.Model("mpnet-tiny").Forward(tooLong));
+        using var tooLong = EncoderInputs.Create([Enumerable.Repeat(5, 513).ToArray()], 1);
+        var e = Assert.Throws<ArgumentException>(() => FamilyFixtures.Model("mpnet-tiny").Encode(tooLong));
         Assert.Contains("513", e.Message);
     }
 }

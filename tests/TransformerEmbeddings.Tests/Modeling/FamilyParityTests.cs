@@ -36,7 +36,7 @@ public sealed class FamilyParityTests(ITestOutputHelper output)
         var golden = FamilyFixtures.Golden(model);
         var mask = golden[batch + "attention_mask"];
         using var inputs = IdInputs(m, golden, batch);
-        using var result = m.Forward(inputs, CaptureOptions.Everything);
+        using var result = m.Encode(inputs, CaptureOptions.Everything);
 
         TensorAssert.Equal(golden[batch + "input_ids"], result.InputIds, mask, "input_ids");
         TensorAssert.Equal(golden[batch + "position_ids"], result.PositionIds, mask, "position_ids");
@@ -59,7 +59,7 @@ public sealed class FamilyParityTests(ITestOutputHelper output)
                          string.Join(", ", worstByKind.Select(p => $"{p.Key} {p.Value:E2}")));
         var expectedKinds = batch == "long." ? 1 : FamilyFixtures.BaseModels.Contains(model) ? 10 : 3;
         Assert.True(worstByKind.Count >= expectedKinds, $"only {worstByKind.Count} kinds compared: {string.Join(", ", worstByKind.Keys)}");
-        Assert.Equal(golden.Has(batch + "pooler_output"), m.HasPooler);
+        Assert.Equal(golden.Has(batch + "pooler_output"), m.Checkpoint.HasPooler);
     }
 
     [Theory]
@@ -72,8 +72,8 @@ public sealed class FamilyParityTests(ITestOutputHelper output)
         {
             var mask = golden[batch + "attention_mask"];
             using var inputs = IdInputs(m, golden, batch);
-            using var plain = m.Forward(inputs);
-            using var traced = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions });
+            using var plain = m.Encode(inputs);
+            using var traced = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions });
             Assert.Empty(plain.CapturedNames);
             TensorAssert.Close(traced.LastHiddenState, plain.LastHiddenState, mask, 1e-5, $"{model} {batch}: fused vs eager");
             var d = TensorAssert.MaxAbsDiff(golden[batch + "last_hidden_state"], plain.LastHiddenState, mask, 1);
@@ -91,15 +91,15 @@ public sealed class FamilyParityTests(ITestOutputHelper output)
         foreach (var batch in new[] { "", "pairs.", "long." })
         {
             using var inputs = IdInputs(m, golden, batch);
-            using var result = m.Forward(inputs);
-            using var mean = result.LastLayer().Tokens().Mean();
-            using var normalized = result.LastLayer().Tokens().Mean().Normalize();
-            using var cls = result.Cls();
-            using var max = result.LastLayer().Tokens().Max();
+            using var result = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.HiddenStates }); // last4_mean reads them
+            var mean = result.Tokens().Mean();
+            var normalized = result.Tokens().Mean().Normalize();
+            var cls = result.Tokens().Cls();
+            var max = result.Tokens().Max();
             var n = Math.Min(4, result.LayerCount + 1);
-            using var last4 = result.Layers(^n..).Mean().Tokens().Mean();
+            var last4 = result.HiddenStates(^n..).Mean().Tokens().Mean();
             foreach (var (name, actual) in new[] { ("pool.mean", mean), ("pool.mean_normalized", normalized), ("pool.cls", cls), ("pool.max", max), ("pool.last4_mean", last4) })
-                TensorAssert.Close(golden[batch + name], actual.Tensor, null, Tolerance, $"{model} {batch}{name}");
+                TensorAssert.Close(golden[batch + name], actual, Tolerance, $"{model} {batch}{name}");
         }
     }
 
@@ -112,11 +112,11 @@ public sealed class FamilyParityTests(ITestOutputHelper output)
         using var inputs = IdInputs(m, golden, "");
         var headMask = golden["head_mask"];
         var rows = Enumerable.Range(0, (int)headMask.shape[0]).Select(l => headMask[l].data<float>().ToArray()).ToArray();
-        using var masked = m.Forward(inputs, new CaptureOptions { HeadMask = rows });
+        using var masked = m.Encode(inputs, new CaptureOptions { HeadMask = rows });
         var d = TensorAssert.MaxAbsDiff(golden["head_masked.last_hidden_state"], masked.LastHiddenState, golden["attention_mask"]);
         output.WriteLine($"{model}: head_masked.last_hidden_state max abs diff {d:E2}");
         Assert.True(d <= Tolerance, $"{model} head_masked.last_hidden_state: {d:E3}");
-        using var plain = m.Forward(inputs);
+        using var plain = m.Encode(inputs);
         Assert.True(TensorAssert.MaxAbsDiff(plain.LastHiddenState, masked.LastHiddenState, golden["attention_mask"]) > 1e-3, "the head mask changed nothing");
     }
 
@@ -126,20 +126,20 @@ public sealed class FamilyParityTests(ITestOutputHelper output)
     {
         var m = FamilyFixtures.Model(model);
         var golden = FamilyFixtures.Golden(model);
-        Assert.True(m.HasMaskedLanguageModelHead);
+        Assert.True(m.MaskedLanguageModel is not null);
         using var inputs = IdInputs(m, golden, "");
-        using var result = m.Forward(inputs);
+        using var result = m.Encode(inputs);
         var rows = golden["mlm_rows"];
         var positions = Enumerable.Range(0, (int)rows.shape[0]).Select(i => ((int)rows[i, 0].item<long>(), (int)rows[i, 1].item<long>())).ToList();
         Assert.NotEmpty(positions);
-        using var logits = m.MaskedLanguageModelLogits(result, positions);
+        using var logits = m.MaskedLanguageModel!.Logits(result, positions);
         var d = TensorAssert.MaxAbsDiff(golden["mlm_logits_selected"], logits, null);
         output.WriteLine($"{model}: mlm_logits_selected ({positions.Count} masks × {logits.shape[1]}) max abs diff {d:E2}");
         Assert.True(d <= Tolerance, $"{model} mlm_logits_selected: {d:E3}");
 
         // From text: the tokenizer finds the same mask tokens and the head ranks the same five candidates.
         var (sentences, _, _) = GoldenInputs.For(m);
-        var predictions = m.PredictMasked(sentences, topK: 5);
+        var predictions = m.MaskedLanguageModel!.Predict(sentences, topK: 5);
         Assert.Equal(positions, predictions.Select(p => (p.Sequence, p.Position)).ToList());
         for (var n = 0; n < predictions.Count; n++)
             Assert.Equal(golden["mlm_top5_ids"][n].data<long>().Select(i => (int)i).ToArray(), predictions[n].Candidates.Select(c => c.Id).ToArray());
@@ -147,13 +147,11 @@ public sealed class FamilyParityTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(FamilyFixtures.Bases), MemberType = typeof(FamilyFixtures))]
-    public void Base_checkpoints_have_no_head_and_say_so(string model)
+    public void Base_checkpoints_have_no_head(string model)
     {
         var m = FamilyFixtures.Model(model);
-        Assert.False(m.HasMaskedLanguageModelHead);
-        using var result = m.Encode(["x"]);
-        var e = Assert.Throws<InvalidOperationException>(() => m.MaskedLanguageModelLogits(result));
-        Assert.Contains("masked-language-model head", e.Message);
+        Assert.Null(m.MaskedLanguageModel);
+        Assert.False(m.Checkpoint.HasMaskedLanguageModelHead);
     }
 
     [Theory]

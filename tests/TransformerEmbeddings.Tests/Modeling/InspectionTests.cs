@@ -14,7 +14,7 @@ public sealed class InspectionTests
     {
         var m = ModelCache.Get(model);
         var g = ModelCache.Golden(model);
-        var inputs = EncoderInputs.FromIds(GoldenTensors.RealRows(g["input_ids"], g["attention_mask"]), m.Tokenizer.PadTokenId);
+        var inputs = EncoderInputs.Create(GoldenTensors.RealRows(g["input_ids"], g["attention_mask"]), m.Tokenizer.PadTokenId);
         return (m, g, inputs);
     }
 
@@ -31,9 +31,9 @@ public sealed class InspectionTests
         }
         var mask = g["head_mask"];
         var rows = Enumerable.Range(0, (int)mask.shape[0]).Select(l => mask[l].data<float>().ToArray()).ToArray();
-        using var masked = m.Forward(inputs, new CaptureOptions { HeadMask = rows });
+        using var masked = m.Encode(inputs, new CaptureOptions { HeadMask = rows });
         TensorAssert.Close(g["head_masked.last_hidden_state"], masked.LastHiddenState, g["attention_mask"], EncoderParityTests.Tolerance, "head_masked.last_hidden_state");
-        using var plain = m.Forward(inputs);
+        using var plain = m.Encode(inputs);
         Assert.True(TensorAssert.MaxAbsDiff(plain.LastHiddenState, masked.LastHiddenState, g["attention_mask"]) > 1e-3, "the head mask changed nothing");
     }
 
@@ -44,8 +44,8 @@ public sealed class InspectionTests
         var (m, g, inputs) = Sentences(model);
         using var _ = inputs;
         var ones = Enumerable.Range(0, m.Config.NumHiddenLayers).Select(_ => Enumerable.Repeat(1f, m.Config.NumAttentionHeads).ToArray()).ToArray();
-        using var plain = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions });
-        using var masked = m.Forward(inputs, new CaptureOptions { HeadMask = ones });
+        using var plain = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions });
+        using var masked = m.Encode(inputs, new CaptureOptions { HeadMask = ones });
         TensorAssert.Equal(plain.LastHiddenState, masked.LastHiddenState, g["attention_mask"], "ones head mask");
     }
 
@@ -55,7 +55,7 @@ public sealed class InspectionTests
     {
         var (m, g, inputs) = Sentences(model);
         using var _ = inputs;
-        using var output = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions | ActivationKind.Values | ActivationKind.Contexts, Layers = [0, -1] });
+        using var output = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions | ActivationKind.Values | ActivationKind.Contexts, Layers = [0, -1] });
         var keyMask = g["attention_mask"].view(inputs.BatchSize, 1, 1, inputs.SequenceLength);
         foreach (var layer in new[] { 0, -1 })
         {
@@ -64,8 +64,8 @@ public sealed class InspectionTests
             TensorAssert.Close(ones_like(probs.sum(-1)), probs.sum(-1), g["attention_mask"], 1e-5, "row sums", sequenceDim: 2);
             TensorAssert.Close(probs.matmul(output.Values(layer)), output.Contexts(layer), g["attention_mask"], 1e-6, "context", sequenceDim: 2);
         }
-        Assert.Throws<KeyNotFoundException>(() => output.Queries(0));
-        if (m.Config.NumHiddenLayers > 2) Assert.Throws<KeyNotFoundException>(() => output.Attentions(1));
+        Assert.Throws<NotCapturedException>(() => output.Queries(0));
+        if (m.Config.NumHiddenLayers > 2) Assert.Throws<NotCapturedException>(() => output.Attentions(1));
     }
 
     [Theory]
@@ -74,14 +74,21 @@ public sealed class InspectionTests
     {
         var (m, g, inputs) = Sentences(model);
         using var _ = inputs;
-        using var byIds = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.WordEmbeddings });
-        using var byRows = m.ForwardEmbeddings(byIds.WordEmbeddings, inputs.AttentionMask, inputs.TokenTypeIds);
+        using var byIds = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.WordEmbeddings });
+        using var byRows = m.EncodeEmbeddings(byIds.WordEmbeddings, inputs.AttentionMask, inputs.TokenTypeIds);
         // Against the plain (uncaptured) id path: the same kernels run, so only the embedding lookup differs.
-        using var plain = m.Forward(inputs);
+        using var plain = m.Encode(inputs);
         TensorAssert.Close(plain.LastHiddenState, byRows.LastHiddenState, g["attention_mask"], 1e-6, "inputs_embeds");
 
-        using var rows = m.EmbeddingRows([(int)inputs.InputIds[0, 1].item<long>()]);
-        TensorAssert.Close(byIds.WordEmbeddings[0, 1].unsqueeze(0), rows, null, 0, "EmbeddingRows");
+        var id = (int)inputs.InputIds[0, 1].item<long>();
+        using var rows = m.Vocabulary.Vectors([id]);
+        TensorAssert.Close(byIds.WordEmbeddings[0, 1].unsqueeze(0), rows, null, 0, "Vocabulary.Vectors");
+        using var byToken = m.Vocabulary.Vectors([m.Tokenizer.IdToToken(id)!]);
+        TensorAssert.Equal(rows, byToken, null, "by token");
+        TensorAssert.Equal(m.Weights.WordEmbeddings[id].unsqueeze(0), rows, null, "a row of E");
+        Assert.Equal(m.Vocabulary.Count, (int)m.Weights.WordEmbeddings.shape[0]);
+        Assert.Throws<ArgumentException>(() => m.Vocabulary.Vectors(["no such token at all"]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.Vocabulary.Vectors([m.Vocabulary.Count]));
     }
 
     [Fact]
@@ -89,10 +96,10 @@ public sealed class InspectionTests
     {
         var (m, g, inputs) = Sentences("bert-tiny-uncased");
         using var _ = inputs;
-        using var ablated = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Contexts, Interventions = [HeadIntervention.Ablate(-1, 2)] });
+        using var ablated = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.Contexts, Interventions = [HeadIntervention.Ablate(-1, 2)] });
         Assert.Equal(0f, ablated.Contexts(-1)[.., 2].abs().max().item<float>());
         Assert.NotEqual(0f, ablated.Contexts(-1)[.., 1].abs().max().item<float>());
-        using var plain = m.Forward(inputs);
+        using var plain = m.Encode(inputs);
         Assert.True(TensorAssert.MaxAbsDiff(plain.LastHiddenState, ablated.LastHiddenState, g["attention_mask"]) > 1e-4);
     }
 
@@ -101,8 +108,8 @@ public sealed class InspectionTests
     {
         var (m, g, inputs) = Sentences("bert-tiny-uncased");
         using var _ = inputs;
-        using var output = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.Queries | ActivationKind.HiddenStates });
-        using var w = m.AttentionWeightsOf(0);
+        using var output = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.Queries | ActivationKind.HiddenStates });
+        using var w = m.Weights.Attention(0);
         var (h, dh, d) = (m.Config.NumAttentionHeads, m.Config.HeadDim, m.Config.HiddenSize);
         Assert.Equal(new long[] { h, d, dh }, w.W_Q.shape);
         Assert.Equal(new long[] { h, dh, d }, w.W_O.shape);
@@ -117,11 +124,17 @@ public sealed class InspectionTests
     {
         var (m, _, inputs) = Sentences("bert-tiny-cased-sharded");
         using var __ = inputs;
-        using var output = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.HiddenStates });
+        using var output = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.HiddenStates });
         Assert.Same(output.LastHiddenState, output.HiddenState(-1));
         Assert.Same(output["hidden_states.-2"], output.HiddenState(m.Config.NumHiddenLayers - 1));
-        var e = Assert.Throws<KeyNotFoundException>(() => output.Attentions(-1));
+        var e = Assert.Throws<NotCapturedException>(() => output.Attentions(-1));
         Assert.Contains("ActivationKind.Attentions", e.Message);
+        Assert.Equal($"attentions.{m.Config.NumHiddenLayers - 1}", e.Name);
+        Assert.Throws<NotCapturedException>(() => output["query.0"]);
+        Assert.Throws<ArgumentException>(() => output["queries.0"]);             // no such tensor in any forward pass
+        Assert.False(output.Has("queries.0"));
+        Assert.True(output.Has("hidden_states.0"));
+        Assert.True(output.Has($"hidden_states.{m.Config.NumHiddenLayers}"));     // the last hidden state is always there
         Assert.Throws<ArgumentOutOfRangeException>(() => output.Attentions(m.Config.NumHiddenLayers));
     }
 }
@@ -134,8 +147,8 @@ public sealed class RecaptureTests
         var m = ModelCache.Get("bert-tiny-uncased");
         var g = ModelCache.Golden("bert-tiny-uncased");
         EncoderOutput output;
-        using (var inputs = EncoderInputs.FromIds(GoldenTensors.RealRows(g["input_ids"], g["attention_mask"]), m.Tokenizer.PadTokenId))
-            output = m.Forward(inputs);
+        using (var inputs = EncoderInputs.Create(GoldenTensors.RealRows(g["input_ids"], g["attention_mask"]), m.Tokenizer.PadTokenId))
+            output = m.Encode(inputs);
         using (output)
         {
             Assert.False(output.Has("hidden_states.1"));
@@ -169,5 +182,33 @@ public sealed class TokenLevelAccessTests
         Assert.Equal(output.Length(0), pattern.GetLength(0));
         for (var i = 0; i < pattern.GetLength(0); i++)
             Assert.Equal(1.0, Enumerable.Range(0, pattern.GetLength(1)).Sum(j => (double)pattern[i, j]), 5);
+    }
+
+    [Fact]
+    public void Every_captured_kind_has_a_managed_copy_over_the_real_tokens()
+    {
+        var m = ModelCache.Get("bert-tiny-uncased");
+        using var output = m.Encode(["short", "The bank will not lend money near the river bank."], CaptureOptions.Everything);
+        var n = output.Length(0);
+        Assert.True(n < output.SequenceLength);                            // row 0 is padded: the copies stop at its tokens
+
+        var last = output.ToMatrix("hidden_states.-1", sequence: 0);
+        Assert.Equal(n, last.GetLength(0));
+        Assert.Equal(m.HiddenSize, last.GetLength(1));
+        for (var t = 0; t < n; t++)
+            Assert.Equal(output.TokenVector(0, t), Enumerable.Range(0, m.HiddenSize).Select(k => last[t, k]).ToArray());
+
+        var pattern = output.ToMatrix("attentions.-1", sequence: 0, head: 1);
+        Assert.Equal(output.AttentionPattern(-1, 1, 0), pattern);
+
+        var z = output.ToMatrix("context.0", sequence: 1, head: 2);
+        Assert.Equal(new[] { output.Length(1), m.Config.HeadDim }, new[] { z.GetLength(0), z.GetLength(1) });
+        using (var scope = NewDisposeScope())
+            Assert.Equal(EncoderOutput.ToArray(output.Contexts(0)[1, 2, 3]), Enumerable.Range(0, m.Config.HeadDim).Select(k => z[3, k]).ToArray());
+
+        Assert.Equal(m.Config.IntermediateSize, output.ToMatrix("intermediate.1", 1).GetLength(1));
+        Assert.Equal(m.HiddenSize, output.ToMatrix("word_embeddings", 1).GetLength(1));
+        Assert.Throws<ArgumentException>(() => output.ToMatrix("input_ids", 0));        // not a per-token matrix
+        Assert.Throws<ArgumentOutOfRangeException>(() => output.ToMatrix("query.0", 0, head: m.Config.NumAttentionHeads));
     }
 }

@@ -25,12 +25,12 @@ public sealed class NativeMemoryTests(ITestOutputHelper log)
     {
         var m = ModelCache.Get("all-MiniLM-L6-v2");
         var g = ModelCache.Golden("all-MiniLM-L6-v2");
-        using var inputs = EncoderInputs.FromIds(GoldenTensors.RealRows(g["input_ids"], g["attention_mask"]), 0);
-        m.Forward(inputs).Dispose(); // warm-up
+        using var inputs = EncoderInputs.Create(GoldenTensors.RealRows(g["input_ids"], g["attention_mask"]), 0);
+        m.Encode(inputs).Dispose(); // warm-up
 
         var before = Live;
         long plainBytes, everythingBytes;
-        using (var plain = m.Forward(inputs))
+        using (var plain = m.Encode(inputs))
         {
             // ids, mask, types, positions, last_hidden_state, pooler_output: nothing else survives the forward pass.
             Assert.Equal(before + 6, Live);
@@ -39,7 +39,7 @@ public sealed class NativeMemoryTests(ITestOutputHelper log)
         }
         Assert.Equal(before, Live);
 
-        using (var everything = m.Forward(inputs, CaptureOptions.Everything))
+        using (var everything = m.Encode(inputs, CaptureOptions.Everything))
             everythingBytes = HeldBytes(everything);
         Assert.Equal(before, Live);
 
@@ -54,11 +54,11 @@ public sealed class NativeMemoryTests(ITestOutputHelper log)
     public void Failed_calls_leak_nothing()
     {
         var m = ModelCache.Get("bert-tiny-uncased");
-        using var inputs = EncoderInputs.FromIds([new[] { 101, 2000, 102 }], 0);
-        m.Forward(inputs).Dispose();
+        using var inputs = EncoderInputs.Create([new[] { 101, 2000, 102 }], 0);
+        m.Encode(inputs).Dispose();
         var before = Live;
-        Assert.Throws<ArgumentOutOfRangeException>(() => m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.All, Layers = [7] }));
-        Assert.Throws<ArgumentException>(() => m.Forward(inputs, new CaptureOptions { HeadMask = [[1f]] }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.All, Layers = [7] }));
+        Assert.Throws<ArgumentException>(() => m.Encode(inputs, new CaptureOptions { HeadMask = [[1f]] }));
         Assert.Equal(before, Live);
     }
 }

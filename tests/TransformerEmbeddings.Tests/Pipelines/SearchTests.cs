@@ -47,8 +47,8 @@ public sealed class SearchTests
     [InlineData(SimilarityFunction.Manhattan)]
     public void Similarity_matrices_match_the_definitions(SimilarityFunction function)
     {
-        using var a = Random(7, 24, 1);
-        using var b = Random(11, 24, 2);
+        var a = Random(7, 24, 1);
+        var b = Random(11, 24, 2);
         var m = a.Similarity(b, function);
         Assert.Equal(7, m.GetLength(0));
         Assert.Equal(11, m.GetLength(1));
@@ -58,7 +58,7 @@ public sealed class SearchTests
                 var expected = Score(a.Row(i), b.Row(j), function);
                 Assert.True(Math.Abs(expected - m[i, j]) <= 1e-5 * Math.Max(1, Math.Abs(expected)), $"[{i}, {j}]: {m[i, j]} vs {expected}");
             }
-        using var c = Random(3, 5, 3);
+        var c = Random(3, 5, 3);
         Assert.Throws<ArgumentException>(() => a.Similarity(c));
     }
 
@@ -69,8 +69,8 @@ public sealed class SearchTests
     public void Semantic_search_is_exact_top_k_across_corpus_chunks(SimilarityFunction function)
     {
         // 40,000 rows: more than two corpus chunks, so the running top k is merged across chunks.
-        using var corpus = Random(40_000, 16, 4);
-        using var queries = Random(300, 16, 5);
+        var corpus = Random(40_000, 16, 4);
+        var queries = Random(300, 16, 5);
         var hits = queries.SemanticSearch(corpus, topK: 7, function);
         Assert.Equal(300, hits.Length);
         foreach (var q in new[] { 0, 1, 150, 299 })
@@ -85,7 +85,7 @@ public sealed class SearchTests
                 if (i == 0 || Math.Abs(brute[i].Score - brute[i - 1].Score) > 1e-4) Assert.Equal(brute[i].Id, hits[q][i].CorpusId);
             }
         }
-        using var few = Random(3, 16, 6);
+        var few = Random(3, 16, 6);
         Assert.Equal(3, queries.SemanticSearch(few, topK: 10)[0].Length);
     }
 
@@ -106,7 +106,7 @@ public sealed class SearchTests
             using (var embedder = SentenceEmbedder.Load(folder))
             {
                 Assert.Equal(SimilarityFunction.Dot, embedder.SimilarityFunction);
-                using var v = embedder.Embed(["The quick brown fox.", "A fast auburn fox.", "Stock markets fell."]);
+                var v = embedder.Embed(["The quick brown fox.", "A fast auburn fox.", "Stock markets fell."]);
                 var s = embedder.Similarity(v, v);
                 Assert.Equal(Score(v.Row(0), v.Row(1), SimilarityFunction.Dot), s[0, 1], 5);
                 var top = embedder.SemanticSearch(v, v, topK: 2);

@@ -37,13 +37,13 @@ public static class GoldenTokens
 
     /// <summary>A padded batch carrying the golden tokenization.</summary>
     public static EncoderInputs Inputs(TransformerModel model, string name, string batch) =>
-        EncoderInputs.FromTokenized(Load(name, batch), model.Tokenizer.PadTokenId);
+        EncoderInputs.Create(Load(name, batch), model.Tokenizer.PadTokenId);
 
     /// <summary>A padded batch from the golden ids (no tokenization).</summary>
     public static EncoderInputs IdInputs(TransformerModel model, GoldenTensors golden, string batch)
     {
         var mask = golden[batch + "attention_mask"];
-        return EncoderInputs.FromIds(GoldenTensors.RealRows(golden[batch + "input_ids"], mask), model.Tokenizer.PadTokenId,
+        return EncoderInputs.Create(GoldenTensors.RealRows(golden[batch + "input_ids"], mask), model.Tokenizer.PadTokenId,
             GoldenTensors.RealRows(golden[batch + "token_type_ids"], mask));
     }
 

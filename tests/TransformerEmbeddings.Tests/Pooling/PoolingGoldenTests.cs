@@ -17,14 +17,14 @@ public sealed class PoolingGoldenTests(ITestOutputHelper log)
         var m = ModelCache.Get(model);
         var golden = ModelCache.Golden(model);
         using var inputs = GoldenTokens.IdInputs(m, golden, batch);
-        using var output = m.Forward(inputs); // nothing captured: last4_mean must capture itself
+        using var output = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.HiddenStates }); // last4_mean reads them
 
-        using var cls = output.Cls();
-        using var mean = output.Mean();
-        using var normalized = output.LastLayer().Tokens().Mean().Normalize();
-        using var max = output.LastLayer().Tokens().Max();
+        var cls = output.Tokens().Cls();
+        var mean = output.Tokens().Mean();
+        var normalized = output.Tokens().Mean().Normalize();
+        var max = output.Tokens().Max();
         var n = Math.Min(4, output.LayerCount + 1);
-        using var last4 = output.Layers(^n..).Mean().Tokens().Mean();
+        var last4 = output.HiddenStates(^n..).Mean().Tokens().Mean();
 
         var compared = 0;
         foreach (var (name, actual, tol) in new[]
@@ -34,13 +34,12 @@ public sealed class PoolingGoldenTests(ITestOutputHelper log)
                  })
         {
             Assert.True(golden.Has(batch + name), $"{golden.Path} has no {batch + name}");
-            var d = TensorAssert.MaxAbsDiff(golden[batch + name], actual.Tensor, null);
+            var d = TensorAssert.MaxAbsDiff(golden[batch + name], actual);
             log.WriteLine($"{model} {batch}{name}: {d:E2}");
             Assert.True(d <= tol, $"{model} {batch}{name}: max abs difference {d:E3} exceeds {tol:E0}");
             compared++;
         }
         Assert.Equal(5, compared);
-        Assert.Contains($"hidden_states.{output.LayerCount + 1 - n}", output.CapturedNames);
     }
 
     [Theory]
@@ -51,55 +50,63 @@ public sealed class PoolingGoldenTests(ITestOutputHelper log)
         var m = ModelCache.Get(model);
         var golden = ModelCache.Golden(model);
         using var inputs = GoldenTokens.IdInputs(m, golden, "");
-        using var batch = m.Forward(inputs);
+        using var batch = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.Attentions, Layers = [-1] });
         var rows = GoldenTensors.RealRows(golden["input_ids"], golden["attention_mask"]);
         var modes = Enum.GetValues<TokenPooling>();
-        var pooled = modes.Select(mode => batch.LastLayer().Tokens().Pool(mode)).ToArray();
-        using var batchWeighted = batch.LastLayer().Tokens().AttentionWeighted();
+        var pooled = modes.Select(mode => batch.Tokens().Pool(new PoolingStrategy(mode))).ToArray();
+        var batchWeighted = batch.Tokens().AttentionWeighted();
         for (var i = 0; i < rows.Count; i++)
         {
-            using var alone = EncoderInputs.FromIds([rows[i]], m.Tokenizer.PadTokenId);
-            using var single = m.Forward(alone);
+            using var alone = EncoderInputs.Create([rows[i]], m.Tokenizer.PadTokenId);
+            using var single = m.Encode(alone, new CaptureOptions { Kinds = ActivationKind.Attentions, Layers = [-1] });
             for (var k = 0; k < modes.Length; k++)
             {
-                using var one = single.LastLayer().Tokens().Pool(modes[k]);
+                var one = single.Tokens().Pool(new PoolingStrategy(modes[k]));
                 AssertClose(one.Row(0), pooled[k].Row(i), 1e-5, $"{model} row {i} {modes[k]}");
             }
-            using var weighted = single.LastLayer().Tokens().AttentionWeighted();
+            var weighted = single.Tokens().AttentionWeighted();
             AssertClose(weighted.Row(0), batchWeighted.Row(i), 1e-5, $"{model} row {i} attention-weighted");
         }
-        foreach (var p in pooled) p.Dispose();
     }
 
     [Fact]
-    public void Layer_ranges_capture_what_they_need_or_fail_naming_it()
+    public void Hidden_states_that_were_not_captured_fail_naming_what_to_capture_and_are_never_recomputed_silently()
     {
         var m = ModelCache.Get("bert-tiny-uncased");
         var golden = ModelCache.Golden("bert-tiny-uncased");
         using var inputs = GoldenTokens.IdInputs(m, golden, "");
-        using var output = m.Forward(inputs);
+        using var output = m.Encode(inputs);
         Assert.Empty(output.CapturedNames);
-        using var layer0 = output.Layer(0).Tokens().Mean();
-        Assert.Contains("hidden_states.0", output.CapturedNames);
+        var error = Assert.Throws<NotCapturedException>(() => output.Tokens(0).Mean());
+        Assert.Equal("hidden_states.0", error.Name);
+        Assert.Contains("ActivationKind.HiddenStates", error.Message);
+        Assert.Contains("EnsureCaptured", error.Message);
+        Assert.Throws<NotCapturedException>(() => output.HiddenStates(^2..));
+        Assert.Empty(output.CapturedNames);                       // nothing ran behind our back
+        Assert.Equal(m.HiddenSize, output.Tokens(-1).Mean().Dimension); // the last hidden state is always there
+
+        output.EnsureCaptured(ActivationKind.HiddenStates);        // the one, explicit re-run
+        var layer0 = output.Tokens(0).Mean();
         using (var scope = NewDisposeScope())
         {
             var expected = (output.HiddenState(0) * output.AttentionMask.unsqueeze(-1)).sum(1) / output.AttentionMask.sum(1, keepdim: true);
-            Assert.True(TensorAssert.MaxAbsDiff(expected, layer0.Tensor, null) < 1e-6);
+            Assert.True(TensorAssert.MaxAbsDiff(expected, layer0) < 1e-6);
         }
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => output.Layers(^4..)); // 3 hidden states only
-        Assert.Throws<ArgumentOutOfRangeException>(() => output.Layer(3));
-        Assert.Throws<ArgumentOutOfRangeException>(() => output.Layer(-4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => output.HiddenStates(^4..)); // 3 hidden states only
+        Assert.Throws<ArgumentOutOfRangeException>(() => output.Tokens(3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => output.Tokens(-4));
 
-        // inputs_embeds outputs cannot re-run: a pooling over a layer that was not captured must say what to capture.
-        using var rows = m.EmbeddingRows([101, 7592, 102]);
+        // inputs_embeds outputs cannot re-run: they say what to capture instead.
+        using var rows = m.Vocabulary.Vectors([101, 7592, 102]);
         using var embeds = rows.unsqueeze(0);
-        using var fromEmbeds = m.ForwardEmbeddings(embeds);
-        using var last = fromEmbeds.LastLayer().Tokens().Mean();
-        var error = Assert.Throws<InvalidOperationException>(() => fromEmbeds.Layers(^2..).Mean().Tokens().Mean());
-        Assert.Contains("HiddenStates", error.Message);
-        using var captured = m.ForwardEmbeddings(embeds, capture: new CaptureOptions { Kinds = ActivationKind.HiddenStates });
-        using var ok = captured.Layers(^2..).Mean().Tokens().Mean();
+        using var fromEmbeds = m.EncodeEmbeddings(embeds);
+        var last = fromEmbeds.Tokens().Mean();
+        Assert.Equal(m.HiddenSize, last.Dimension);
+        var cannot = Assert.Throws<NotCapturedException>(() => fromEmbeds.EnsureCaptured(ActivationKind.HiddenStates));
+        Assert.Contains("HiddenStates", cannot.Message);
+        using var captured = m.EncodeEmbeddings(embeds, capture: new CaptureOptions { Kinds = ActivationKind.HiddenStates });
+        var ok = captured.HiddenStates(^2..).Mean().Tokens().Mean();
         Assert.Equal(m.HiddenSize, ok.Dimension);
     }
 
@@ -109,12 +116,12 @@ public sealed class PoolingGoldenTests(ITestOutputHelper log)
         var m = ModelCache.Get("bert-tiny-uncased");
         var golden = ModelCache.Golden("bert-tiny-uncased");
         using var inputs = GoldenTokens.IdInputs(m, golden, "");
-        using var output = m.Forward(inputs, new CaptureOptions { Kinds = ActivationKind.HiddenStates });
-        using var h1 = output.Layer(1).Tokens().Mean();
-        using var h2 = output.Layer(2).Tokens().Mean();
-        using var sum = output.Layers(1..).Sum().Tokens().Mean();
-        using var concat = output.Layers(1..).Concat().Tokens().Mean();
-        using var weighted = output.Layers(1, 2).Weighted([1f, 3f]).Tokens().Mean();
+        using var output = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.HiddenStates });
+        var h1 = output.Tokens(1).Mean();
+        var h2 = output.Tokens(2).Mean();
+        var sum = output.HiddenStates(1..).Sum().Tokens().Mean();
+        var concat = output.HiddenStates(1..).Concat().Tokens().Mean();
+        var weighted = output.HiddenStates(1, 2).Weighted([1f, 3f]).Tokens().Mean();
         Assert.Equal(2 * m.HiddenSize, concat.Dimension);
         for (var i = 0; i < h1.Count; i++)
         {
@@ -124,7 +131,7 @@ public sealed class PoolingGoldenTests(ITestOutputHelper log)
             AssertClose(concat.Row(i), a.Concat(b).ToArray(), 1e-6, "concat");
             AssertClose(weighted.Row(i), a.Zip(b, (x, y) => (x + 3 * y) / 4).ToArray(), 1e-5, "weighted");
         }
-        Assert.Throws<ArgumentException>(() => output.Layers(1..).Weighted([1f]));
+        Assert.Throws<ArgumentException>(() => output.HiddenStates(1..).Weighted([1f]));
     }
 
     [Fact]
@@ -133,14 +140,17 @@ public sealed class PoolingGoldenTests(ITestOutputHelper log)
         var m = ModelCache.Get("all-MiniLM-L6-v2");
         var golden = ModelCache.Golden("all-MiniLM-L6-v2");
         using var inputs = GoldenTokens.IdInputs(m, golden, "");
-        using var output = m.Forward(inputs);
-        using var pooled = output.LastLayer().Tokens().AttentionWeighted(-1);
+        using var output = m.Encode(inputs);
+        var error = Assert.Throws<NotCapturedException>(() => output.Tokens().AttentionWeighted(-1));
+        Assert.Contains("ActivationKind.Attentions", error.Message);
+        output.EnsureCaptured(ActivationKind.Attentions);
+        var pooled = output.Tokens().AttentionWeighted(-1);
         using var scope = NewDisposeScope();
         var mask = golden["attention_mask"].to(ScalarType.Float32);
         var w = golden["attentions.5"].mean([1]).select(1, 0) * mask;
         w = w / w.sum(1, keepdim: true);
         var expected = (golden["last_hidden_state"] * w.unsqueeze(-1)).sum(1);
-        var d = TensorAssert.MaxAbsDiff(expected, pooled.Tensor, null);
+        var d = TensorAssert.MaxAbsDiff(expected, pooled);
         Assert.True(d < 1e-4, $"attention-weighted: {d:E3}");
     }
 
@@ -149,12 +159,12 @@ public sealed class PoolingGoldenTests(ITestOutputHelper log)
     {
         var m = ModelCache.Get("roberta-tiny");
         var tokens = GoldenTokens.Load("roberta-tiny", "pairs.");
-        using var inputs = EncoderInputs.FromTokenized(tokens, m.Tokenizer.PadTokenId);
-        using var output = m.Forward(inputs);
-        using var mean = output.LastLayer().Tokens().WithoutSpecialTokens().Mean();
-        using var cls = output.LastLayer().Tokens().WithoutSpecialTokens().Cls();
-        using var last = output.LastLayer().Tokens().WithoutSpecialTokens().LastToken();
-        var h = output.LastLayer().ToTensor();
+        using var inputs = EncoderInputs.Create(tokens, m.Tokenizer.PadTokenId);
+        using var output = m.Encode(inputs);
+        var mean = output.Tokens().WithoutSpecialTokens().Mean();
+        var cls = output.Tokens().WithoutSpecialTokens().Cls();
+        var last = output.Tokens().WithoutSpecialTokens().LastToken();
+        var h = output.HiddenStates(-1).Mean().ToTensor();   // a copy of the last hidden state, as float32
         var hidden = h.data<float>().ToArray();
         h.Dispose();
         var (s, d) = (output.SequenceLength, m.HiddenSize);
@@ -171,9 +181,10 @@ public sealed class PoolingGoldenTests(ITestOutputHelper log)
         }
 
         // From ids there is no special-tokens mask: say so rather than guess.
-        using var idsOnly = EncoderInputs.FromIds(tokens.Select(t => (IReadOnlyList<int>)t.Ids.ToArray()).ToList(), m.Tokenizer.PadTokenId);
-        using var plain = m.Forward(idsOnly);
-        Assert.Throws<InvalidOperationException>(() => plain.LastLayer().Tokens().WithoutSpecialTokens().Mean());
+        using var idsOnly = EncoderInputs.Create(tokens.Select(t => (IReadOnlyList<int>)t.Ids.ToArray()).ToList(), m.Tokenizer.PadTokenId);
+        using var plain = m.Encode(idsOnly);
+        var missing = Assert.Throws<NotCapturedException>(() => plain.Tokens().WithoutSpecialTokens().Mean());
+        Assert.Equal("tokenization", missing.Name);
     }
 
     internal static void AssertClose(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, double tolerance, string what)

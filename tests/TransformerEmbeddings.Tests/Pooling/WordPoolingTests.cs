@@ -1,3 +1,4 @@
+using TransformerEmbeddings.Inspection;
 using TransformerEmbeddings.Pooling;
 using TransformerEmbeddings.Tests.Infrastructure;
 using Xunit;
@@ -19,11 +20,11 @@ public sealed class WordPoolingTests
         var m = ModelCache.Get(model);
         var golden = ModelCache.Golden(model);
         var tokens = GoldenTokens.Load(model, batch);
-        using var inputs = EncoderInputs.FromTokenized(tokens, m.Tokenizer.PadTokenId);
+        using var inputs = EncoderInputs.Create(tokens, m.Tokenizer.PadTokenId);
         TensorAssert.Equal(golden[batch + "input_ids"], inputs.InputIds, golden[batch + "attention_mask"], "ids from tokens.json");
-        using var output = m.Forward(inputs);
-        var words = output.LastLayer().Words().Mean();
-        var firstLast = output.LastLayer().Words().FirstLast();
+        using var output = m.Encode(inputs);
+        var words = output.Words().Mean();
+        var firstLast = output.Words().FirstLast();
         var h = golden[batch + "last_hidden_state"];
         var (s, d) = ((int)h.shape[1], (int)h.shape[2]);
         var hidden = h.contiguous().data<float>().ToArray();
@@ -62,8 +63,8 @@ public sealed class WordPoolingTests
         var m = ModelCache.Get("all-MiniLM-L6-v2");
         var text = GoldenTokens.Sentences()[1]; // "The bank will not lend money near the river bank."
         using var inputs = GoldenTokens.Inputs(m, "all-MiniLM-L6-v2", "");
-        using var output = m.Forward(inputs);
-        var sentence = output.LastLayer().Words().Mean()[1];
+        using var output = m.Encode(inputs);
+        var sentence = output.Words().Mean()[1];
 
         var banks = sentence.Find(text, "bank");
         Assert.Equal(2, banks.Count);
@@ -80,7 +81,7 @@ public sealed class WordPoolingTests
         Assert.Empty(sentence.Find(text, "zebra"));
         Assert.Throws<ArgumentOutOfRangeException>(() => sentence.ByWordId(999));
 
-        using var asEmbeddings = sentence.ToEmbeddings();
+        var asEmbeddings = sentence.ToEmbeddings();
         Assert.Equal(sentence.Count, asEmbeddings.Count);
         Assert.Equal(banks[1].Vector, asEmbeddings.RowArray(banks[1].Index));
     }
@@ -90,9 +91,9 @@ public sealed class WordPoolingTests
     {
         var m = ModelCache.Get("bert-tiny-uncased");
         using var inputs = GoldenTokens.Inputs(m, "bert-tiny-uncased", "");
-        using var output = m.Forward(inputs);
-        var first = output.Layer(1).Words().First();
-        var last = output.Layer(1).Words().Last();
+        using var output = m.Encode(inputs, new CaptureOptions { Kinds = ActivationKind.HiddenStates, Layers = [0] });
+        var first = output.Words(1).First();
+        var last = output.Words(1).Last();
         using var h = output.HiddenState(1).contiguous();
         var hidden = h.data<float>().ToArray();
         var (s, d) = (output.SequenceLength, m.HiddenSize);
@@ -105,7 +106,7 @@ public sealed class WordPoolingTests
             }
 
         using var idsOnly = GoldenTokens.IdInputs(m, ModelCache.Golden("bert-tiny-uncased"), "");
-        using var plain = m.Forward(idsOnly);
-        Assert.Throws<InvalidOperationException>(() => plain.LastLayer().Words().Mean());
+        using var plain = m.Encode(idsOnly);
+        Assert.Throws<NotCapturedException>(() => plain.Words().Mean());
     }
 }

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.AI;
-using TransformerEmbeddings.SentenceTransformers;
 using TransformerEmbeddings.Tests.Infrastructure;
 using Xunit;
 
@@ -11,12 +10,11 @@ public sealed class EmbeddingGeneratorTests
     public async Task The_generator_returns_the_embedders_vectors_and_truncates_on_request()
     {
         using var embedder = SentenceEmbedder.Create(ModelCache.Get("all-MiniLM-L6-v2"));
-        using var generator = new SentenceEmbeddingGenerator(embedder, ownsEmbedder: false);
-        IEmbeddingGenerator<string, Embedding<float>> abstraction = generator;
+        using var abstraction = embedder.AsEmbeddingGenerator();
         string[] texts = ["The quick brown fox.", "A fast auburn fox."];
 
         var result = await abstraction.GenerateAsync(texts);
-        using var direct = embedder.Embed(texts);
+        var direct = embedder.Embed(texts);
         Assert.Equal(2, result.Count);
         Assert.Equal(direct.RowArray(1), result[1].Vector.ToArray());
 
@@ -29,5 +27,9 @@ public sealed class EmbeddingGeneratorTests
         Assert.Equal(384, meta!.DefaultModelDimensions);
         Assert.Same(embedder, abstraction.GetService<SentenceEmbedder>());
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => abstraction.GenerateAsync(texts, new EmbeddingGenerationOptions { Dimensions = 999 }));
+
+        // A view: disposing it leaves the embedder working.
+        abstraction.Dispose();
+        Assert.Equal(384, embedder.Embed("still here").Length);
     }
 }

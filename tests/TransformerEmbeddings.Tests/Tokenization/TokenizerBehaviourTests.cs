@@ -142,9 +142,9 @@ public sealed class TokenizerBehaviourTests
 
         // all-MiniLM-L6-v2's tokenizer.json truncation block (128) is ignored unless asked for.
         Assert.Equal(512, Tokenizers.Get("all-MiniLM-L6-v2").MaxLength);
-        var applied = TransformerTokenizer.FromFolder(SharedData.Model("all-MiniLM-L6-v2"), new TokenizerOptions { ApplyTokenizerJsonTruncation = true });
+        var applied = TransformerTokenizer.Load(SharedData.Model("all-MiniLM-L6-v2"), new TokenizerOptions { ApplyTokenizerJsonTruncation = true });
         Assert.Equal(128, applied.MaxLength);
-        var explicitLimit = TransformerTokenizer.FromFolder(SharedData.Model("all-MiniLM-L6-v2"), new TokenizerOptions { MaxLength = 64 });
+        var explicitLimit = TransformerTokenizer.Load(SharedData.Model("all-MiniLM-L6-v2"), new TokenizerOptions { MaxLength = 64 });
         Assert.Equal(64, explicitLimit.MaxLength);
         Assert.Equal(64, explicitLimit.Encode(string.Join(' ', Enumerable.Repeat("word", 200))).Count);
     }
@@ -211,7 +211,7 @@ public sealed class TokenizerBehaviourTests
         {
             foreach (var f in new[] { "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "config.json" })
                 File.Copy(Path.Combine(SharedData.Model("roberta-tiny"), f), Path.Combine(dir.FullName, f));
-            var slow = TransformerTokenizer.FromFolder(dir.FullName);
+            var slow = TransformerTokenizer.Load(dir.FullName);
             var cases = TokenizerParityTests.RunCorpus("roberta-base", slow);
             var (agree, total, report) = ParityReport.Compare("roberta-base via vocab.json+merges.txt", cases);
             Assert.True(agree.Values.All(v => v == total), report);
@@ -229,7 +229,7 @@ public sealed class TokenizerBehaviourTests
         {
             foreach (var f in new[] { "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "config.json" })
                 File.Copy(Path.Combine(SharedData.Model("bert-tiny-uncased"), f), Path.Combine(dir.FullName, f));
-            var slow = TransformerTokenizer.FromFolder(dir.FullName);
+            var slow = TransformerTokenizer.Load(dir.FullName);
             var cases = TokenizerParityTests.RunCorpus("bert-base-uncased", slow);
             var (agree, total, report) = ParityReport.Compare("bert-base-uncased via vocab.txt", cases);
             Assert.True(agree.Values.All(v => v == total), report);
@@ -246,28 +246,28 @@ public sealed class TokenizerBehaviourTests
         var dir = Directory.CreateTempSubdirectory("te-tok-");
         try
         {
-            var empty = Assert.Throws<TokenizerException>(() => TransformerTokenizer.FromFolder(dir.FullName));
+            var empty = Assert.Throws<TokenizerException>(() => TransformerTokenizer.Load(dir.FullName));
             Assert.Contains("tokenizer.json", empty.Message);
 
             var json = File.ReadAllText(Path.Combine(SharedData.Model("bert-tiny-uncased"), "tokenizer.json"));
             var patched = json.Replace("\"type\": \"BertNormalizer\"", "\"type\": \"Nmt\"").Replace("\"type\":\"BertNormalizer\"", "\"type\":\"Nmt\"");
             Assert.NotEqual(json, patched);
             File.WriteAllText(Path.Combine(dir.FullName, "tokenizer.json"), patched);
-            var e = Assert.Throws<TokenizerException>(() => TransformerTokenizer.FromFolder(dir.FullName));
+            var e = Assert.Throws<TokenizerException>(() => TransformerTokenizer.Load(dir.FullName));
             Assert.Contains("Nmt", e.Message);
             Assert.Contains("normalizer", e.Message);
             Assert.Contains("tokenizer.json", e.Message);
             Assert.IsAssignableFrom<TransformerEmbeddingsException>(e);
 
             File.WriteAllText(Path.Combine(dir.FullName, "tokenizer.json"), "{ not json");
-            Assert.Throws<TokenizerException>(() => TransformerTokenizer.FromFolder(dir.FullName));
+            Assert.Throws<TokenizerException>(() => TransformerTokenizer.Load(dir.FullName));
         }
         finally
         {
             dir.Delete(true);
         }
 
-        Assert.Throws<TokenizerException>(() => TransformerTokenizer.FromFolder("/no/such/folder"));
+        Assert.Throws<TokenizerException>(() => TransformerTokenizer.Load("/no/such/folder"));
     }
 
     [Fact]

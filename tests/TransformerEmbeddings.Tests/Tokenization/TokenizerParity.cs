@@ -99,7 +99,7 @@ internal static class ParityReport
 internal static class Tokenizers
 {
     private static readonly Dictionary<string, Lazy<TransformerTokenizer>> Cache = SharedData.ModelNames
-        .ToDictionary(n => n, n => new Lazy<TransformerTokenizer>(() => TransformerTokenizer.FromFolder(SharedData.Model(n))));
+        .ToDictionary(n => n, n => new Lazy<TransformerTokenizer>(() => TransformerTokenizer.Load(SharedData.Model(n))));
 
     public static TransformerTokenizer Get(string model) => Cache[model].Value;
 }

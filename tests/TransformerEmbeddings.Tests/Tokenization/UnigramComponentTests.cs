@@ -321,7 +321,7 @@ public sealed class UnigramComponentTests : IDisposable
     public void Unsupported_or_bad_components_raise_TokenizerException_naming_them(string field, string value, string named)
     {
         WriteTokenizerJson(json => json[field] = JsonNode.Parse(value));
-        var e = Assert.Throws<TokenizerException>(() => TransformerTokenizer.FromFolder(temp));
+        var e = Assert.Throws<TokenizerException>(() => TransformerTokenizer.Load(temp));
         Assert.Contains(named, e.Message);
         Assert.Contains("tokenizer.json", e.Message);
     }
@@ -330,7 +330,7 @@ public sealed class UnigramComponentTests : IDisposable
     public void A_sentencepiece_model_without_tokenizer_json_is_explained()
     {
         File.Copy(Path.Combine(UnigramFixtures.Folder("xlmr-unigram"), "sentencepiece.bpe.model"), Path.Combine(temp, "sentencepiece.bpe.model"));
-        var e = Assert.Throws<TokenizerException>(() => TransformerTokenizer.FromFolder(temp));
+        var e = Assert.Throws<TokenizerException>(() => TransformerTokenizer.Load(temp));
         Assert.Contains("sentencepiece.bpe.model", e.Message);
         Assert.Contains("save_pretrained", e.Message);
     }

@@ -13,7 +13,7 @@ internal static class UnigramFixtures
     public static readonly string[] Folders = ["xlmr-unigram", "unigram-bytefallback"];
 
     private static readonly Dictionary<string, Lazy<TransformerTokenizer>> Cache = Folders
-        .ToDictionary(f => f, f => new Lazy<TransformerTokenizer>(() => TransformerTokenizer.FromFolder(Folder(f))));
+        .ToDictionary(f => f, f => new Lazy<TransformerTokenizer>(() => TransformerTokenizer.Load(Folder(f))));
 
     public static string Folder(string name) => TestFixtures.Path("Unigram", name);
 
@@ -26,7 +26,7 @@ internal static class UnigramFixtures
         File.WriteAllText(Path.Combine(temp, "tokenizer.json"), tokenizerJson.ToJsonString());
         foreach (var f in new[] { "tokenizer_config.json", "special_tokens_map.json" })
             File.Copy(Path.Combine(Folder("xlmr-unigram"), f), Path.Combine(temp, f), overwrite: true);
-        return TransformerTokenizer.FromFolder(temp);
+        return TransformerTokenizer.Load(temp);
     }
 }
 

@@ -27,10 +27,13 @@ internal static unsafe class ActivationPanels
                 if (mr % 8 == 0)
                     for (; k + 8 <= kc; k += 8)
                         for (int g = 0; g < mr; g += 8) Transpose8x8(src + (long)g * ldx + k, ldx, 8, mr, dst + (long)k * mr + g);
+                // 6 and 12 rows: a column's spare lanes spill into the next column's first rows, which are written after
+                // it; the tile's last column is left to the scalar loop, so nothing spills past the tile (tiles may be
+                // packed by different threads in any order).
                 else if (mr == 6)
-                    for (; k + 8 <= kc; k += 8) Transpose8x8(src + k, ldx, mr, mr, dst + (long)k * mr);
+                    for (; k + 8 < kc; k += 8) Transpose8x8(src + k, ldx, mr, mr, dst + (long)k * mr);
                 else if (mr == 12)
-                    for (; k + 8 <= kc; k += 8)
+                    for (; k + 8 < kc; k += 8)
                     {
                         // Rows 8–11 first: their spare lanes spill into the next column's rows 0–3, which rows 0–7 then overwrite.
                         Transpose8x8(src + 8L * ldx + k, ldx, 4, mr, dst + (long)k * mr + 8);
@@ -47,8 +50,7 @@ internal static unsafe class ActivationPanels
         }
     }
 
-    /// <summary>The floats <see cref="Pack"/> may write for <paramref name="rows"/> × <paramref name="kc"/> (with the
-    /// slack a 6-row transpose's last 8-wide store spills).</summary>
+    /// <summary>The floats <see cref="Pack"/> writes for <paramref name="rows"/> × <paramref name="kc"/> (plus 8 of slack).</summary>
     public static long Size(int rows, int kc, int mr) => (long)(rows + mr - 1) / mr * mr * kc + 8;
 
     /// <summary>Eight k-columns of <paramref name="rows"/> (4, 6 or 8) rows, each column written as 8 floats at a stride of

@@ -25,7 +25,7 @@ internal readonly struct GemmSplit
         Rows = rows;
         ItemRows = Math.Max(1, RowsPerItem / tileRows) * tileRows;
         Panels = panels;
-        int rowChunks = (rows + ItemRows - 1) / ItemRows;
+        int rowChunks = RowChunks = (rows + ItemRows - 1) / ItemRows;
         Threads = (long)rows * k * n < SingleThreadBelowMacs ? 1 : Math.Clamp(threads, 1, TileWorkers.MaxThreads);
         // Enough items for every thread to get several (balance), but panel groups as wide as that allows (reuse).
         int perItem = MaxPanelsPerItem;
@@ -40,6 +40,9 @@ internal readonly struct GemmSplit
 
     /// <summary>Rows per item (a multiple of MR).</summary>
     public int ItemRows { get; }
+
+    /// <summary>Blocks of <see cref="ItemRows"/> rows.</summary>
+    public int RowChunks { get; }
 
     /// <summary>Weight panels in all.</summary>
     public int Panels { get; }

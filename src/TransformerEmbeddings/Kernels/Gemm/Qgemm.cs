@@ -46,13 +46,52 @@ internal static unsafe class Qgemm
         public int Panels;
         /// <summary>Apply the exact GELU to the finished outputs.</summary>
         public bool Gelu;
+        /// <summary>X already packed for every item (<see cref="Multiply"/> packs it once when several items share rows), or null.</summary>
+        public float* PackedX;
     }
 
     /// <summary>Runs the whole product on up to <paramref name="threads"/> threads.</summary>
     public static void Multiply(in QgemmKernel kernel, in Problem p, int threads)
     {
         var job = new Job { Kernel = kernel, Problem = p, Split = new GemmSplit(p.Rows, kernel.Rows, 2 * p.Pairs, p.N, p.Panels, threads) };
-        TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
+        if (job.Split.PanelChunks == 1)
+        {
+            TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
+            return;
+        }
+        // Several items share each block of rows: pack X once for all of them instead of once per item.
+        var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(checked((int)PackedSize(kernel.Rows, p.Rows, p.Pairs)));
+        try
+        {
+            fixed (float* packed = buffer)
+            {
+                job.Problem.PackedX = packed;
+                TileWorkers.For(job.Split.RowChunks * KBlocks(p.Pairs), job.Split.Threads, &job, &PackItem);
+                TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
+    private static int KBlocks(int pairs) => (pairs + KBlockPairs - 1) / KBlockPairs;
+
+    private static long PackedSize(int mr, int rows, int pairs) => (long)(rows + mr - 1) / mr * mr * pairs + 8;
+
+    /// <summary>Where tile <paramref name="tile"/>'s panel of the k-block starting at pair <paramref name="q0"/> (pc wide) lies in a whole packed X.</summary>
+    private static float* PackedTile(float* packed, int mr, int rows, int q0, int pc, int tile) =>
+        packed + (long)(rows + mr - 1) / mr * mr * q0 + (long)tile * mr * pc;
+
+    private static void PackItem(void* context, int item)
+    {
+        ref var job = ref Unsafe.AsRef<Job>(context);
+        ref var p = ref job.Problem;
+        int mr = job.Kernel.Rows;
+        int chunk = item % job.Split.RowChunks, q0 = item / job.Split.RowChunks * KBlockPairs, pc = Math.Min(KBlockPairs, p.Pairs - q0);
+        var (r0, r1, _, _) = job.Split.Item(chunk * job.Split.PanelChunks);
+        ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, r1 - r0, q0, pc, mr, PackedTile(p.PackedX, mr, p.Rows, q0, pc, r0 / mr));
     }
 
     /// <summary>Computes rows [<paramref name="r0"/>, <paramref name="r1"/>) × panels [<paramref name="p0"/>, <paramref name="p1"/>) on this thread.</summary>
@@ -61,13 +100,14 @@ internal static unsafe class Qgemm
     {
         int mr = kernel.Rows, nr = kernel.Columns, rows = r1 - r0;
         if (rows <= 0) return;
-        int* panels = (int*)Scratch.Panels(ActivationPanels.Size(rows, Math.Min(KBlockPairs, p.Pairs), mr));
+        int* panels = p.PackedX is null ? (int*)Scratch.Panels(ActivationPanels.Size(rows, Math.Min(KBlockPairs, p.Pairs), mr)) : null;
         float* edge = stackalloc float[mr * nr];
         for (int q0 = 0; q0 < p.Pairs; q0 += KBlockPairs)
         {
             int pc = Math.Min(KBlockPairs, p.Pairs - q0);
             bool first = q0 == 0, last = q0 + pc >= p.Pairs;
-            ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, rows, q0, pc, mr, (float*)panels);
+            if (p.PackedX is null) ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, rows, q0, pc, mr, (float*)panels);
+            else panels = (int*)PackedTile(p.PackedX, mr, p.Rows, q0, pc, r0 / mr);
             for (int panel = p0; panel < p1; panel++)
             {
                 short* w = p.W + ((long)panel * p.Pairs + q0) * 2 * nr;

@@ -42,13 +42,54 @@ internal static unsafe class Sgemm
         public int Panels;
         /// <summary>Apply the exact GELU to the finished outputs.</summary>
         public bool Gelu;
+        /// <summary>X already packed for every item (<see cref="Multiply"/> packs it once when several items share rows), or null.</summary>
+        public float* PackedX;
     }
 
     /// <summary>Runs the whole product on up to <paramref name="threads"/> threads.</summary>
     public static void Multiply(in SgemmKernel kernel, in Problem p, int threads)
     {
         var job = new Job { Kernel = kernel, Problem = p, Split = new GemmSplit(p.Rows, kernel.Rows, p.K, p.N, p.Panels, threads) };
-        TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
+        if (job.Split.PanelChunks == 1)
+        {
+            TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
+            return;
+        }
+        // Several items share each block of rows: pack X once for all of them instead of once per item.
+        var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(checked((int)PackedSize(kernel.Rows, p.Rows, p.K)));
+        try
+        {
+            fixed (float* packed = buffer)
+            {
+                job.Problem.PackedX = packed;
+                TileWorkers.For(job.Split.RowChunks * KBlocks(p.Rows, p.K), job.Split.Threads, &job, &PackItem);
+                TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
+    private static int KBlockFor(int rows, int k) => rows <= WholeKUpToRows ? k : KBlock;
+
+    private static int KBlocks(int rows, int k) => (k + KBlockFor(rows, k) - 1) / KBlockFor(rows, k);
+
+    private static long PackedSize(int mr, int rows, int k) => (long)(rows + mr - 1) / mr * mr * k + 8;
+
+    /// <summary>Where tile <paramref name="tile"/>'s panel of the k-block starting at <paramref name="k0"/> (kc wide) lies in a whole packed X.</summary>
+    private static float* PackedTile(float* packed, int mr, int rows, int k0, int kc, int tile) =>
+        packed + (long)(rows + mr - 1) / mr * mr * k0 + (long)tile * mr * kc;
+
+    private static void PackItem(void* context, int item)
+    {
+        ref var job = ref Unsafe.AsRef<Job>(context);
+        ref var p = ref job.Problem;
+        int mr = job.Kernel.Rows, kBlock = KBlockFor(p.Rows, p.K);
+        int chunk = item % job.Split.RowChunks, k0 = item / job.Split.RowChunks * kBlock, kc = Math.Min(kBlock, p.K - k0);
+        var (r0, r1, _, _) = job.Split.Item(chunk * job.Split.PanelChunks);
+        ActivationPanels.Pack(p.X + (long)r0 * p.LdX, p.LdX, r1 - r0, k0, kc, mr, PackedTile(p.PackedX, mr, p.Rows, k0, kc, r0 / mr));
     }
 
     /// <summary>Computes rows [<paramref name="r0"/>, <paramref name="r1"/>) × panels [<paramref name="p0"/>, <paramref name="p1"/>) on this thread.</summary>
@@ -57,14 +98,15 @@ internal static unsafe class Sgemm
     {
         int mr = kernel.Rows, nr = kernel.Columns, rows = r1 - r0;
         if (rows <= 0) return;
-        int kBlock = p.Rows <= WholeKUpToRows ? p.K : KBlock;
-        float* panels = Scratch.Panels(ActivationPanels.Size(rows, Math.Min(kBlock, p.K), mr));
+        int kBlock = KBlockFor(p.Rows, p.K);
+        float* panels = p.PackedX is null ? Scratch.Panels(ActivationPanels.Size(rows, Math.Min(kBlock, p.K), mr)) : null;
         float* edge = stackalloc float[mr * nr];
         for (int k0 = 0; k0 < p.K; k0 += kBlock)
         {
             int kc = Math.Min(kBlock, p.K - k0);
             bool first = k0 == 0, last = k0 + kc >= p.K;
-            ActivationPanels.Pack(p.X + (long)r0 * p.LdX, p.LdX, rows, k0, kc, mr, panels);
+            if (p.PackedX is null) ActivationPanels.Pack(p.X + (long)r0 * p.LdX, p.LdX, rows, k0, kc, mr, panels);
+            else panels = PackedTile(p.PackedX, mr, p.Rows, k0, kc, r0 / mr);
             for (int panel = p0; panel < p1; panel++)
             {
                 float* w = p.W + ((long)panel * p.K + k0) * nr;

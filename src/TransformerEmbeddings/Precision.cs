@@ -1,4 +1,4 @@
-namespace TransformerEmbeddings.Runtime;
+namespace TransformerEmbeddings;
 
 /// <summary>The numeric type weights and activations use.</summary>
 public enum Precision

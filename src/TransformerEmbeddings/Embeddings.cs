@@ -1,25 +1,27 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
+using TransformerEmbeddings.Pooling;
+using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.Search;
 using static TorchSharp.torch;
 
-namespace TransformerEmbeddings.Pooling;
+namespace TransformerEmbeddings;
 
 /// <summary>
-/// A batch of vectors, (B, D) float32, one per input row, held as managed memory: the one type for vectors in this
-/// library (pooling results, <c>SentenceEmbedder.Embed</c>, search corpora). Every operation returns a new object.
-/// <see cref="Tensor"/> is a CPU tensor this object owns (made on first use, released by <see cref="Dispose"/>);
-/// <see cref="ToTensor"/> gives a copy the caller owns.
+/// A batch of vectors, (B, D) float32, one per input row, in managed memory: the one type for vectors in this library
+/// (pooling results, <c>SentenceEmbedder.Embed</c>, search corpora). Nothing to dispose; every operation returns a new
+/// object; <see cref="ToTensor"/> gives a tensor copy the caller owns.
 /// <code>
-/// using var corpus = embedder.Embed(documents);
-/// using var queries = embedder.Embed(["Where is the fox?"]);
+/// var corpus = embedder.Embed(documents);
+/// var queries = embedder.Embed(["Where is the fox?"]);
 /// float[,] scores = queries.Similarity(corpus);               // cosine by default
 /// SearchHit[][] top = queries.SemanticSearch(corpus, topK: 5); // corpus ids and scores, best first
 /// </code>
 /// </summary>
-public sealed class Embeddings : IDisposable
+public sealed class Embeddings
 {
     private readonly float[] data;
-    private Tensor? tensor;
+    private float[]? norms;
 
     /// <summary>Wraps row-major values.</summary>
     /// <param name="data">B × D values, row-major; not copied.</param>
@@ -78,51 +80,43 @@ public sealed class Embeddings : IDisposable
         return rows;
     }
 
-    /// <summary>The vectors as a (B, D) float32 CPU tensor owned by this object: do not dispose it.</summary>
-    public Tensor Tensor
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            // Made once, outside any dispose scope of the caller: this object owns it.
-            return tensor ??= ToTensor().DetachFromDisposeScope();
-        }
-    }
-
-    private bool disposed;
-
     /// <summary>A new (B, D) float32 CPU tensor with the vectors; the caller owns it.</summary>
     /// <returns>The tensor.</returns>
     public Tensor ToTensor()
     {
         // One straight copy into the tensor's storage (a CPU float32 tensor's bytes are a view).
+        NativeRuntime.EnsureLoaded();
         var t = torch.empty([Count, Dimension], ScalarType.Float32);
-        if (data.Length > 0) System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()).CopyTo(t.bytes);
+        if (data.Length > 0) MemoryMarshal.AsBytes(data.AsSpan()).CopyTo(t.bytes);
         return t;
     }
 
-    /// <summary>1 / max(‖row‖, 1e-12) per row, (B), made once and owned by this object (cosine search divides by it).</summary>
-    internal Tensor InverseNorms
+    /// <summary>max(‖row‖, 1e-12) per row, computed once (cosine search divides by them).</summary>
+    internal float[] Norms
     {
         get
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            if (inverseNorms is not null) return inverseNorms;
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            inverseNorms = Tensor.norm(1, keepdim: false, p: 2).clamp_min(1e-12).reciprocal().DetachFromDisposeScope();
-            return inverseNorms;
+            if (norms is not null) return norms;
+            var result = new float[Count];
+            for (var i = 0; i < Count; i++) result[i] = (float)L2Normalization.Norm(Row(i));
+            return norms = result;
         }
     }
 
-    private Tensor? inverseNorms;
+    /// <summary>The values as a (B, D) CPU tensor that shares this object's memory (no copy); the tensor must not outlive
+    /// the call that made it (dispose it, or make it inside a dispose scope) and must not be written to.</summary>
+    internal Tensor View()
+    {
+        NativeRuntime.EnsureLoaded(); // vectors need no model: this may be the process's first tensor
+        return data.Length == 0 ? torch.empty([Count, Dimension], ScalarType.Float32) : torch.frombuffer(data, ScalarType.Float32).view(Count, Dimension);
+    }
 
     /// <summary>L2-normalises every vector: v / max(‖v‖, 1e-12) (<c>torch.nn.functional.normalize</c>).</summary>
     /// <returns>New embeddings.</returns>
     public Embeddings Normalize()
     {
         var result = new float[data.Length];
-        for (var i = 0; i < Count; i++) NormalizeInto(data.AsSpan(i * Dimension, Dimension), result.AsSpan(i * Dimension, Dimension));
+        for (var i = 0; i < Count; i++) L2Normalization.Normalize(data.AsSpan(i * Dimension, Dimension), result.AsSpan(i * Dimension, Dimension));
         return new Embeddings(result, Count, Dimension);
     }
 
@@ -139,7 +133,7 @@ public sealed class Embeddings : IDisposable
         {
             var src = data.AsSpan(i * Dimension, dimension);
             var dst = result.AsSpan(i * dimension, dimension);
-            if (renormalize) NormalizeInto(src, dst);
+            if (renormalize) L2Normalization.Normalize(src, dst);
             else src.CopyTo(dst);
         }
         return new Embeddings(result, Count, dimension);
@@ -216,25 +210,5 @@ public sealed class Embeddings : IDisposable
         if (t.dim() != 2) throw new ArgumentException($"Expected a (B, D) tensor; found ({string.Join(", ", t.shape)}).", nameof(t));
         var values = t.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
         return new Embeddings(values, (int)t.shape[0], (int)t.shape[1]);
-    }
-
-    /// <summary>dst = src / max(‖src‖, 1e-12); src and dst may be the same span.</summary>
-    internal static void NormalizeInto(ReadOnlySpan<float> src, Span<float> dst)
-    {
-        double sum = 0;
-        foreach (var v in src) sum += (double)v * v;
-        var norm = Math.Max(Math.Sqrt(sum), 1e-12);
-        for (var i = 0; i < src.Length; i++) dst[i] = (float)(src[i] / norm);
-    }
-
-    /// <summary>Releases <see cref="Tensor"/> if it was made.</summary>
-    public void Dispose()
-    {
-        if (disposed) return;
-        disposed = true;
-        tensor?.Dispose();
-        tensor = null;
-        inverseNorms?.Dispose();
-        inverseNorms = null;
     }
 }

@@ -4,21 +4,24 @@ using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Hub;
 using TransformerEmbeddings.Pipelines;
 using TransformerEmbeddings.Pooling;
+using Microsoft.Extensions.AI;
+using TransformerEmbeddings.Inspection;
 using TransformerEmbeddings.Search;
+using TransformerEmbeddings.SentenceTransformers;
 using static TorchSharp.torch;
 
-namespace TransformerEmbeddings.SentenceTransformers;
+namespace TransformerEmbeddings;
 
 /// <summary>
-/// Texts in, one float32 vector per text out. Loaded from a sentence-transformers folder (<c>modules.json</c>:
-/// Transformer, Pooling, then any Dense and Normalize modules; <c>sentence_bert_config.json</c>;
-/// <c>config_sentence_transformers.json</c> prompts, <c>truncate_dim</c>, <c>similarity_fn_name</c>),
-/// <see cref="Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{EmbeddingProgress}?, CancellationToken)"/> equals
-/// <c>SentenceTransformer(folder).encode(texts)</c>. Any other model folder gets mean pooling and L2 normalisation
-/// (<c>SentenceTransformer(folder)</c> would not normalise), or the pooling chain you give it.
+/// Texts in, one float32 vector per text out: <see cref="Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{EmbeddingProgress}?, CancellationToken)"/>
+/// equals <c>SentenceTransformer(folder).encode(texts)</c>. A sentence-transformers folder (<c>modules.json</c>: Transformer,
+/// Pooling, then any Dense and Normalize modules; <c>sentence_bert_config.json</c>; <c>config_sentence_transformers.json</c>
+/// prompts, <c>truncate_dim</c>, <c>similarity_fn_name</c>) is rebuilt exactly; any other folder gets what
+/// <c>SentenceTransformer(folder)</c> gives it, mean pooling without normalisation; or give it your own pipeline
+/// (<see cref="SentenceEmbedderOptions"/>).
 /// <code>
-/// using var embedder = SentenceEmbedder.Load("all-MiniLM-L6-v2");
-/// using var vectors = embedder.Embed(["The quick brown fox.", "A fast auburn fox."]);
+/// using var embedder = SentenceEmbedder.Load("sentence-transformers/all-MiniLM-L6-v2");
+/// var vectors = embedder.Embed(["The quick brown fox.", "A fast auburn fox."]);
 /// float[,] scores = embedder.Similarity(vectors, vectors);
 /// foreach (var item in embedder.EmbedStream(File.ReadLines("corpus.txt"))) Save(item.Index, item.Values);
 /// </code>
@@ -28,75 +31,78 @@ namespace TransformerEmbeddings.SentenceTransformers;
 public sealed class SentenceEmbedder : IDisposable
 {
     private readonly bool ownsModel;
-    private readonly Func<EncoderOutput, Embeddings>? custom;
-    private readonly IReadOnlyList<DenseModule?> afterPooling;
-    private readonly bool doLowerCase;
-    private readonly bool includePrompt;
-    private readonly bool firstTokenCls;
+    private readonly Pipeline pipeline;
     private int dimension;
     private int? specialTokens;
     private bool disposed;
 
-    private SentenceEmbedder(TransformerModel model, bool ownsModel, PoolingStrategy? pooling, Func<EncoderOutput, Embeddings>? custom,
-        IReadOnlyList<DenseModule?> afterPooling, int maxSequenceLength, bool doLowerCase, bool includePrompt,
-        IReadOnlyDictionary<string, string> prompts, string? defaultPromptName, int? truncateDimension, bool isSentenceTransformers)
+    /// <summary>Everything after the encoder, from a sentence-transformers folder or from <see cref="SentenceEmbedderOptions"/>.</summary>
+    private sealed record Pipeline
+    {
+        public PoolingStrategy? Pooling { get; init; }
+        public Func<EncoderOutput, Embeddings>? PoolingFunction { get; init; }
+        public CaptureOptions? Capture { get; init; }
+
+        /// <summary>The modules after pooling, in order: a Dense module, or null for Normalize.</summary>
+        public IReadOnlyList<DenseModule?> AfterPooling { get; init; } = [];
+        public required int MaxSequenceLength { get; init; }
+        public bool DoLowerCase { get; init; }
+        public bool IncludePrompt { get; init; } = true;
+        public IReadOnlyDictionary<string, string> Prompts { get; init; } = new Dictionary<string, string>();
+        public string? DefaultPromptName { get; init; }
+        public int? TruncateDimension { get; init; }
+        public bool IsSentenceTransformersFolder { get; init; }
+        public SimilarityFunction Similarity { get; init; } = SimilarityFunction.Cosine;
+    }
+
+    private SentenceEmbedder(TransformerModel model, bool ownsModel, Pipeline pipeline)
     {
         Model = model;
         this.ownsModel = ownsModel;
-        Pooling = pooling;
-        this.custom = custom;
-        this.afterPooling = afterPooling;
-        MaxSequenceLength = maxSequenceLength;
-        this.doLowerCase = doLowerCase;
-        this.includePrompt = includePrompt;
-        Prompts = prompts;
-        DefaultPromptName = defaultPromptName;
-        TruncateDimension = truncateDimension;
-        IsSentenceTransformersFolder = isSentenceTransformers;
-        firstTokenCls = isSentenceTransformers;
-        if (pooling is not null)
+        this.pipeline = pipeline;
+        if (pipeline.Pooling is { } pooling)
         {
             var d = pooling.Modes.Count * model.HiddenSize;
-            foreach (var dense in afterPooling)
+            foreach (var dense in pipeline.AfterPooling)
             {
                 if (dense is null) continue;
                 if (dense.InFeatures != d)
                     throw new ModelConfigurationException(model.Folder, "in_features", $"A Dense module expects {dense.InFeatures} inputs; the previous module gives {d}.");
                 d = dense.OutFeatures;
             }
-            if (truncateDimension > d)
-                throw new ModelConfigurationException(model.Folder, "truncate_dim", $"truncate_dim {truncateDimension} exceeds the embedding dimension {d}.");
-            dimension = truncateDimension ?? d;
+            if (pipeline.TruncateDimension > d)
+                throw new ModelConfigurationException(model.Folder, "truncate_dim", $"truncate_dim {pipeline.TruncateDimension} exceeds the embedding dimension {d}.");
+            dimension = pipeline.TruncateDimension ?? d;
         }
     }
 
     /// <summary>The encoder.</summary>
     public TransformerModel Model { get; }
 
-    /// <summary>The token pooling; null when a custom pooling function is used.</summary>
-    public PoolingStrategy? Pooling { get; }
+    /// <summary>The token pooling; null when a <see cref="SentenceEmbedderOptions.PoolingFunction"/> is used.</summary>
+    public PoolingStrategy? Pooling => pipeline.Pooling;
 
     /// <summary>The length of each vector.</summary>
     public int Dimension => dimension > 0 ? dimension : dimension = Probe();
 
     /// <summary>The token limit texts are truncated to (sentence-transformers' <c>max_seq_length</c>).</summary>
-    public int MaxSequenceLength { get; }
+    public int MaxSequenceLength => pipeline.MaxSequenceLength;
 
     /// <summary>Named prompts (<c>config_sentence_transformers.json</c>), prepended to the text.</summary>
-    public IReadOnlyDictionary<string, string> Prompts { get; }
+    public IReadOnlyDictionary<string, string> Prompts => pipeline.Prompts;
 
     /// <summary>The prompt used when none is named, if any.</summary>
-    public string? DefaultPromptName { get; }
+    public string? DefaultPromptName => pipeline.DefaultPromptName;
 
     /// <summary>Matryoshka truncation applied last (<c>truncate_dim</c>), without renormalisation, as sentence-transformers does.</summary>
-    public int? TruncateDimension { get; }
+    public int? TruncateDimension => pipeline.TruncateDimension;
 
     /// <summary>Whether the folder was a sentence-transformers folder (has <c>modules.json</c>).</summary>
-    public bool IsSentenceTransformersFolder { get; }
+    public bool IsSentenceTransformersFolder => pipeline.IsSentenceTransformersFolder;
 
     /// <summary>How <see cref="Similarity"/> and <see cref="SemanticSearch"/> score vectors: the folder's
     /// <c>similarity_fn_name</c>, cosine when it names none.</summary>
-    public SimilarityFunction SimilarityFunction { get; private init; } = SimilarityFunction.Cosine;
+    public SimilarityFunction SimilarityFunction => pipeline.Similarity;
 
     /// <summary>The token limit, checked against the model's position table.</summary>
     private static int CheckedLimit(TransformerModel model, int maxLength)
@@ -108,11 +114,12 @@ public sealed class SentenceEmbedder : IDisposable
     }
 
     /// <summary>
-    /// Loads a model folder. With <c>modules.json</c> the sentence-transformers pipeline is rebuilt exactly; otherwise
-    /// the embedder uses mean pooling and L2 normalisation.
+    /// Loads a model folder or id as sentence-transformers does: with <c>modules.json</c> its pipeline is rebuilt exactly;
+    /// otherwise mean pooling without normalisation, as <c>SentenceTransformer(folder)</c> (normalise per call with
+    /// <see cref="EmbeddingOptions.Normalize"/>, or choose a pipeline with <see cref="Load(string, SentenceEmbedderOptions, ModelOptions?)"/>).
     /// </summary>
     /// <param name="folder">The model folder, or a HuggingFace model id (<c>org/name</c>, optional <c>@revision</c>; docs/hub.md).</param>
-    /// <param name="options">Device, precision and logging for the encoder; revision and offline mode for an id.</param>
+    /// <param name="options">Device, precision, token limit and logging for the encoder; revision and offline mode for an id.</param>
     /// <returns>The embedder, which owns its model: dispose it.</returns>
     /// <exception cref="ModelConfigurationException">A sentence-transformers file is malformed, or names a module type that is not supported.</exception>
     /// <exception cref="HubException">A model id cannot be found, downloaded or (offline) is not cached.</exception>
@@ -121,7 +128,7 @@ public sealed class SentenceEmbedder : IDisposable
         ArgumentNullException.ThrowIfNull(folder);
         folder = ModelHub.ResolveForLoad(folder, options ?? new ModelOptions());
         if (!SentenceTransformersFolder.IsSentenceTransformers(folder))
-            return Load(folder, PoolingStrategy.Mean, normalize: true, options);
+            return Load(folder, new SentenceEmbedderOptions(), options);
 
         var st = SentenceTransformersFolder.Read(folder);
         var model = TransformerModel.Load(st.TransformerFolder, options);
@@ -134,8 +141,19 @@ public sealed class SentenceEmbedder : IDisposable
             foreach (var module in st.AfterPooling) dense.Add(module is null ? null : DenseModule.Load(module, model.Device));
             // The caller's limit wins over sentence_bert_config.json's max_seq_length, as in sentence-transformers.
             var maxLength = options?.MaxLength ?? Math.Min(st.MaxSeqLength ?? model.Tokenizer.MaxLength, model.Config.MaxSequenceLength);
-            return new SentenceEmbedder(model, true, st.Pooling, null, dense, CheckedLimit(model, maxLength), st.DoLowerCase,
-                st.IncludePrompt, st.Prompts, st.DefaultPromptName, st.TruncateDim, true) { SimilarityFunction = st.Similarity };
+            return new SentenceEmbedder(model, true, new Pipeline
+            {
+                Pooling = st.Pooling,
+                AfterPooling = dense,
+                MaxSequenceLength = CheckedLimit(model, maxLength),
+                DoLowerCase = st.DoLowerCase,
+                IncludePrompt = st.IncludePrompt,
+                Prompts = st.Prompts,
+                DefaultPromptName = st.DefaultPromptName,
+                TruncateDimension = st.TruncateDim,
+                IsSentenceTransformersFolder = true,
+                Similarity = st.Similarity,
+            });
         }
         catch
         {
@@ -145,21 +163,19 @@ public sealed class SentenceEmbedder : IDisposable
         }
     }
 
-    /// <summary>Loads any model folder with a given token pooling over the last layer (ignores <c>modules.json</c>).</summary>
+    /// <summary>Loads any model folder or id with a pipeline you choose (its <c>modules.json</c>, if any, is ignored).</summary>
     /// <param name="folder">The model folder, or a HuggingFace model id (docs/hub.md).</param>
-    /// <param name="pooling">The pooling, e.g. <c>PoolingStrategy.Parse("cls")</c>.</param>
-    /// <param name="normalize">L2-normalise the vectors.</param>
+    /// <param name="pipeline">Pooling, normalisation, token limit.</param>
     /// <param name="options">Device, precision and logging for the encoder.</param>
     /// <returns>The embedder, which owns its model: dispose it.</returns>
-    public static SentenceEmbedder Load(string folder, PoolingStrategy pooling, bool normalize = true, ModelOptions? options = null)
+    public static SentenceEmbedder Load(string folder, SentenceEmbedderOptions pipeline, ModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
-        ArgumentNullException.ThrowIfNull(pooling);
+        ArgumentNullException.ThrowIfNull(pipeline);
         var model = TransformerModel.Load(folder, options);
         try
         {
-            return new SentenceEmbedder(model, true, pooling, null, normalize ? [null] : [], CheckedLimit(model, options?.MaxLength ?? model.Tokenizer.MaxLength),
-                false, true, new Dictionary<string, string>(), null, null, false);
+            return new SentenceEmbedder(model, true, Build(model, pipeline with { MaxSequenceLength = pipeline.MaxSequenceLength ?? options?.MaxLength }));
         }
         catch
         {
@@ -168,34 +184,27 @@ public sealed class SentenceEmbedder : IDisposable
         }
     }
 
-    /// <summary>An embedder over a loaded model with a token pooling over the last layer.</summary>
-    /// <param name="model">The model; the caller keeps ownership.</param>
-    /// <param name="pooling">The pooling; mean when null.</param>
-    /// <param name="normalize">L2-normalise the vectors.</param>
-    /// <param name="maxLength">The token limit; the tokenizer's default when null.</param>
-    /// <returns>The embedder (disposing it leaves the model alone).</returns>
-    public static SentenceEmbedder Create(TransformerModel model, PoolingStrategy? pooling = null, bool normalize = true, int? maxLength = null)
+    /// <summary>An embedder over a model you loaded, with a pipeline you choose (mean pooling by default).</summary>
+    /// <param name="model">The model; you keep it (disposing the embedder leaves it alone).</param>
+    /// <param name="pipeline">Pooling (a strategy or any chain), captures, normalisation, token limit; the defaults when null.</param>
+    /// <returns>The embedder.</returns>
+    public static SentenceEmbedder Create(TransformerModel model, SentenceEmbedderOptions? pipeline = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return new SentenceEmbedder(model, false, pooling ?? PoolingStrategy.Mean, null, normalize ? [null] : [], CheckedLimit(model, maxLength ?? model.Tokenizer.MaxLength),
-            false, true, new Dictionary<string, string>(), null, null, false);
+        return new SentenceEmbedder(model, false, Build(model, pipeline ?? new SentenceEmbedderOptions()));
     }
 
-    /// <summary>
-    /// An embedder over a loaded model with any pooling chain, e.g.
-    /// <c>o =&gt; o.Layers(^4..).Mean().Tokens().Mean().Normalize()</c>. The function receives one batch's output
-    /// (disposed after it returns) and must return one vector per row.
-    /// </summary>
-    /// <param name="model">The model; the caller keeps ownership.</param>
-    /// <param name="pooling">The chain from an output to vectors.</param>
-    /// <param name="maxLength">The token limit; the tokenizer's default when null.</param>
-    /// <returns>The embedder (disposing it leaves the model alone).</returns>
-    public static SentenceEmbedder Create(TransformerModel model, Func<EncoderOutput, Embeddings> pooling, int? maxLength = null)
+    private static Pipeline Build(TransformerModel model, SentenceEmbedderOptions options)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(pooling);
-        return new SentenceEmbedder(model, false, null, pooling, [], CheckedLimit(model, maxLength ?? model.Tokenizer.MaxLength),
-            false, true, new Dictionary<string, string>(), null, null, false);
+        ArgumentNullException.ThrowIfNull(options.Pooling);
+        return new Pipeline
+        {
+            Pooling = options.PoolingFunction is null ? options.Pooling : null,
+            PoolingFunction = options.PoolingFunction,
+            Capture = options.Capture,
+            AfterPooling = options.Normalize ? [null] : [],
+            MaxSequenceLength = CheckedLimit(model, options.MaxSequenceLength ?? model.Tokenizer.MaxLength),
+        };
     }
 
     /// <summary>
@@ -238,8 +247,7 @@ public sealed class SentenceEmbedder : IDisposable
     public float[] Embed(string text, EmbeddingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        using var e = Embed([text], options);
-        return e.Values.ToArray();
+        return Embed([text], options).Values.ToArray();
     }
 
     /// <summary>
@@ -385,10 +393,13 @@ public sealed class SentenceEmbedder : IDisposable
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         using var scope = NewDisposeScope();
-        using var output = Model.Forward(inputs);
+        using var output = Encode(inputs);
         int[]? prompts = promptLength > 0 ? Enumerable.Repeat(promptLength, inputs.BatchSize).ToArray() : null;
         return Embeddings.FromTensor(Pool(output, prompts, null, false));
     }
+
+    /// <summary>One forward pass of the pipeline, capturing what its pooling function reads.</summary>
+    internal EncoderOutput Encode(EncoderInputs inputs) => Model.Encode(inputs, pipeline.Capture);
 
     /// <summary>
     /// Pooling, Dense/Normalize modules, truncation (the call's, else the folder's) and the call's normalisation on one
@@ -398,32 +409,28 @@ public sealed class SentenceEmbedder : IDisposable
     {
         using var _ = no_grad();
         Tensor x;
-        if (custom is not null)
+        if (pipeline.PoolingFunction is { } function)
         {
-            using var e = custom(output);
+            var e = function(output);
             if (e.Count != output.BatchSize)
-                throw new InvalidOperationException($"The pooling function returned {e.Count} vectors for {output.BatchSize} texts.");
+                throw new TransformerEmbeddingsException($"The pooling function returned {e.Count} vectors for {output.BatchSize} texts; return one per row of the output.");
             x = e.ToTensor();
         }
         else
         {
             var h = output.LastHiddenState.to(ScalarType.Float32);
-            var mask = output.AttentionMask.to(ScalarType.Float32);
+            var attention = output.AttentionMask.to(ScalarType.Float32);
+            var mask = attention;
             if (promptLengths is not null)
             {
-                mask = mask.clone();
+                mask = attention.clone();
                 for (var i = 0; i < promptLengths.Length; i++)
                     if (promptLengths[i] > 0) mask[i].narrow(0, 0, Math.Min(promptLengths[i], mask.shape[1])).fill_(0);
             }
-            var parts = new Tensor[Pooling!.Modes.Count];
-            for (var i = 0; i < parts.Length; i++)
-            {
-                var m = Pooling.Modes[i];
-                parts[i] = m == TokenPooling.Cls && firstTokenCls ? h.select(1, 0) : PoolingMath.Pool(m, h, mask);
-            }
-            x = parts.Length == 1 ? parts[0] : cat(parts, -1);
-            foreach (var module in afterPooling)
-                x = module is null ? L2Normalize(x) : module.Forward(x);
+            // sentence-transformers' cls is the row's first token, prompt or not.
+            x = PoolingMath.Pool(pipeline.Pooling!, h, mask, attention);
+            foreach (var module in pipeline.AfterPooling)
+                x = module is null ? L2Normalization.Rows(x) : module.call(x);
         }
         if ((truncateDimension ?? TruncateDimension) is { } t)
         {
@@ -431,21 +438,19 @@ public sealed class SentenceEmbedder : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(truncateDimension), t, $"Cannot truncate {x.shape[1]}-dimensional vectors to {t} dimensions.");
             x = x.narrow(1, 0, t);
         }
-        if (normalize) x = L2Normalize(x);
+        if (normalize) x = L2Normalization.Rows(x);
         return x.to(ScalarType.Float32).cpu().contiguous();
     }
 
-    private static Tensor L2Normalize(Tensor x) => x / x.norm(1, keepdim: true, p: 2).clamp_min(1e-12);
-
     /// <summary>Whether the pipeline's vectors are unit length (it ends with Normalize and no truncation follows).</summary>
-    internal bool EndsNormalized => afterPooling.Count > 0 && afterPooling[^1] is null && TruncateDimension is null;
+    internal bool EndsNormalized => pipeline.AfterPooling.Count > 0 && pipeline.AfterPooling[^1] is null && TruncateDimension is null;
 
     /// <summary>Special tokens the tokenizer adds to one text ([CLS] and [SEP]: 2).</summary>
     internal int SpecialTokenCount => specialTokens ??= Model.Tokenizer.Encode("").Count;
 
     /// <summary>Leading tokens of a prompt left out of pooling (<c>include_prompt: false</c>): its tokens and the first special token.</summary>
     internal int PromptTokens(string? prompt) =>
-        prompt is null || includePrompt ? 0 : Model.Tokenizer.Encode(Prepare(prompt), MaxSequenceLength).Count - 1;
+        prompt is null || pipeline.IncludePrompt ? 0 : Model.Tokenizer.Encode(Prepare(prompt), MaxSequenceLength).Count - 1;
 
     internal string? ResolvePrompt(string? promptName)
     {
@@ -461,26 +466,30 @@ public sealed class SentenceEmbedder : IDisposable
     {
         if (!IsSentenceTransformersFolder) return text;
         var s = text.Trim();
-        return doLowerCase ? s.ToLowerInvariant() : s;
+        return pipeline.DoLowerCase ? s.ToLowerInvariant() : s;
     }
 
     private int Probe()
     {
-        using var inputs = EncoderInputs.FromIds([[Model.Tokenizer.PadTokenId]], Model.Tokenizer.PadTokenId);
-        using var e = EmbedBatch(inputs);
-        return e.Dimension;
+        using var inputs = EncoderInputs.Create([[Model.Tokenizer.PadTokenId]], Model.Tokenizer.PadTokenId);
+        return EmbedBatch(inputs).Dimension;
     }
 
-    /// <summary>This embedder as a Microsoft.Extensions.AI embedding generator (which then owns it).</summary>
+    /// <summary>
+    /// This embedder as a Microsoft.Extensions.AI embedding generator, for vector stores, RAG pipelines and DI. A view:
+    /// it does not own the embedder (dispose the embedder, not the generator). Its <see cref="EmbeddingGenerationOptions.Dimensions"/>
+    /// truncates and then renormalises, as OpenAI's <c>dimensions</c> does; sentence-transformers' <c>truncate_dim</c>
+    /// (<see cref="EmbeddingOptions.TruncateDimension"/>) does not renormalise unless asked to.
+    /// </summary>
     /// <returns>The generator.</returns>
-    public SentenceEmbeddingGenerator AsEmbeddingGenerator() => new(this);
+    public IEmbeddingGenerator<string, Embedding<float>> AsEmbeddingGenerator() => new SentenceEmbeddingGenerator(this);
 
     /// <summary>Releases the Dense weights, and the model when this embedder loaded it.</summary>
     public void Dispose()
     {
         if (disposed) return;
         disposed = true;
-        foreach (var d in afterPooling) d?.Dispose();
+        foreach (var d in pipeline.AfterPooling) d?.Dispose();
         if (ownsModel) Model.Dispose();
     }
 }

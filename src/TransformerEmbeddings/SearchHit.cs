@@ -1,4 +1,4 @@
-namespace TransformerEmbeddings.Search;
+namespace TransformerEmbeddings;
 
 /// <summary>One result of a semantic search: a corpus row and its score (higher is more similar).</summary>
 /// <param name="CorpusId">The 0-based row of the corpus.</param>

@@ -1,4 +1,6 @@
 using TorchSharp;
+using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.Tokenization;
 using static TorchSharp.torch;
 
@@ -6,7 +8,7 @@ namespace TransformerEmbeddings;
 
 /// <summary>
 /// One right-padded batch: ids, attention mask and token type ids, (B, S) int64 each, plus the tokenization it came
-/// from when it came from text. Owns its tensors.
+/// from when it came from text. Owns its tensors: dispose it.
 /// </summary>
 public sealed class EncoderInputs : IDisposable
 {
@@ -37,10 +39,10 @@ public sealed class EncoderInputs : IDisposable
     public int SequenceLength => (int)InputIds.shape[1];
 
     /// <summary>Pads tokenized texts to the longest into one batch.</summary>
-    /// <param name="texts">The tokenized texts.</param>
-    /// <param name="padTokenId">The id padding positions get.</param>
-    /// <returns>The batch, on the CPU.</returns>
-    public static EncoderInputs FromTokenized(IReadOnlyList<TokenizedText> texts, int padTokenId)
+    /// <param name="texts">The tokenized texts (<see cref="TransformerTokenizer.EncodeBatch(IReadOnlyList{string}, int?)"/>).</param>
+    /// <param name="padTokenId">The id padding positions get (<see cref="TransformerTokenizer.PadTokenId"/>).</param>
+    /// <returns>The batch, on the CPU; dispose it.</returns>
+    public static EncoderInputs Create(IReadOnlyList<TokenizedText> texts, int padTokenId)
     {
         ArgumentNullException.ThrowIfNull(texts);
         return Build(texts.Select(t => t.Ids).ToList(), texts.Select(t => t.TypeIds).ToList(), padTokenId, texts);
@@ -50,8 +52,8 @@ public sealed class EncoderInputs : IDisposable
     /// <param name="ids">Token ids per row (special tokens included).</param>
     /// <param name="padTokenId">The id padding positions get.</param>
     /// <param name="tokenTypeIds">Segment ids per row, or null for all zeros.</param>
-    /// <returns>The batch, on the CPU.</returns>
-    public static EncoderInputs FromIds(IReadOnlyList<IReadOnlyList<int>> ids, int padTokenId, IReadOnlyList<IReadOnlyList<int>>? tokenTypeIds = null)
+    /// <returns>The batch, on the CPU; dispose it.</returns>
+    public static EncoderInputs Create(IReadOnlyList<IReadOnlyList<int>> ids, int padTokenId, IReadOnlyList<IReadOnlyList<int>>? tokenTypeIds = null)
     {
         ArgumentNullException.ThrowIfNull(ids);
         return Build(ids, tokenTypeIds, padTokenId, null);
@@ -61,6 +63,7 @@ public sealed class EncoderInputs : IDisposable
         IReadOnlyList<IReadOnlyList<int>> ids, IReadOnlyList<IReadOnlyList<int>>? types, int pad, IReadOnlyList<TokenizedText>? tokenization)
     {
         if (ids.Count == 0) throw new ArgumentException("A batch needs at least one sequence.", nameof(ids));
+        NativeRuntime.EnsureLoaded(); // inputs can be built before any model is loaded
         var b = ids.Count;
         var s = Math.Max(1, ids.Max(r => r.Count));
         var idData = new long[b * s];
@@ -83,6 +86,30 @@ public sealed class EncoderInputs : IDisposable
             tensor(maskData, [b, s]).DetachFromDisposeScope(),
             tensor(typeData, [b, s]).DetachFromDisposeScope(),
             tokenization);
+    }
+
+    /// <summary>Checks the batch against a model: its length against the position table, its ids against the vocabularies.</summary>
+    /// <exception cref="ArgumentException">A sequence is too long, or an id lies outside its table.</exception>
+    internal void Validate(EncoderConfig config)
+    {
+        CheckLength(SequenceLength, config);
+        using var scope = NewDisposeScope();
+        var (min, max) = (InputIds.min().item<long>(), InputIds.max().item<long>());
+        if (min < 0 || max >= config.VocabSize)
+            throw new ArgumentException($"Token ids must lie in 0..{config.VocabSize - 1}; found {(min < 0 ? min : max)}.", "inputs");
+        if (config.TypeVocabSize == 0) return; // DistilBERT and MPNet ignore token types (their tokenizers still mark pairs)
+        var (tmin, tmax) = (TokenTypeIds.min().item<long>(), TokenTypeIds.max().item<long>());
+        if (tmin < 0 || tmax >= config.TypeVocabSize)
+            throw new ArgumentException($"Token type ids must lie in 0..{config.TypeVocabSize - 1}; found {(tmin < 0 ? tmin : tmax)}.", "inputs");
+    }
+
+    /// <summary>Refuses a sequence longer than the model's position table.</summary>
+    /// <exception cref="ArgumentException">It is longer.</exception>
+    internal static void CheckLength(long length, EncoderConfig config)
+    {
+        if (length > config.MaxSequenceLength)
+            throw new ArgumentException(
+                $"A sequence of {length} tokens is longer than this model's {config.MaxSequenceLength} positions; truncate it (the tokenizer does so by default).", "inputs");
     }
 
     /// <summary>Releases the tensors.</summary>

@@ -1,4 +1,4 @@
-namespace TransformerEmbeddings.Search;
+namespace TransformerEmbeddings;
 
 /// <summary>How two vectors are scored (sentence-transformers' <c>similarity_fn_name</c>); higher is always more similar.</summary>
 public enum SimilarityFunction

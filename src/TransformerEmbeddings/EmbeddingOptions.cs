@@ -1,4 +1,6 @@
-namespace TransformerEmbeddings.Pipelines;
+using TransformerEmbeddings.Pipelines;
+
+namespace TransformerEmbeddings;
 
 /// <summary>
 /// Per-call options of <c>SentenceEmbedder.Embed</c>, <c>EmbedStream</c> and <c>EmbedAsync</c>, as sentence-transformers'

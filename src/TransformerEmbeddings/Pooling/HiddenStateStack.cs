@@ -5,17 +5,18 @@ namespace TransformerEmbeddings.Pooling;
 
 /// <summary>
 /// Several hidden states of one <see cref="EncoderOutput"/>, to be reduced to one (B, S, ·) set of token vectors.
-/// Nothing is computed until a pooling asks for it. Hidden states the output did not capture are captured by
-/// re-running the forward pass (<see cref="EncoderOutput.EnsureCaptured"/>); an output that cannot re-run fails
-/// with a message naming <see cref="ActivationKind.HiddenStates"/>.
+/// Nothing is computed until a pooling asks for it; every hidden state must have been captured
+/// (<see cref="ActivationKind.HiddenStates"/>; the last always is).
 /// </summary>
-public sealed class LayerStack
+public sealed class HiddenStateStack
 {
     private readonly EncoderOutput output;
     private readonly int[] indices;
 
-    internal LayerStack(EncoderOutput output, int[] indices)
+    internal HiddenStateStack(EncoderOutput output, int[] indices)
     {
+        // Fail where the chain starts, naming what to capture, rather than when a pooling runs.
+        foreach (var i in indices) output.Get(HookPoint.HiddenStates, i);
         this.output = output;
         this.indices = indices;
     }
@@ -55,21 +56,9 @@ public sealed class LayerStack
         });
     }
 
-    internal TokenStates Single() => Reduce("single", s => s[0]);
+    internal TokenStates Single() => Reduce("hidden state", s => s[0]);
 
-    private TokenStates Reduce(string how, Func<Tensor[], Tensor> reduce)
-    {
-        EnsureCaptured(output, indices);
-        return new TokenStates(output, () =>
-        {
-            var states = indices.Select(i => output.HiddenState(i).to(ScalarType.Float32)).ToArray();
-            return reduce(states);
-        }, $"{how} of hidden states {string.Join(", ", indices)}");
-    }
-
-    internal static void EnsureCaptured(EncoderOutput output, IEnumerable<int> hiddenStates)
-    {
-        if (hiddenStates.All(i => i == output.LayerCount || output.Has($"hidden_states.{i}"))) return;
-        output.EnsureCaptured(ActivationKind.HiddenStates);
-    }
+    private TokenStates Reduce(string how, Func<Tensor[], Tensor> reduce) =>
+        new(output, () => reduce(indices.Select(i => output.Get(HookPoint.HiddenStates, i).to(ScalarType.Float32)).ToArray()),
+            $"{how} of hidden states {string.Join(", ", indices)}");
 }
