@@ -20,7 +20,10 @@ internal sealed class Options
 
     public double CosineTarget => Mode == "fast" ? 0.999 : 0.99999;
 
-    public ModelOptions ModelOptions() => Mode == "fast" ? new() { Precision = Precision.Fast } : new();
+    /// <summary>Forces the library's kernels (scalar, avx2, avx512, none = libtorch only); the CPU's best when null.</summary>
+    public TransformerEmbeddings.Kernels.InstructionSet? Isa { get; set; }
+
+    public ModelOptions ModelOptions() => new() { Precision = Mode == "fast" ? Precision.Fast : Precision.Float32, Kernels = Isa };
 
     public string PathDescription(string computePath) => $"{computePath} (chosen by the library from the CPU's features: {Machine.Features()})";
 
@@ -43,6 +46,7 @@ internal sealed class Options
                 case "--no-startup": o.SkipStartup = true; break;
                 case "--with-libtorch": o.WithLibtorch = true; break;
                 case "--engine": o.Engine = Next(); break;
+                case "--isa": o.Isa = Enum.Parse<TransformerEmbeddings.Kernels.InstructionSet>(Next(), ignoreCase: true); break;
                 default: o.Rest.Add(args[i]); break;
             }
         }

@@ -24,6 +24,8 @@ switch (command)
         return GemmProbe.Run(Options.Parse(rest));
     case "pipeline":
         return Pipeline.Run(Options.Parse(rest));
+    case "valuespace":
+        return ValueSpaceBenchmarks.Run();
     case "bdn":
         BenchmarkSwitcher.FromAssembly(typeof(Compare).Assembly).Run(rest);
         return 0;
@@ -38,6 +40,7 @@ switch (command)
               bert-base [--threads N]   random bert-base (12×768, 3072): forward GFLOP/s vs the measured peak
               pipeline  [--mode exact|fast] [--texts N] [--no-search] [--no-stream]
                         padding with and without token-budget batches (STS dev), semantic search on 100k × 384, texts/s and RSS over N texts
+              valuespace               vocabulary in value space on a random roberta-base: ms per search of 12 heads, peak RSS
               bdn       <BenchmarkDotNet args>, e.g. bdn --filter '*' --job short
             """);
         return command == "help" ? 0 : 1;

@@ -60,7 +60,7 @@ foreach (var (m, k, n) in new[] { (1, 1, 1), (7, 33, 17), (13, 384, 40), (37, 90
 }
 
 Console.WriteLine();
-double peak = FmaPeak(1), peakAll = FmaPeak(Environment.ProcessorCount);
+double peak = TransformerEmbeddings.Benchmarks.FmaPeak.Gflops(1) / 2, peakAll = TransformerEmbeddings.Benchmarks.FmaPeak.Gflops(Environment.ProcessorCount) / 2; // GMAC/s
 Console.WriteLine(string.Create(culture, $"fp32 FMA peak (this build's widest vectors, register-only loop): {peak:F0} GMAC/s on 1 thread, {peakAll:F0} on {Environment.ProcessorCount}"));
 Console.WriteLine("| ISA | M×K×N | threads | fp32 GEMM GMAC/s (best) | % of FMA peak | 12-bit GEMM GMAC/s (best) | 12-bit / fp32 |");
 Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
@@ -91,49 +91,6 @@ foreach (var (m, k, n) in new[] { (16, 384, 1536), (512, 384, 1152), (768, 384, 
     }
 }
 return failures == 0 ? 0 : 1;
-
-// Twelve independent FMA chains at the widest width: what the cores can do at best.
-static double FmaPeak(int threads)
-{
-    const long n = 50_000_000;
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++)
-    {
-        var sw = Stopwatch.StartNew();
-        Parallel.For(0, threads, _ => Chains(n));
-        best = Math.Max(best, threads * n * 12.0 * (Avx512F.IsSupported ? 16 : 8) / sw.Elapsed.TotalSeconds / 1e9);
-    }
-    return best;
-}
-
-static float Chains(long n)
-{
-    if (Avx512F.IsSupported)
-    {
-        var b = System.Runtime.Intrinsics.Vector512.Create(0.999999f);
-        var c = System.Runtime.Intrinsics.Vector512.Create(1e-7f);
-        System.Runtime.Intrinsics.Vector512<float> a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b, a10 = b, a11 = b;
-        for (long i = 0; i < n; i++)
-        {
-            a0 = Avx512F.FusedMultiplyAdd(a0, b, c); a1 = Avx512F.FusedMultiplyAdd(a1, b, c); a2 = Avx512F.FusedMultiplyAdd(a2, b, c);
-            a3 = Avx512F.FusedMultiplyAdd(a3, b, c); a4 = Avx512F.FusedMultiplyAdd(a4, b, c); a5 = Avx512F.FusedMultiplyAdd(a5, b, c);
-            a6 = Avx512F.FusedMultiplyAdd(a6, b, c); a7 = Avx512F.FusedMultiplyAdd(a7, b, c); a8 = Avx512F.FusedMultiplyAdd(a8, b, c);
-            a9 = Avx512F.FusedMultiplyAdd(a9, b, c); a10 = Avx512F.FusedMultiplyAdd(a10, b, c); a11 = Avx512F.FusedMultiplyAdd(a11, b, c);
-        }
-        return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).ToScalar();
-    }
-    var v = System.Runtime.Intrinsics.Vector256.Create(0.999999f);
-    var d = System.Runtime.Intrinsics.Vector256.Create(1e-7f);
-    System.Runtime.Intrinsics.Vector256<float> e0 = v, e1 = v, e2 = v, e3 = v, e4 = v, e5 = v, e6 = v, e7 = v, e8 = v, e9 = v, e10 = v, e11 = v;
-    for (long i = 0; i < n; i++)
-    {
-        e0 = Fma.MultiplyAdd(e0, v, d); e1 = Fma.MultiplyAdd(e1, v, d); e2 = Fma.MultiplyAdd(e2, v, d);
-        e3 = Fma.MultiplyAdd(e3, v, d); e4 = Fma.MultiplyAdd(e4, v, d); e5 = Fma.MultiplyAdd(e5, v, d);
-        e6 = Fma.MultiplyAdd(e6, v, d); e7 = Fma.MultiplyAdd(e7, v, d); e8 = Fma.MultiplyAdd(e8, v, d);
-        e9 = Fma.MultiplyAdd(e9, v, d); e10 = Fma.MultiplyAdd(e10, v, d); e11 = Fma.MultiplyAdd(e11, v, d);
-    }
-    return (e0 + e1 + e2 + e3 + e4 + e5 + e6 + e7 + e8 + e9 + e10 + e11).ToScalar();
-}
 
 static string CpuModel() =>
     File.Exists("/proc/cpuinfo")

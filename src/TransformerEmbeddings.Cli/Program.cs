@@ -13,4 +13,7 @@ root.Subcommands.Add(DumpCommand.Create());
 root.Subcommands.Add(EmbedCommand.Create());
 root.Subcommands.Add(SearchCommand.Create());
 root.Subcommands.Add(DownloadCommand.Create());
+root.Subcommands.Add(NearestCommand.Create());
+root.Subcommands.Add(FillMaskCommand.Create());
+root.Subcommands.Add(PlotCommand.Create());
 return root.Parse(args).Invoke();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using TransformerEmbeddings.Analysis;
 using TransformerEmbeddings.Cli.Output;
 using TransformerEmbeddings.Pipelines;
 using TransformerEmbeddings.Inspection;
@@ -63,13 +64,18 @@ internal static class EmbedCommand
             Description = "float32 (exact, default), bfloat16, float16, or fast: the quickest path within cosine 0.999 of exact, chosen by CPU features.",
             DefaultValueFactory = _ => Precision.Float32,
         };
+        var quantize = new Option<string?>("--quantize")
+        {
+            Description = "Store int8 or uint8 (4× smaller; ranges calibrated on the first --calibration texts of the shard) or binary/ubinary (sign bits packed, 32× smaller), as sentence-transformers' quantize_embeddings.",
+        };
+        var calibration = new Option<int>("--calibration") { Description = "int8/uint8: how many texts (the first of the shard) calibrate the ranges.", DefaultValueFactory = _ => 1000 };
         var progress = new Option<ProgressMode>("--progress") { Description = "Auto (a bar on a terminal, else lines), Bar, Plain or None; always on stderr.", DefaultValueFactory = _ => ProgressMode.Auto };
         var progressInterval = new Option<double>("--progress-interval") { Description = "Seconds between plain progress lines.", DefaultValueFactory = _ => 10 };
 
         var command = new Command("embed", "Embed texts into vectors (.npy, .safetensors, .jsonl or stdout). Exit codes: 0 done, 1 bad input or usage, 2 model error, 3 output error, 4 unexpected error, 130 interrupted (resume with --resume).")
         {
             model, input, output, inputFormat, field, idField, shard, resume, pooling, hiddenStates, normalize, prompt, promptText, truncateDim,
-            batchSize, maxTokens, maxLength, longTexts, device, precision, progress, progressInterval, revision,
+            batchSize, maxTokens, maxLength, longTexts, device, precision, quantize, calibration, progress, progressInterval, revision,
         };
         command.SetAction(parse => CommandRunner.Run(needsRuntime: false, body: () =>
         {
@@ -98,9 +104,27 @@ internal static class EmbedCommand
                 throw new CliException($"--truncate-dim must lie in 1..{embedder.Dimension}.");
             var dimension = options.TruncateDimension ?? embedder.Dimension;
 
+            var quantization = ParseQuantize(parse.GetValue(quantize));
+            if (parse.GetValue(calibration) < 1) throw new CliException("--calibration must be at least 1.");
             using var source = TextSource.Open(inputPath, format, parse.GetValue(field)!, ids);
             var job = JobDescription(parse, embedder, source, dimension);
-            using var writer = EmbeddingWriter.Open(outputPath, dimension, ids is not null, parse.GetValue(resume), job);
+            var rowFormat = quantization is not { } qp ? RowFormat.Float32(dimension) : new RowFormat(
+                qp is QuantizationPrecision.Int8 or QuantizationPrecision.Binary ? RowType.Int8 : RowType.UInt8,
+                qp is QuantizationPrecision.Binary or QuantizationPrecision.UBinary ? (dimension + 7) / 8 : dimension);
+            using var writer = EmbeddingWriter.Open(outputPath, rowFormat, ids is not null, parse.GetValue(resume), job);
+            var pending = new Queue<(long Local, long Global, string? Id)>();
+            var texts = Shard(source, shardIndex, shardCount, pending);
+            EmbeddingQuantizer? quantizer = null;
+            if (quantization is { } q)
+            {
+                // int8/uint8 ranges from the first texts, embedded once more here: a resumed run calibrates the same ranges.
+                QuantizationRanges? ranges = null;
+                if (q is QuantizationPrecision.Int8 or QuantizationPrecision.UInt8)
+                    (texts, ranges) = Calibrate(embedder, texts, options, parse.GetValue(calibration));
+                quantizer = new EmbeddingQuantizer(q, ranges);
+                writer.Quantization = QuantizationNote(quantizer);
+            }
+            var row = new byte[rowFormat.Columns];
             options = options with { SkipTexts = writer.Rows };
 
             using var cancel = new CancellationTokenSource();
@@ -111,7 +135,6 @@ internal static class EmbedCommand
             };
             Console.CancelKeyPress += onCancel;
             var clock = Stopwatch.StartNew();
-            var pending = new Queue<(long Local, long Global, string? Id)>();
             try
             {
                 var final = ProgressDisplay.Run(parse.GetValue(progress), TimeSpan.FromSeconds(parse.GetValue(progressInterval)), source, reporter =>
@@ -119,12 +142,17 @@ internal static class EmbedCommand
                     var last = default(EmbeddingProgress);
                     var progressSink = new Relay(reporter, p => last = p);
                     var checkpoint = Stopwatch.StartNew();
-                    foreach (var r in embedder.EmbedStream(Shard(source, shardIndex, shardCount, pending), options, progressSink, cancel.Token))
+                    foreach (var r in embedder.EmbedStream(texts, options, progressSink, cancel.Token))
                     {
                         // The queue holds the positions and ids of texts read ahead; texts done by an earlier run are passed over.
                         var (local, global, id) = pending.Dequeue();
                         while (local < r.Index) (local, global, id) = pending.Dequeue();
-                        writer.Write(id, global, r.Values);
+                        if (quantizer is null) writer.Write(id, global, r.Values);
+                        else
+                        {
+                            quantizer.Quantize(r.Values, row);
+                            writer.Write(id, global, (ReadOnlySpan<byte>)row);
+                        }
                         if (checkpoint.Elapsed < CheckpointInterval) continue;
                         writer.Checkpoint();
                         checkpoint.Restart();
@@ -188,6 +216,41 @@ internal static class EmbedCommand
         }
         return JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true });
     }
+
+    private static QuantizationPrecision? ParseQuantize(string? text) => text?.ToLowerInvariant() switch
+    {
+        null => null,
+        "int8" => QuantizationPrecision.Int8,
+        "uint8" => QuantizationPrecision.UInt8,
+        "binary" => QuantizationPrecision.Binary,
+        "ubinary" => QuantizationPrecision.UBinary,
+        _ => throw new CliException($"unknown --quantize '{text}'; use int8, uint8, binary or ubinary."),
+    };
+
+    /// <summary>Calibrates int8/uint8 ranges on the first <paramref name="count"/> texts and gives back all texts, those first.</summary>
+    private static (IEnumerable<string> Texts, QuantizationRanges Ranges) Calibrate(SentenceEmbedder embedder, IEnumerable<string> texts, EmbeddingOptions options, int count)
+    {
+        var rest = texts.GetEnumerator();
+        var head = new List<string>(Math.Min(count, 4096));
+        while (head.Count < count && rest.MoveNext()) head.Add(rest.Current);
+        if (head.Count == 0) throw new CliException("--quantize int8/uint8 needs at least one text to calibrate its ranges.");
+        var sample = embedder.Embed(head, options with { SkipTexts = 0 });
+        return (head.Concat(Remaining(rest)), QuantizationRanges.Calibrate(sample));
+
+        static IEnumerable<string> Remaining(IEnumerator<string> e)
+        {
+            using (e)
+                while (e.MoveNext()) yield return e.Current;
+        }
+    }
+
+    /// <summary>How to read the quantized rows back (safetensors metadata): the precision, and the ranges of int8/uint8.</summary>
+    private static string QuantizationNote(EmbeddingQuantizer quantizer) => JsonSerializer.Serialize(new Dictionary<string, object?>
+    {
+        ["precision"] = quantizer.Precision.ToString().ToLowerInvariant(),
+        ["minimum"] = quantizer.Ranges?.Minimum,
+        ["maximum"] = quantizer.Ranges?.Maximum,
+    });
 
     private static (int Index, int Count) ParseShard(string? text)
     {

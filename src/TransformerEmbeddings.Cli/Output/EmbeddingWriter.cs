@@ -10,15 +10,25 @@ namespace TransformerEmbeddings.Cli.Output;
 /// </summary>
 internal abstract class EmbeddingWriter : IDisposable
 {
-    protected EmbeddingWriter(int dimension) => Dimension = dimension;
+    protected EmbeddingWriter(RowFormat format) => Format = format;
 
-    public int Dimension { get; }
+    /// <summary>What a row holds.</summary>
+    public RowFormat Format { get; }
+
+    /// <summary>Elements per row.</summary>
+    public int Dimension => Format.Columns;
+
+    /// <summary>How quantized rows read back (JSON: precision and int8/uint8 ranges), kept in the file where the format has room (safetensors metadata).</summary>
+    public string? Quantization { get; set; }
 
     /// <summary>Rows written, those found by a resumed run included.</summary>
     public long Rows { get; protected set; }
 
     /// <summary>Appends one row: its id (raw JSON, or null for none given), its input position, its vector.</summary>
     public abstract void Write(string? id, long index, ReadOnlySpan<float> vector);
+
+    /// <summary>Appends one quantized row (<see cref="Format"/> Int8 or UInt8): its id, its input position, its bytes.</summary>
+    public abstract void Write(string? id, long index, ReadOnlySpan<byte> row);
 
     /// <summary>Makes everything written so far durable.</summary>
     public abstract void Checkpoint();
@@ -36,12 +46,12 @@ internal abstract class EmbeddingWriter : IDisposable
     /// <c>.npy</c>, <c>.safetensors</c> or <c>.jsonl</c>. With <paramref name="resume"/>, partial files of an earlier run
     /// with the same <paramref name="job"/> description are continued; without it they are started afresh.
     /// </summary>
-    public static EmbeddingWriter Open(string path, int dimension, bool ids, bool resume, string job)
+    public static EmbeddingWriter Open(string path, RowFormat format, bool ids, bool resume, string job)
     {
         if (path == "-")
         {
             if (resume) throw new CliException("--resume needs an output file; standard output cannot be resumed.");
-            return new JsonLinesWriter(Console.OpenStandardOutput(), dimension);
+            return new JsonLinesWriter(Console.OpenStandardOutput(), format);
         }
         var kind = Path.GetExtension(path).ToLowerInvariant();
         if (kind is not (".npy" or ".safetensors" or ".jsonl" or ".ndjson"))
@@ -50,9 +60,9 @@ internal abstract class EmbeddingWriter : IDisposable
         files.Prepare(resume, job);
         return kind switch
         {
-            ".npy" => new NpyWriter(files, dimension),
-            ".safetensors" => new SafeTensorsEmbeddingWriter(files, dimension, ids),
-            _ => new JsonLinesWriter(files, dimension),
+            ".npy" => new NpyWriter(files, format),
+            ".safetensors" => new SafeTensorsEmbeddingWriter(files, format, ids),
+            _ => new JsonLinesWriter(files, format),
         };
     }
 

@@ -6,7 +6,8 @@ namespace TransformerEmbeddings.Cli.Output;
 
 /// <summary>
 /// JSON lines: <c>{"id": …, "embedding": [...]}</c> per row in input order; the id is the input's id field, else the
-/// row's 0-based input position. Floats are written as the shortest text that reads back to the same float32.
+/// row's 0-based input position. Floats are written as the shortest text that reads back to the same float32; quantized
+/// rows as integers (-128..127 or 0..255).
 /// </summary>
 internal sealed class JsonLinesWriter : EmbeddingWriter
 {
@@ -17,14 +18,14 @@ internal sealed class JsonLinesWriter : EmbeddingWriter
     private readonly Utf8JsonWriter json;
 
     /// <summary>To standard output (not resumable).</summary>
-    public JsonLinesWriter(Stream stdout, int dimension) : base(dimension)
+    public JsonLinesWriter(Stream stdout, RowFormat format) : base(format)
     {
         stream = new BufferedStream(stdout, 1 << 16);
         json = new Utf8JsonWriter(line, WriterOptions);
     }
 
     /// <summary>To a file, through its partial files.</summary>
-    public JsonLinesWriter(PartialFiles files, int dimension) : base(dimension)
+    public JsonLinesWriter(PartialFiles files, RowFormat format) : base(format)
     {
         this.files = files;
         var file = new FileStream(files.Data, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
@@ -36,6 +37,20 @@ internal sealed class JsonLinesWriter : EmbeddingWriter
 
     public override void Write(string? id, long index, ReadOnlySpan<float> vector)
     {
+        Start(id, index);
+        foreach (var v in vector) json.WriteNumberValue(v);
+        End();
+    }
+
+    public override void Write(string? id, long index, ReadOnlySpan<byte> row)
+    {
+        Start(id, index);
+        foreach (var b in row) json.WriteNumberValue(Format.Type == RowType.Int8 ? (sbyte)b : b);
+        End();
+    }
+
+    private void Start(string? id, long index)
+    {
         line.ResetWrittenCount();
         json.Reset(line);
         json.WriteStartObject();
@@ -43,7 +58,10 @@ internal sealed class JsonLinesWriter : EmbeddingWriter
         if (id is null) json.WriteNumberValue(index);
         else json.WriteRawValue(id, skipInputValidation: true);
         json.WriteStartArray("embedding"u8);
-        foreach (var v in vector) json.WriteNumberValue(v);
+    }
+
+    private void End()
+    {
         json.WriteEndArray();
         json.WriteEndObject();
         json.Flush();

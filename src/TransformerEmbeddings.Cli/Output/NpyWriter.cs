@@ -4,7 +4,7 @@ using System.Text;
 namespace TransformerEmbeddings.Cli.Output;
 
 /// <summary>
-/// NumPy <c>.npy</c> (version 1.0, <c>&lt;f4</c>, C order, [rows, columns]). The row count is known only at the end, so the
+/// NumPy <c>.npy</c> (version 1.0, <c>&lt;f4</c> or a quantized <c>|i1</c>/<c>|u1</c>, C order, [rows, columns]). The row count is known only at the end, so the
 /// header is a fixed 128 bytes (room for any count), written first as a placeholder and rewritten when complete.
 /// </summary>
 internal sealed class NpyWriter : EmbeddingWriter
@@ -14,11 +14,11 @@ internal sealed class NpyWriter : EmbeddingWriter
     private readonly PartialFiles files;
     private readonly FileStream stream;
 
-    public NpyWriter(PartialFiles files, int dimension) : base(dimension)
+    public NpyWriter(PartialFiles files, RowFormat format) : base(format)
     {
         this.files = files;
         stream = new FileStream(files.Data, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-        var rowBytes = 4L * dimension;
+        var rowBytes = format.RowBytes;
         if (files.Resuming && stream.Length >= HeaderLength)
         {
             Rows = (stream.Length - HeaderLength) / rowBytes;
@@ -28,13 +28,13 @@ internal sealed class NpyWriter : EmbeddingWriter
         else
         {
             stream.SetLength(0);
-            stream.Write(Header(0, dimension));
+            stream.Write(Header(0, format));
         }
     }
 
-    internal static byte[] Header(long rows, int columns)
+    internal static byte[] Header(long rows, RowFormat format)
     {
-        var dict = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}";
+        var dict = $"{{'descr': '{format.NpyDescr}', 'fortran_order': False, 'shape': ({rows}, {format.Columns}), }}";
         // magic (6) + version (2) + length (2) + dict + padding + '\n' = 128 (a multiple of 64).
         var header = dict.PadRight(HeaderLength - 10 - 1) + "\n";
         var bytes = new byte[HeaderLength];
@@ -55,12 +55,19 @@ internal sealed class NpyWriter : EmbeddingWriter
         Rows++;
     }
 
+    public override void Write(string? id, long index, ReadOnlySpan<byte> row)
+    {
+        if (row.Length != Format.RowBytes) throw new CliException($"row {Rows} has {row.Length} bytes, expected {Format.RowBytes}.");
+        stream.Write(row);
+        Rows++;
+    }
+
     public override void Checkpoint() => stream.Flush(flushToDisk: true);
 
     public override void Complete()
     {
         stream.Position = 0;
-        stream.Write(Header(Rows, Dimension));
+        stream.Write(Header(Rows, Format));
         stream.Flush(flushToDisk: true);
         stream.Dispose();
         files.Commit(files.Data);

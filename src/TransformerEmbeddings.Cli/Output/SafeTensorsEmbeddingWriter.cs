@@ -7,7 +7,7 @@ using System.Text.Json;
 namespace TransformerEmbeddings.Cli.Output;
 
 /// <summary>
-/// safetensors: one F32 tensor <c>embeddings</c> [rows, dimension]; when the input gave ids, <c>__metadata__["ids"]</c>
+/// safetensors: one tensor <c>embeddings</c> [rows, dimension] (F32, or I8/U8 when quantized); when the input gave ids, <c>__metadata__["ids"]</c>
 /// holds them as a JSON array (a string, as safetensors metadata must be). The header depends on the row count, so rows
 /// (and ids, one per line) go to partial files and the file is assembled when complete.
 /// </summary>
@@ -17,7 +17,7 @@ internal sealed class SafeTensorsEmbeddingWriter : EmbeddingWriter
     private readonly FileStream data;
     private readonly FileStream? ids;
 
-    public SafeTensorsEmbeddingWriter(PartialFiles files, int dimension, bool withIds) : base(dimension)
+    public SafeTensorsEmbeddingWriter(PartialFiles files, RowFormat format, bool withIds) : base(format)
     {
         this.files = files;
         data = new FileStream(files.Data, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
@@ -28,7 +28,7 @@ internal sealed class SafeTensorsEmbeddingWriter : EmbeddingWriter
             ids?.SetLength(0);
             return;
         }
-        var rowBytes = 4L * dimension;
+        var rowBytes = format.RowBytes;
         Rows = data.Length / rowBytes;
         if (ids is not null) Rows = Math.Min(Rows, TrimToWholeLines(ids));
         data.SetLength(Rows * rowBytes);
@@ -39,7 +39,18 @@ internal sealed class SafeTensorsEmbeddingWriter : EmbeddingWriter
     public override void Write(string? id, long index, ReadOnlySpan<float> vector)
     {
         if (vector.Length != Dimension) throw new CliException($"row {Rows} has {vector.Length} values, expected {Dimension}.");
-        data.Write(MemoryMarshal.AsBytes(vector));
+        Append(id, index, MemoryMarshal.AsBytes(vector));
+    }
+
+    public override void Write(string? id, long index, ReadOnlySpan<byte> row)
+    {
+        if (row.Length != Format.RowBytes) throw new CliException($"row {Rows} has {row.Length} bytes, expected {Format.RowBytes}.");
+        Append(id, index, row);
+    }
+
+    private void Append(string? id, long index, ReadOnlySpan<byte> bytes)
+    {
+        data.Write(bytes);
         if (ids is not null)
         {
             ids.Write(Encoding.UTF8.GetBytes(id ?? index.ToString(System.Globalization.CultureInfo.InvariantCulture)));
@@ -80,21 +91,22 @@ internal sealed class SafeTensorsEmbeddingWriter : EmbeddingWriter
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
-            if (ids is not null)
+            if (ids is not null || Quantization is not null)
             {
                 w.WriteStartObject("__metadata__");
-                w.WriteString("ids", IdsArray());
+                if (ids is not null) w.WriteString("ids", IdsArray());
+                if (Quantization is not null) w.WriteString("quantization", Quantization);
                 w.WriteEndObject();
             }
             w.WriteStartObject("embeddings");
-            w.WriteString("dtype", "F32");
+            w.WriteString("dtype", Format.SafeTensorsDType);
             w.WriteStartArray("shape");
             w.WriteNumberValue(Rows);
             w.WriteNumberValue(Dimension);
             w.WriteEndArray();
             w.WriteStartArray("data_offsets");
             w.WriteNumberValue(0);
-            w.WriteNumberValue(Rows * Dimension * 4L);
+            w.WriteNumberValue(Rows * Format.RowBytes);
             w.WriteEndArray();
             w.WriteEndObject();
             w.WriteEndObject();

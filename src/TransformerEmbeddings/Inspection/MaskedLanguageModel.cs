@@ -27,6 +27,18 @@ public sealed class MaskedLanguageModel
     /// <summary>The head's module tree (its parameter names are the checkpoint's keys under the head's prefix).</summary>
     internal MaskedLanguageModelHead Head => head;
 
+    /// <summary>The model the head belongs to.</summary>
+    internal TransformerModel Model => model;
+
+    /// <summary>The head on any hidden states (…, H) of this model — the logit lens reads earlier layers with it — in the
+    /// model's precision (a fast-mode model's head runs on its 12-bit kernels): float32 logits (…, V) the caller owns.</summary>
+    internal Tensor Apply(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        return scope.MoveToOuter(head.call(hidden).to(ScalarType.Float32));
+    }
+
     /// <summary>
     /// Vocabulary logits from an output's last hidden state, as HF's <c>*ForMaskedLM</c> computes them: (B, S, V), or
     /// (N, V) at the given rows. A new tensor you own.

@@ -12,4 +12,25 @@ internal static unsafe class TensorMemory
 
     /// <summary>The first byte of a contiguous CPU tensor.</summary>
     public static byte* Bytes(Tensor t) => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+
+    /// <summary>
+    /// A new uninitialised CPU float32 tensor for a kernel's output. Outputs above glibc's largest mmap threshold (32 MB:
+    /// bert-base's up-projection at 32 × 128 is 50 MB) come back from the kernel as fresh 4 KB pages on every call, a
+    /// page fault each (~12,000 per tensor); these are asked for as 2 MB pages and mapped in one call.
+    /// </summary>
+    public static Tensor Output(long[] shape)
+    {
+        var y = empty(shape, ScalarType.Float32);
+        long bytes = y.NumberOfElements * sizeof(float);
+        if (bytes >= LargeOutputBytes)
+        {
+            var p = Bytes(y);
+            Runtime.Pages.UseHugePages(p, bytes);
+            Runtime.Pages.PopulateForWrite(p, bytes);
+        }
+        return y;
+    }
+
+
+    private const long LargeOutputBytes = 8 << 20;
 }

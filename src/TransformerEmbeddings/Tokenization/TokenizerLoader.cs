@@ -50,8 +50,9 @@ internal static class TokenizerLoader
         var maskId = IdOf(maskToken);
         if (maskId == null) maskToken = null;
 
+        var cleanUp = config is { ValueKind: JsonValueKind.Object } cfg && cfg.TryGetProperty("clean_up_tokenization_spaces", out var c) && c.ValueKind == JsonValueKind.True;
         return new TransformerTokenizer(built.Normalizer, built.PreTokenizer, built.Model, built.PostProcessor, added,
-            built.Decoder, built.Kind, maxLength, padToken, padId, maskToken, maskId, source);
+            built.Decoder, built.Kind, maxLength, padToken, padId, maskToken, maskId, source, cleanUp);
     }
 
     /// <summary>How a tokenizer file's failure is reported: a <see cref="TokenizerException"/> naming it.</summary>

@@ -4,7 +4,7 @@ namespace TransformerEmbeddings.Tokenization;
 public sealed class TokenizerOptions
 {
     /// <summary>
-    /// The default token limit (special tokens included) that <see cref="TransformerTokenizer.Encode(string, int?)"/>
+    /// The default token limit (special tokens included) that <see cref="TransformerTokenizer.Encode(string, int?, bool)"/>
     /// truncates to. Null: the folder's limit (see <see cref="TransformerTokenizer.MaxLength"/>).
     /// </summary>
     public int? MaxLength { get; init; }

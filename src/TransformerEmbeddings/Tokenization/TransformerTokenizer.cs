@@ -17,9 +17,10 @@ public sealed class TransformerTokenizer
 
     internal TransformerTokenizer(INormalizer? normalizer, IPreTokenizer? preTokenizer, ITokenizerModel model,
         IPostProcessor postProcessor, AddedVocabulary added, IDecoder? decoder, TokenizerKind kind, int maxLength,
-        string padToken, int padTokenId, string? maskToken, int? maskTokenId, string source)
+        string padToken, int padTokenId, string? maskToken, int? maskTokenId, string source, bool cleanUpTokenizationSpaces = false)
     {
         Source = source;
+        CleanUpTokenizationSpaces = cleanUpTokenizationSpaces;
         _decoder = decoder;
         _normalizer = normalizer;
         _preTokenizer = preTokenizer;
@@ -93,6 +94,23 @@ public sealed class TransformerTokenizer
                                          "(type_vocab_size in config.json).");
     }
 
+    /// <summary>tokenizer_config.json's <c>clean_up_tokenization_spaces</c> (false when absent): pass it to
+    /// <see cref="Decode"/> to get what transformers' <c>tokenizer.decode(ids)</c> gives for this folder.</summary>
+    public bool CleanUpTokenizationSpaces { get; }
+
+    /// <summary>
+    /// The vocabulary, token → id, added tokens included (HF <c>get_vocab()</c>); a new dictionary on each call.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> GetVocabulary()
+    {
+        var vocabulary = new Dictionary<string, int>(_model.VocabSize + _added.Tokens.Count, StringComparer.Ordinal);
+        for (var id = 0; id < _model.VocabSize; id++)
+            if (_model.IdToToken(id) is { } token)
+                vocabulary[token] = id;
+        foreach (var t in _added.Tokens) vocabulary[t.Content] = t.Id;
+        return vocabulary;
+    }
+
     /// <summary>The id of a token (added tokens first, then the model's vocabulary), or null.</summary>
     /// <param name="token">The token string, as the vocabulary spells it.</param>
     public int? TokenToId(string token)
@@ -110,12 +128,14 @@ public sealed class TransformerTokenizer
     /// first, then the vocabulary; unknown ids are dropped), special tokens are left out when
     /// <paramref name="skipSpecialTokens"/>, and the tokenizer's decoder joins the rest (WordPiece: "##" pieces joined
     /// and spaces before punctuation cleaned up; byte-level BPE: bytes back to UTF-8; Metaspace: ▁ back to spaces).
-    /// Without a decoder the tokens are joined with spaces. transformers' optional
-    /// <c>clean_up_tokenization_spaces</c> pass is not applied.
+    /// Without a decoder the tokens are joined with spaces. With <paramref name="cleanUpTokenizationSpaces"/>,
+    /// transformers' <c>clean_up_tokenization</c> follows (" ." → ".", " n't" → "n't", ...), as transformers' <c>decode</c>
+    /// does when the folder says so (<see cref="CleanUpTokenizationSpaces"/>).
     /// </summary>
     /// <param name="ids">The token ids.</param>
     /// <param name="skipSpecialTokens">Whether special tokens (&lt;s&gt;, [CLS], &lt;pad&gt; ...) are left out.</param>
-    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true)
+    /// <param name="cleanUpTokenizationSpaces">Whether spaces before punctuation and contractions are removed afterwards.</param>
+    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true, bool cleanUpTokenizationSpaces = false)
     {
         ArgumentNullException.ThrowIfNull(ids);
         var tokens = new List<string>(ids.Count);
@@ -126,16 +146,18 @@ public sealed class TransformerTokenizer
             tokens.Add(token);
         }
 
-        return _decoder == null ? string.Join(' ', tokens) : string.Concat(_decoder.DecodeChain(tokens));
+        var text = _decoder == null ? string.Join(' ', tokens) : string.Concat(_decoder.DecodeChain(tokens));
+        return cleanUpTokenizationSpaces ? WordPieceDecoder.Cleanup(text, doNot: false) : text; // transformers' clean_up_tokenization
     }
 
-    /// <summary>Encodes one text with special tokens, truncated to <paramref name="maxLength"/> (default <see cref="MaxLength"/>).</summary>
+    /// <summary>Encodes one text, truncated to <paramref name="maxLength"/> (default <see cref="MaxLength"/>).</summary>
     /// <param name="text">The text; any string is valid.</param>
     /// <param name="maxLength">The token limit, special tokens included; null for <see cref="MaxLength"/>.</param>
-    public TokenizedText Encode(string text, int? maxLength = null)
+    /// <param name="addSpecialTokens">Whether the post-processor adds [CLS]/[SEP] or &lt;s&gt;/&lt;/s&gt; (HF <c>add_special_tokens</c>).</param>
+    public TokenizedText Encode(string text, int? maxLength = null, bool addSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return EncodeCore(text, null, maxLength);
+        return EncodeCore(text, null, maxLength, addSpecialTokens);
     }
 
     /// <summary>Encodes a text pair with special tokens, truncated longest-first to <paramref name="maxLength"/>.</summary>
@@ -171,10 +193,10 @@ public sealed class TransformerTokenizer
         return results;
     }
 
-    private TokenizedText EncodeCore(string text, string? pair, int? maxLength)
+    private TokenizedText EncodeCore(string text, string? pair, int? maxLength, bool addSpecialTokens = true)
     {
         var limit = maxLength ?? MaxLength;
-        var added = _postProcessor.AddedTokens(pair != null);
+        var added = addSpecialTokens ? _postProcessor.AddedTokens(pair != null) : 0;
         if (limit < added)
             throw new ArgumentOutOfRangeException(nameof(maxLength), limit,
                 $"The limit must leave room for the {added} special tokens this tokenizer adds.");
@@ -192,7 +214,7 @@ public sealed class TransformerTokenizer
         }
 
         var truncated = Truncate(a, b, limit - added, limit);
-        var result = _postProcessor.Process(a, b, truncated);
+        var result = _postProcessor.Process(a, b, truncated, addSpecialTokens);
         if (a.Ids.Capacity > MaxScratchChars || scratch.B.Ids.Capacity > MaxScratchChars) t_scratch = null;
         return result;
     }

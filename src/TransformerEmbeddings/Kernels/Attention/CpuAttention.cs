@@ -31,7 +31,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         int b = checked((int)qkv.shape[0]), s = checked((int)qkv.shape[1]), h = heads * headDim;
         if (qkv.shape[2] != 3 * h) throw new ArgumentException($"Expected (B, S, {3 * h}), got ({string.Join(", ", qkv.shape)}).", nameof(qkv));
         var biasPerRow = scoreBias is not null && PerRow(scoreBias, b, heads, s);
-        var y = empty(b, s, h);
+        var y = TensorMemory.Output([b, s, h]);
         var probabilities = probe is { WantsProbabilities: true } ? empty(b, heads, s, s) : null;
         if (probe is not null) probe.Probabilities = probabilities;
         if (b * s == 0) return y;

@@ -45,7 +45,7 @@ internal abstract unsafe class CpuLinear : LinearKernel
             throw new ArgumentException($"Expected a CPU float32 tensor (…, {InFeatures}), got {x.dtype} ({string.Join(", ", x.shape)}) on {x.device_type}.", nameof(x));
         var shape = (long[])x.shape.Clone();
         shape[^1] = OutFeatures;
-        var y = empty(shape, ScalarType.Float32);
+        var y = TensorMemory.Output(shape);
         int rows = checked((int)(x.NumberOfElements / InFeatures));
         if (rows == 0) return y;
         var contiguous = x.is_contiguous() ? x : x.contiguous();

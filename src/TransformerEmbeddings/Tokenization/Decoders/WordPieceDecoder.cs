@@ -16,17 +16,22 @@ internal sealed class WordPieceDecoder(string prefix, bool cleanup) : IDecoder
         return result;
     }
 
-    /// <summary>HF wordpiece.rs <c>cleanup</c>, replacement by replacement in its order.</summary>
-    internal static string Cleanup(string s) => s
-        .Replace(" .", ".", StringComparison.Ordinal)
-        .Replace(" ?", "?", StringComparison.Ordinal)
-        .Replace(" !", "!", StringComparison.Ordinal)
-        .Replace(" ,", ",", StringComparison.Ordinal)
-        .Replace(" ' ", "'", StringComparison.Ordinal)
-        .Replace(" n't", "n't", StringComparison.Ordinal)
-        .Replace(" 'm", "'m", StringComparison.Ordinal)
-        .Replace(" do not", " don't", StringComparison.Ordinal)
-        .Replace(" 's", "'s", StringComparison.Ordinal)
-        .Replace(" 've", "'ve", StringComparison.Ordinal)
-        .Replace(" 're", "'re", StringComparison.Ordinal);
+    /// <summary>HF wordpiece.rs <c>cleanup</c>, replacement by replacement in its order; transformers'
+    /// <c>clean_up_tokenization</c> is the same list without " do not" (<paramref name="doNot"/> false).</summary>
+    internal static string Cleanup(string s, bool doNot = true)
+    {
+        s = s
+            .Replace(" .", ".", StringComparison.Ordinal)
+            .Replace(" ?", "?", StringComparison.Ordinal)
+            .Replace(" !", "!", StringComparison.Ordinal)
+            .Replace(" ,", ",", StringComparison.Ordinal)
+            .Replace(" ' ", "'", StringComparison.Ordinal)
+            .Replace(" n't", "n't", StringComparison.Ordinal)
+            .Replace(" 'm", "'m", StringComparison.Ordinal);
+        if (doNot) s = s.Replace(" do not", " don't", StringComparison.Ordinal);
+        return s
+            .Replace(" 's", "'s", StringComparison.Ordinal)
+            .Replace(" 've", "'ve", StringComparison.Ordinal)
+            .Replace(" 're", "'re", StringComparison.Ordinal);
+    }
 }

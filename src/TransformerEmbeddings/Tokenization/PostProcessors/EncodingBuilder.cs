@@ -33,6 +33,14 @@ internal sealed class EncodingBuilder(int count)
         _n += n;
     }
 
+    /// <summary>One sequence as it is, without special tokens (HF <c>add_special_tokens=False</c>): type and sequence id 0.</summary>
+    public static TokenizedText Plain(SequenceEncoding a, int truncated)
+    {
+        var builder = new EncodingBuilder(a.Count);
+        builder.AddSequence(a, 0, 0);
+        return builder.Build(truncated);
+    }
+
     public TokenizedText Build(int truncated)
     {
         if (_n != _ids.Length) throw new InvalidOperationException($"Built {_n} of {_ids.Length} tokens.");

@@ -9,13 +9,14 @@ internal sealed class RobertaProcessor(string sep, int sepId, string cls, int cl
 
     public IEnumerable<int> SequenceTypeIds => [0];
 
-    public TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated)
+    public TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated, bool addSpecialTokens = true)
     {
         if (trimOffsets)
         {
             ProcessOffsets(a, addPrefixSpace);
             if (b != null) ProcessOffsets(b, addPrefixSpace);
         }
+        if (!addSpecialTokens && b == null) return EncodingBuilder.Plain(a, truncated);
 
         var builder = new EncodingBuilder(a.Count + (b == null ? 2 : b.Count + 4));
         builder.AddSpecial(clsId, cls, 0);

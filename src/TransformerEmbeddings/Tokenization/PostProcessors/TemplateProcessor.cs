@@ -13,8 +13,9 @@ internal sealed class TemplateProcessor(IReadOnlyList<TemplatePiece> single, IRe
 
     public IEnumerable<int> SequenceTypeIds => single.Concat(pair).Where(p => p.IsSequence).Select(p => p.TypeId);
 
-    public TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated)
+    public TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated, bool addSpecialTokens = true)
     {
+        if (!addSpecialTokens && b == null) return EncodingBuilder.Plain(a, truncated);
         var template = b == null ? single : pair;
         var count = 0;
         foreach (var piece in template)
