@@ -11,11 +11,12 @@ internal static class Harness
     {
         var env = Environment.GetEnvironmentVariable("TE_SHARED");
         if (!string.IsNullOrEmpty(env)) return env;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var c = Path.Combine(dir.FullName, "shared");
-            if (Directory.Exists(Path.Combine(c, "testmodels"))) return c;
-        }
+        foreach (var start in Starts())
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var c = Path.Combine(dir.FullName, "shared");
+                if (Directory.Exists(Path.Combine(c, "testmodels"))) return c;
+            }
         throw new DirectoryNotFoundException("../shared (the test models and the STS corpus) was not found; set TE_SHARED.");
     }
 
@@ -37,10 +38,14 @@ internal static class Harness
 
     public static string RepositoryRoot()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "TransformerEmbeddings.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("TransformerEmbeddings.sln not found above " + AppContext.BaseDirectory);
+        foreach (var start in Starts())
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "TransformerEmbeddings.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("TransformerEmbeddings.sln not found above " + AppContext.BaseDirectory + " or the current folder");
     }
+
+    /// <summary>Where the repository is looked for: above the harness (built in place) and above the current folder (a copy run elsewhere).</summary>
+    private static string[] Starts() => [AppContext.BaseDirectory, Environment.CurrentDirectory];
 
     /// <summary>
     /// A private copy of the built <c>te</c> (src/TransformerEmbeddings.Cli/bin/Release/net10.0), so that a rebuild while a

@@ -41,6 +41,9 @@ internal static class Soak
         using var process = StartTe(te, ["embed", "--model", model, "--input", input, "--output", output, "--precision", precision, "--progress", "None"]);
         var errorText = process.StandardError.ReadToEndAsync();
         var samples = new List<(long Texts, double Seconds, double RssMiB)>();
+        // Written as it goes: a soak stopped early still leaves its series.
+        using var series = new StreamWriter(Path.Combine(work, "rss.csv")) { AutoFlush = true };
+        series.WriteLine("texts,seconds,rss_mib");
         var peak = 0.0;
         long next = every;
         while (!process.HasExited)
@@ -60,11 +63,11 @@ internal static class Soak
             }
             if (rows < next) continue;
             samples.Add((rows, clock.Elapsed.TotalSeconds, rss.Value));
+            series.WriteLine($"{rows},{F(clock.Elapsed.TotalSeconds, "F1")},{F(rss.Value)}");
             next = (rows / every + 1) * every;
         }
         process.WaitForExit();
         var seconds = clock.Elapsed.TotalSeconds;
-        File.WriteAllLines(Path.Combine(work, "rss.csv"), ["texts,seconds,rss_mib", .. samples.Select(s => $"{s.Texts},{F(s.Seconds, "F1")},{F(s.RssMiB)}")]);
         if (process.ExitCode != 0)
         {
             Console.WriteLine($"te exited {process.ExitCode}: {errorText.Result}");

@@ -105,9 +105,18 @@ public sealed class SentenceEmbedder : IDisposable
     /// <c>similarity_fn_name</c>, cosine when it names none.</summary>
     public SimilarityFunction SimilarityFunction => pipeline.Similarity;
 
-    /// <summary>The token limit, checked against the model's position table.</summary>
-    private static int CheckedLimit(TransformerModel model, int maxLength)
+    /// <summary>
+    /// The token limit, checked against the model's position table. One the caller gave is a usage error; one a file gave
+    /// (the tokenizer's <c>model_max_length</c>) is the folder's.
+    /// </summary>
+    private static int CheckedLimit(TransformerModel model, int maxLength, bool fromCaller = true)
     {
+        if (!fromCaller && maxLength < 2)
+        {
+            var settings = Path.Combine(model.Folder, "tokenizer_config.json");
+            throw new ModelConfigurationException(File.Exists(settings) ? settings : model.Tokenizer.Source, "model_max_length",
+                $"The tokenizer's token limit is {maxLength}; it must be at least 2 (room for the special tokens).");
+        }
         if (maxLength < 2 || maxLength > model.Config.MaxSequenceLength)
             throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength,
                 $"The token limit must lie in 2..{model.Config.MaxSequenceLength} (the positions of {model.Folder}).");
@@ -146,7 +155,7 @@ public sealed class SentenceEmbedder : IDisposable
             {
                 Pooling = st.Pooling,
                 AfterPooling = dense,
-                MaxSequenceLength = CheckedLimit(model, maxLength),
+                MaxSequenceLength = CheckedLimit(model, maxLength, fromCaller: options?.MaxLength is not null),
                 DoLowerCase = st.DoLowerCase,
                 IncludePrompt = st.IncludePrompt,
                 Prompts = st.Prompts,
@@ -204,7 +213,7 @@ public sealed class SentenceEmbedder : IDisposable
             PoolingFunction = options.PoolingFunction,
             Capture = options.Capture,
             AfterPooling = options.Normalize ? [null] : [],
-            MaxSequenceLength = CheckedLimit(model, options.MaxSequenceLength ?? model.Tokenizer.MaxLength),
+            MaxSequenceLength = CheckedLimit(model, options.MaxSequenceLength ?? model.Tokenizer.MaxLength, fromCaller: options.MaxSequenceLength is not null),
         };
     }
 

@@ -28,7 +28,7 @@ internal sealed class JsonLinesWriter : EmbeddingWriter
     public JsonLinesWriter(PartialFiles files, RowFormat format) : base(format)
     {
         this.files = files;
-        var file = new FileStream(files.Data, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        var file = PartialFiles.Open(files.Data, FileMode.OpenOrCreate, 1 << 16);
         if (files.Resuming) Rows = TrimToWholeLines(file);
         else file.SetLength(0);
         stream = file;

@@ -17,7 +17,7 @@ internal sealed class NpyWriter : EmbeddingWriter
     public NpyWriter(PartialFiles files, RowFormat format) : base(format)
     {
         this.files = files;
-        stream = new FileStream(files.Data, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        stream = PartialFiles.Open(files.Data, FileMode.OpenOrCreate, 1 << 16);
         var rowBytes = format.RowBytes;
         if (files.Resuming && stream.Length >= HeaderLength)
         {

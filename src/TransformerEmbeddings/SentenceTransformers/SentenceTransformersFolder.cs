@@ -75,7 +75,7 @@ internal sealed class SentenceTransformersFolder
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelConfigurationException(sbert, null, $"Expected a JSON object; found {doc.RootElement.ValueKind}.");
             maxSeq = Int(doc.RootElement, "max_seq_length", sbert);
             lower = Bool(doc.RootElement, "do_lower_case", sbert) ?? false;
-            if (maxSeq is <= 0) throw new ModelConfigurationException(sbert, "max_seq_length", $"Must be positive; found {maxSeq}.");
+            if (maxSeq is < 2) throw new ModelConfigurationException(sbert, "max_seq_length", $"Must be at least 2 (room for the special tokens); found {maxSeq}.");
         }
 
         var (pooling, dim, includePrompt) = ReadPooling(Path.Combine(list[1].Path, "config.json"));

@@ -193,6 +193,7 @@ public sealed class HostileFolderTests(Xunit.Abstractions.ITestOutputHelper log)
 
         // ---- tokenizer_config.json, special_tokens_map.json
         yield return new("tokenizer_config.json not JSON", st, Text("tokenizer_config.json", "{\"cls_token\": "), tokenizer, "tokenizer_config.json", "invalid JSON");
+        yield return new("model_max_length 1", Base.Sharded, Set("tokenizer_config.json", "model_max_length", 1), config, "tokenizer_config.json", "token limit is 1");
         yield return new("tokenizer_config.json a link loop", st, Loop("tokenizer_config.json"), tokenizer, "tokenizer_config.json", "symbolic link that cannot be followed");
         yield return new("special_tokens_map.json not JSON", st, Text("special_tokens_map.json", "\u0000\u0001"), tokenizer, "special_tokens_map.json", "invalid JSON");
         yield return new("special_tokens_map.json of 64 MB", st, Huge("special_tokens_map.json", 64 << 20), tokenizer, "special_tokens_map.json", "more than the");
@@ -234,7 +235,8 @@ public sealed class HostileFolderTests(Xunit.Abstractions.ITestOutputHelper log)
         // ---- sentence_bert_config.json, config_sentence_transformers.json
         const string sb = "sentence_bert_config.json";
         yield return new("sentence_bert_config.json not JSON", st, Text(sb, "max_seq_length: 128"), config, sb, "Not valid JSON");
-        yield return new("max_seq_length 0", st, Set(sb, "max_seq_length", 0), config, sb, "Must be positive");
+        yield return new("max_seq_length 0", st, Set(sb, "max_seq_length", 0), config, sb, "Must be at least 2");
+        yield return new("max_seq_length 1", st, Set(sb, "max_seq_length", 1), config, sb, "Must be at least 2"); // found by LoaderPropertyTests
         yield return new("max_seq_length a string", st, Set(sb, "max_seq_length", "128"), config, sb, "Expected a 32-bit integer");
         yield return new("max_seq_length 2^40", st, Set(sb, "max_seq_length", 1L << 40), config, sb, "Expected a 32-bit integer");
         const string cst = "config_sentence_transformers.json";
