@@ -58,18 +58,32 @@ internal static class Kills
         while (done < kills)
         {
             var before = Durable();
+            // The moment: uniform over what this run should take — its start-up (the shortest seen so far: a warm start is
+            // quicker than the first) and the rows still to do at the measured rate.
             var delay = random.NextDouble() * (startup.Value + (texts - before) / rate);
             using var p = StartTe(te, Args(output));
-            _ = p.StandardError.ReadToEndAsync();
-            if (p.WaitForExit(TimeSpan.FromSeconds(delay)))
+            var stderr = p.StandardError.ReadToEndAsync();
+            var run = Stopwatch.StartNew();
+            double? grew = null;
+            while (run.Elapsed.TotalSeconds < delay && !p.HasExited)
             {
-                // It finished before its moment came: start again from nothing, so that every kill meets a running job.
+                Thread.Sleep(10);
+                if (grew is null && Durable() > before) grew = run.Elapsed.TotalSeconds;
+            }
+            if (p.HasExited)
+            {
+                // It finished (or failed) before its moment came: report it; after a finish start again from nothing, so
+                // that every kill meets a running job.
+                p.WaitForExit();
                 finishedFirst++;
+                Console.WriteLine($"| – | {F(delay, "F2")} | {before:N0} | (run ended first: exit {p.ExitCode}{(p.ExitCode != 0 ? ", " + stderr.Result.Trim() : "")}) |");
+                if (p.ExitCode != 0) return 1;
                 File.Delete(output);
                 continue;
             }
             p.Kill(); // SIGKILL: no handler, no flush
             p.WaitForExit();
+            if (grew is { } g) startup = Math.Min(startup.Value, g);
             done++;
             var after = Durable();
             if (after == before) duringStartup++;
