@@ -8,7 +8,8 @@ namespace TransformerEmbeddings.Benchmarks;
 /// <c>cli</c>: what users run, as whole processes. <c>te embed</c> (exact, and <c>--precision fast</c>) and the ONNX
 /// Runtime console (<c>ort-embed</c>: the same export, tokenizer, batches, pooling) embed the same file, alternating,
 /// several runs each; ratio of medians, peak RSS, and how close the vectors are. Also the start-up to the first vector
-/// (a one-line file). Build the solution in Release first.
+/// (a one-line file). Build the solution in Release first. te runs as its tool package ships it (published for this
+/// platform, ReadyToRun); <c>--te-build</c> runs the build output instead.
 /// </summary>
 internal static class CliCompare
 {
@@ -23,6 +24,15 @@ internal static class CliCompare
             if (!File.Exists(f)) { Console.Error.WriteLine($"{f} is missing: build the solution first (dotnet build -c Release)."); return 1; }
 
         var work = Directory.CreateTempSubdirectory("te-cli-compare-").FullName;
+        if (!o.Rest.Contains("--te-build"))
+        {
+            // te as its tool package has it: published for this platform, ahead-of-time compiled (ReadyToRun).
+            var published = Path.Combine(work, "te");
+            Console.Error.WriteLine($"Publishing te for {RuntimeInformation.RuntimeIdentifier} (ReadyToRun) to {published} ...");
+            Exec(["dotnet", "publish", Path.Combine(root, "src", "TransformerEmbeddings.Cli"), "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier,
+                  "--self-contained", "false", "-p:PublishReadyToRun=true", "-o", published, "--nologo", "-v", "q"]);
+            te = Path.Combine(published, "te.dll");
+        }
         var sentences = Corpus.StsSentences(o.Sentences);
         var input = Path.Combine(work, "sts-dev.txt");
         File.WriteAllLines(input, sentences);

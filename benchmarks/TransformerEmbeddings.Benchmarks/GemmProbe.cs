@@ -21,6 +21,21 @@ internal static class GemmProbe
         NativeRuntime.EnsureLoaded();
         torch.set_num_threads(o.Threads);
         using var _ = inference_mode();
+        if (o.Rest.Contains("cpuattn"))
+        {
+            // The library's attention kernel alone on bert-base and MiniLM shapes: ms and GFLOP/s of its two products.
+            Console.WriteLine("| B×nh×S×hd | CpuAttention ms (best) | GFLOP/s (4·B·S²·H) |");
+            Console.WriteLine("|---|---:|---:|");
+            foreach (var (b, nh, s, hd) in new[] { (32, 12, 128, 32), (8, 12, 512, 32), (32, 12, 128, 64), (8, 12, 512, 64) })
+            {
+                using var scope = NewDisposeScope();
+                var kernel = new TransformerEmbeddings.Kernels.Attention.CpuAttention(nh, hd, TransformerEmbeddings.Kernels.KernelTable.For(o.Isa ?? TransformerEmbeddings.Kernels.KernelTable.Best));
+                var proj = randn(new long[] { b, s, 3 * nh * hd });
+                var t = Best(() => kernel.Forward(proj, null, null, null).Dispose(), 10);
+                Console.WriteLine($"| {b}×{nh}×{s}×{hd} | {t:F2} | {4.0 * b * s * s * nh * hd / t / 1e6:F0} |");
+            }
+            return 0;
+        }
         if (o.Rest.Contains("attn"))
         {
             Console.WriteLine("| B×nh×S×hd | SDPA ms | SDPA+mask ms | eager (matmul, softmax, matmul)+mask ms | max abs diff |");

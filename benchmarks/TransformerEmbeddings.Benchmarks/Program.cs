@@ -34,7 +34,7 @@ switch (command)
             TransformerEmbeddings benchmarks
               compare   [--threads N] [--mode exact|fast] [--reps R] [--sentences N] [--no-grid] [--no-sts] [--no-startup] [--with-libtorch]
                         this library vs ONNX Runtime side by side: load, forward grid, STS corpus, cosine, RSS, first vector
-              cli       [--mode exact|fast] [--reps R] [--sentences N]
+              cli       [--mode exact|fast] [--reps R] [--sentences N] [--te-build]
                         te embed and the ONNX Runtime console (ort-embed) as whole processes on the STS dev file, alternating
               peak      [--threads N]   measured fp32 / bf16 matmul GFLOP/s (the hardware yardstick)
               bert-base [--threads N]   random bert-base (12×768, 3072): forward GFLOP/s vs the measured peak

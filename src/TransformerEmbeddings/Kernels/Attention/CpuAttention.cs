@@ -82,10 +82,14 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         float* mask = job.Mask is null ? null : job.Mask + (long)batch * s;
         float* bias = job.Bias is null ? null : job.Bias + (job.BiasPerRow ? (long)batch * nh + head : head) * (long)s * s;
 
-        float* keys = Scratch.Attention((long)d * width + 8 + (long)s * valueWidth + (long)s * width + Math.Max(width, valueWidth) + s);
+        // Query rows go in blocks whose scores (block × width) stay in L2 between q·kᵀ, the softmax and p·v, instead of
+        // one S × S matrix streamed through memory three times (bert-base 8×512: 1 MB per head). The problems keep all S
+        // rows, so every value is summed in the same order as with one block: the same bits.
+        int block = BlockRows(s, width, job.Kernel.Rows);
+        float* keys = Scratch.Attention((long)d * width + 8 + (long)s * valueWidth + (long)block * width + Math.Max(width, valueWidth) + s);
         float* values = keys + (long)d * width + 8;               // (8: the packing's slack) values[(c / NR) · S · NR + j · NR + c % NR] = v_j[c]
-        float* scores = values + (long)s * valueWidth;            // S × width
-        float* zeros = scores + (long)s * width;
+        float* scores = values + (long)s * valueWidth;            // block × width
+        float* zeros = scores + (long)block * width;
         new Span<float>(zeros, Math.Max(width, valueWidth)).Clear();
         float* rowScales = zeros + Math.Max(width, valueWidth);   // 1 / Σ exp per query row, times the head mask
         // keys[(j / NR) · d · NR + c · NR + j % NR] = k_j[c]: the keys' panels are the activation-panel layout of the key rows
@@ -102,30 +106,44 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
             }
         }
 
-        // scores = q · kᵀ   (S × width; the zero keys of the last panel are masked out below)
-        var qk = new Sgemm.Problem { X = rows + head * d, LdX = stride, W = keys, Bias = zeros, Y = scores, LdY = width, Rows = s, K = d, N = width, Panels = width / nr };
-        Sgemm.Run(in job.Kernel, in qk, 0, s, 0, qk.Panels);
-
         float headScale = job.HeadMask is null ? 1f : job.HeadMask[head];
         float* probabilities = job.Probabilities is null ? null : job.Probabilities + ((long)batch * nh + head) * s * s;
-        for (int i = 0; i < s; i++)
-        {
-            float* row = scores + (long)i * width;
-            // 1 / Σ exp times the head mask, applied to the context row below (d values instead of S); probabilities are a
-            // scaled copy, so capturing them leaves the computation, and its bits, as they are.
-            rowScales[i] = headScale / Exponentials(row, s, bias is null ? null : bias + (long)i * s, mask, job.Divisor, job.Kernel.Isa);
-            if (probabilities is not null) Scale(row, probabilities + (long)i * s, s, rowScales[i], job.Kernel.Isa);
-        }
-
-        // context = p · v, written into this head's columns of the merged output
         float* output = job.Output + (long)batch * s * hidden + head * d;
-        var pv = new Sgemm.Problem
+        for (int i0 = 0; i0 < s; i0 += block)
         {
-            X = scores, LdX = width, W = values, Bias = zeros, Y = output, LdY = hidden,
-            Rows = s, K = s, N = d, Panels = valueWidth / nr,
-        };
-        Sgemm.Run(in job.Kernel, in pv, 0, s, 0, pv.Panels);
-        for (int i = 0; i < s; i++) Scale(output + (long)i * hidden, output + (long)i * hidden, d, rowScales[i], job.Kernel.Isa);
+            int i1 = Math.Min(s, i0 + block);
+            float* window = scores - (long)i0 * width; // row i of the scores lives at window + i · width for i in [i0, i1)
+
+            // scores = q · kᵀ   (rows i0..i1 of S × width; the zero keys of the last panel are masked out below)
+            var qk = new Sgemm.Problem { X = rows + head * d, LdX = stride, W = keys, Bias = zeros, Y = window, LdY = width, Rows = s, K = d, N = width, Panels = width / nr };
+            Sgemm.Run(in job.Kernel, in qk, i0, i1, 0, qk.Panels);
+
+            for (int i = i0; i < i1; i++)
+            {
+                float* row = window + (long)i * width;
+                // 1 / Σ exp times the head mask, applied to the context row below (d values instead of S); probabilities are a
+                // scaled copy, so capturing them leaves the computation, and its bits, as they are.
+                rowScales[i] = headScale / Exponentials(row, s, bias is null ? null : bias + (long)i * s, mask, job.Divisor, job.Kernel.Isa);
+                if (probabilities is not null) Scale(row, probabilities + (long)i * s, s, rowScales[i], job.Kernel.Isa);
+            }
+
+            // context = p · v, written into this head's columns of the merged output
+            var pv = new Sgemm.Problem
+            {
+                X = window, LdX = width, W = values, Bias = zeros, Y = output, LdY = hidden,
+                Rows = s, K = s, N = d, Panels = valueWidth / nr,
+            };
+            Sgemm.Run(in job.Kernel, in pv, i0, i1, 0, pv.Panels);
+            for (int i = i0; i < i1; i++) Scale(output + (long)i * hidden, output + (long)i * hidden, d, rowScales[i], job.Kernel.Isa);
+        }
+    }
+
+    /// <summary>Query rows per block: whole row tiles whose scores fit in 256 KB (all S rows when they do).</summary>
+    internal static int BlockRows(int length, int width, int tileRows)
+    {
+        const int Budget = 256 * 1024 / sizeof(float);
+        if ((long)length * width <= Budget) return length;
+        return Math.Max(tileRows, Budget / width / tileRows * tileRows);
     }
 
     /// <summary>
