@@ -34,7 +34,7 @@ public sealed class SentenceEmbedder : IDisposable
     private readonly Pipeline pipeline;
     private int dimension;
     private int? specialTokens;
-    private bool disposed;
+    private readonly Runtime.CallGuard calls;
 
     /// <summary>Everything after the encoder, from a sentence-transformers folder or from <see cref="SentenceEmbedderOptions"/>.</summary>
     private sealed record Pipeline
@@ -60,6 +60,7 @@ public sealed class SentenceEmbedder : IDisposable
         Model = model;
         this.ownsModel = ownsModel;
         this.pipeline = pipeline;
+        calls = new Runtime.CallGuard(this);
         if (pipeline.Pooling is { } pooling)
         {
             var d = pooling.Modes.Count * model.HiddenSize;
@@ -104,9 +105,18 @@ public sealed class SentenceEmbedder : IDisposable
     /// <c>similarity_fn_name</c>, cosine when it names none.</summary>
     public SimilarityFunction SimilarityFunction => pipeline.Similarity;
 
-    /// <summary>The token limit, checked against the model's position table.</summary>
-    private static int CheckedLimit(TransformerModel model, int maxLength)
+    /// <summary>
+    /// The token limit, checked against the model's position table. One the caller gave is a usage error; one a file gave
+    /// (the tokenizer's <c>model_max_length</c>) is the folder's.
+    /// </summary>
+    private static int CheckedLimit(TransformerModel model, int maxLength, bool fromCaller = true)
     {
+        if (!fromCaller && maxLength < 2)
+        {
+            var settings = Path.Combine(model.Folder, "tokenizer_config.json");
+            throw new ModelConfigurationException(File.Exists(settings) ? settings : model.Tokenizer.Source, "model_max_length",
+                $"The tokenizer's token limit is {maxLength}; it must be at least 2 (room for the special tokens).");
+        }
         if (maxLength < 2 || maxLength > model.Config.MaxSequenceLength)
             throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength,
                 $"The token limit must lie in 2..{model.Config.MaxSequenceLength} (the positions of {model.Folder}).");
@@ -145,7 +155,7 @@ public sealed class SentenceEmbedder : IDisposable
             {
                 Pooling = st.Pooling,
                 AfterPooling = dense,
-                MaxSequenceLength = CheckedLimit(model, maxLength),
+                MaxSequenceLength = CheckedLimit(model, maxLength, fromCaller: options?.MaxLength is not null),
                 DoLowerCase = st.DoLowerCase,
                 IncludePrompt = st.IncludePrompt,
                 Prompts = st.Prompts,
@@ -203,7 +213,7 @@ public sealed class SentenceEmbedder : IDisposable
             PoolingFunction = options.PoolingFunction,
             Capture = options.Capture,
             AfterPooling = options.Normalize ? [null] : [],
-            MaxSequenceLength = CheckedLimit(model, options.MaxSequenceLength ?? model.Tokenizer.MaxLength),
+            MaxSequenceLength = CheckedLimit(model, options.MaxSequenceLength ?? model.Tokenizer.MaxLength, fromCaller: options.MaxSequenceLength is not null),
         };
     }
 
@@ -224,7 +234,7 @@ public sealed class SentenceEmbedder : IDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ObjectDisposedException.ThrowIf(calls.IsClosed, this);
         if (options?.Output == EmbeddingOutput.TokenVectors)
             throw new ArgumentException("Embed returns one vector per text; token vectors come from EmbedStream or EmbedAsync.", nameof(options));
         var run = new EmbeddingRun(this, options, progress, cancellationToken);
@@ -263,7 +273,7 @@ public sealed class SentenceEmbedder : IDisposable
         IProgress<EmbeddingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ObjectDisposedException.ThrowIf(calls.IsClosed, this);
         var run = new EmbeddingRun(this, options, progress, cancellationToken);
         return Stream(run, texts);
     }
@@ -325,7 +335,7 @@ public sealed class SentenceEmbedder : IDisposable
         IProgress<EmbeddingProgress>? progress = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ObjectDisposedException.ThrowIf(calls.IsClosed, this);
         var run = new EmbeddingRun(this, options, progress, cancellationToken);
         var size = run.WindowSize;
         var skip = run.Options.SkipTexts;
@@ -391,7 +401,7 @@ public sealed class SentenceEmbedder : IDisposable
     /// <returns>One vector per row.</returns>
     internal Embeddings EmbedBatch(EncoderInputs inputs, int promptLength = 0)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        using var call = calls.Enter();
         using var scope = NewDisposeScope();
         using var output = Encode(inputs);
         int[]? prompts = promptLength > 0 ? Enumerable.Repeat(promptLength, inputs.BatchSize).ToArray() : null;
@@ -484,12 +494,17 @@ public sealed class SentenceEmbedder : IDisposable
     /// <returns>The generator.</returns>
     public IEmbeddingGenerator<string, Embedding<float>> AsEmbeddingGenerator() => new SentenceEmbeddingGenerator(this);
 
-    /// <summary>Releases the Dense weights, and the model when this embedder loaded it.</summary>
-    public void Dispose()
+    /// <summary>Enters one forward pass and its pooling; <see cref="Dispose"/> waits for it.</summary>
+    /// <exception cref="ObjectDisposedException">The embedder is disposed.</exception>
+    internal Runtime.CallGuard.Lease EnterCall() => calls.Enter();
+
+    /// <summary>
+    /// Releases the Dense weights, and the model when this embedder loaded it. Passes in flight on other threads finish
+    /// first (Dispose waits for them); later calls, and streams still being read, throw <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    public void Dispose() => calls.Close(() =>
     {
-        if (disposed) return;
-        disposed = true;
         foreach (var d in pipeline.AfterPooling) d?.Dispose();
         if (ownsModel) Model.Dispose();
-    }
+    });
 }

@@ -30,7 +30,7 @@ public sealed class TransformerModel : IDisposable
     private readonly EncoderModel model;
     private readonly MaskedLanguageModelHead? mlmHead;
     private readonly ILogger logger;
-    private bool disposed;
+    private readonly CallGuard calls;
 
     private readonly ComputePlan plan;
 
@@ -48,8 +48,9 @@ public sealed class TransformerModel : IDisposable
         DType = plan.DType;
         LoadTime = loadTime;
         this.logger = logger;
-        Weights = new ModelWeights(model, config);
-        Vocabulary = new Vocabulary(model.WordEmbeddings, tokenizer, config.VocabSize, folder);
+        calls = new CallGuard(this);
+        Weights = new ModelWeights(model, config, calls);
+        Vocabulary = new Vocabulary(model.WordEmbeddings, tokenizer, config.VocabSize, folder, calls);
         MaskedLanguageModel = mlmHead is null ? null : new MaskedLanguageModel(this, mlmHead);
     }
 
@@ -119,6 +120,7 @@ public sealed class TransformerModel : IDisposable
         var native = Task.Run(NativeRuntime.EnsureLoaded);
         var config = EncoderConfig.Load(folder);
         var tokenizer = TransformerTokenizer.Load(folder, new TokenizerOptions { MaxLength = options.MaxLength });
+        tokenizer.CheckFits(config);
         native.GetAwaiter().GetResult(); // a load failure surfaces here as NativeRuntimeException
         var device = ComputeDevice.Resolve(options.Device);
         var plan = ComputePlan.Resolve(options.Precision, device.type == DeviceType.CUDA, options.Cpu ?? CpuFeatures.Current, options.Kernels);
@@ -126,6 +128,7 @@ public sealed class TransformerModel : IDisposable
         var dtype = plan.DType;
 
         using var loader = CheckpointLoader.Open(folder, dtype, device, config.Architecture);
+        loader.CheckLayerCount(config.NumHiddenLayers, Path.Combine(folder, "config.json"));
         EncoderModel module;
         MaskedLanguageModelHead? head;
         using (no_grad())
@@ -234,7 +237,7 @@ public sealed class TransformerModel : IDisposable
     private EncoderOutput Run(Tensor inputIds, Tensor? inputsEmbeds, Tensor attentionMask, Tensor tokenTypeIds,
         IReadOnlyList<TokenizedText>? tokenization, CaptureOptions capture)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        using var call = calls.Enter(); // Dispose waits for this pass
         using var scope = NewDisposeScope();
         using var _ = inference_mode();
         var ids = inputIds.to(Device);
@@ -259,12 +262,17 @@ public sealed class TransformerModel : IDisposable
             inputsEmbeds is null ? Rerun : null);
     }
 
-    /// <summary>Releases the weights.</summary>
-    public void Dispose()
+    /// <summary>Enters a call that reads the weights (analysis beside the forward pass); <see cref="Dispose"/> waits for it.</summary>
+    /// <exception cref="ObjectDisposedException">The model is disposed.</exception>
+    internal CallGuard.Lease EnterCall() => calls.Enter();
+
+    /// <summary>
+    /// Releases the weights. Calls in flight on other threads finish first (Dispose waits for them); calls made afterwards
+    /// throw <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    public void Dispose() => calls.Close(() =>
     {
-        if (disposed) return;
-        disposed = true;
         mlmHead?.Dispose();
         model.Dispose();
-    }
+    });
 }

@@ -72,7 +72,7 @@ internal static class EmbedCommand
         var progress = new Option<ProgressMode>("--progress") { Description = "Auto (a bar on a terminal, else lines), Bar, Plain or None; always on stderr.", DefaultValueFactory = _ => ProgressMode.Auto };
         var progressInterval = new Option<double>("--progress-interval") { Description = "Seconds between plain progress lines.", DefaultValueFactory = _ => 10 };
 
-        var command = new Command("embed", "Embed texts into vectors (.npy, .safetensors, .jsonl or stdout). Exit codes: 0 done, 1 bad input or usage, 2 model error, 3 output error, 130 interrupted (resume with --resume).")
+        var command = new Command("embed", "Embed texts into vectors (.npy, .safetensors, .jsonl or stdout). Exit codes: 0 done, 1 bad input or usage, 2 model error, 3 output error, 4 unexpected error, 130 interrupted (resume with --resume).")
         {
             model, input, output, inputFormat, field, idField, shard, resume, pooling, hiddenStates, normalize, prompt, promptText, truncateDim,
             batchSize, maxTokens, maxLength, longTexts, device, precision, quantize, calibration, progress, progressInterval, revision,

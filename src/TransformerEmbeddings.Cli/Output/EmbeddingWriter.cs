@@ -66,6 +66,21 @@ internal abstract class EmbeddingWriter : IDisposable
         };
     }
 
+    /// <summary>
+    /// Closes a file on the way out of a failure: a flush that fails again (the disk is still full) must neither hide the
+    /// first error nor keep the partial files from being removed.
+    /// </summary>
+    protected static void Quietly(IDisposable? file)
+    {
+        try
+        {
+            file?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
     /// <summary>Whole lines in a partial text file: cuts a torn last line and returns the count.</summary>
     protected static long TrimToWholeLines(FileStream stream)
     {
@@ -113,6 +128,24 @@ internal sealed class PartialFiles
     /// <summary>Whether an earlier run's data is continued.</summary>
     public bool Resuming { get; private set; }
 
+    private static readonly AsyncLocal<Func<string, FileMode, int, FileStream>?> opener = new();
+
+    /// <summary>
+    /// Opens the files of outputs written from this execution context instead of the file system (null: the file system).
+    /// The reliability tests put a stream here whose disk fills up, to check that a failing disk ends the run cleanly and
+    /// leaves a previous output untouched; async-local, so that other runs in the same process are not affected.
+    /// </summary>
+    internal static Func<string, FileMode, int, FileStream>? Opener
+    {
+        get => opener.Value;
+        set => opener.Value = value;
+    }
+
+    /// <summary>Opens one of the output's files for writing (through <see cref="Opener"/> where one is set).</summary>
+    public static FileStream Open(string path, FileMode mode, int buffer) =>
+        opener.Value?.Invoke(path, mode, buffer)
+        ?? new FileStream(path, mode, mode == FileMode.Create ? FileAccess.Write : FileAccess.ReadWrite, FileShare.None, buffer);
+
     public void Prepare(bool resume, string job)
     {
         if (resume && File.Exists(Job))
@@ -127,12 +160,21 @@ internal sealed class PartialFiles
         Delete();
         // The job description first, through a rename: a resumed run only trusts data made under the same settings.
         var temp = Job + ".tmp";
-        using (var s = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        try
         {
-            s.Write(Encoding.UTF8.GetBytes(job));
-            s.Flush(flushToDisk: true);
+            using (var s = Open(temp, FileMode.Create, 4096))
+            {
+                s.Write(Encoding.UTF8.GetBytes(job));
+                s.Flush(flushToDisk: true);
+            }
+            File.Move(temp, Job, overwrite: true);
         }
-        File.Move(temp, Job, overwrite: true);
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A full disk can fail even this small file: leave nothing behind.
+            if (File.Exists(temp)) File.Delete(temp);
+            throw;
+        }
     }
 
     /// <summary>Moves the finished file into place and removes the partial files.</summary>

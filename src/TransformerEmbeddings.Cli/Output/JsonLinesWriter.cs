@@ -28,7 +28,7 @@ internal sealed class JsonLinesWriter : EmbeddingWriter
     public JsonLinesWriter(PartialFiles files, RowFormat format) : base(format)
     {
         this.files = files;
-        var file = new FileStream(files.Data, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        var file = PartialFiles.Open(files.Data, FileMode.OpenOrCreate, 1 << 16);
         if (files.Resuming) Rows = TrimToWholeLines(file);
         else file.SetLength(0);
         stream = file;
@@ -87,14 +87,14 @@ internal sealed class JsonLinesWriter : EmbeddingWriter
     public override void Discard()
     {
         if (files is null) return;
-        stream.Dispose();
+        Quietly(stream);
         files.Delete();
     }
 
     public override void Dispose()
     {
         json.Dispose();
-        if (files is null) stream.Flush();
-        stream.Dispose();
+        if (files is null) stream.Flush(); // standard output: what was written must reach the reader
+        Quietly(stream);
     }
 }

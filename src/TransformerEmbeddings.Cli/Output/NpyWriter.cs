@@ -17,7 +17,7 @@ internal sealed class NpyWriter : EmbeddingWriter
     public NpyWriter(PartialFiles files, RowFormat format) : base(format)
     {
         this.files = files;
-        stream = new FileStream(files.Data, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        stream = PartialFiles.Open(files.Data, FileMode.OpenOrCreate, 1 << 16);
         var rowBytes = format.RowBytes;
         if (files.Resuming && stream.Length >= HeaderLength)
         {
@@ -75,9 +75,9 @@ internal sealed class NpyWriter : EmbeddingWriter
 
     public override void Discard()
     {
-        stream.Dispose();
+        Quietly(stream);
         files.Delete();
     }
 
-    public override void Dispose() => stream.Dispose();
+    public override void Dispose() => Quietly(stream);
 }

@@ -20,8 +20,8 @@ internal sealed class SafeTensorsEmbeddingWriter : EmbeddingWriter
     public SafeTensorsEmbeddingWriter(PartialFiles files, RowFormat format, bool withIds) : base(format)
     {
         this.files = files;
-        data = new FileStream(files.Data, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-        ids = withIds ? new FileStream(files.Ids, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 14) : null;
+        data = PartialFiles.Open(files.Data, FileMode.OpenOrCreate, 1 << 16);
+        ids = withIds ? PartialFiles.Open(files.Ids, FileMode.OpenOrCreate, 1 << 14) : null;
         if (!files.Resuming)
         {
             data.SetLength(0);
@@ -69,7 +69,7 @@ internal sealed class SafeTensorsEmbeddingWriter : EmbeddingWriter
     {
         Checkpoint();
         var header = Header();
-        using (var final = new FileStream(files.Final, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        using (var final = PartialFiles.Open(files.Final, FileMode.Create, 1 << 16))
         {
             Span<byte> prefix = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
@@ -153,14 +153,14 @@ internal sealed class SafeTensorsEmbeddingWriter : EmbeddingWriter
 
     public override void Discard()
     {
-        data.Dispose();
-        ids?.Dispose();
+        Quietly(data);
+        Quietly(ids);
         files.Delete();
     }
 
     public override void Dispose()
     {
-        data.Dispose();
-        ids?.Dispose();
+        Quietly(data);
+        Quietly(ids);
     }
 }

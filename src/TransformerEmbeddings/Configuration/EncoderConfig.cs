@@ -74,17 +74,10 @@ public sealed record EncoderConfig
     public static EncoderConfig Load(string path)
     {
         var file = Directory.Exists(path) ? Path.Combine(path, "config.json") : path;
-        if (!File.Exists(file))
+        ModelFile.Failure fail = (message, inner) => new ModelConfigurationException(file, null, message, inner);
+        if (!ModelFile.Exists(file, fail))
             throw new ModelConfigurationException(file, null, "the file does not exist; a HuggingFace model folder holds a config.json.");
-        string json;
-        try
-        {
-            json = File.ReadAllText(file);
-        }
-        catch (IOException e)
-        {
-            throw new ModelConfigurationException(file, null, "the file cannot be read: " + e.Message, e);
-        }
+        var json = ModelFile.ReadAllText(file, ModelFile.MaxSettingsBytes, fail);
         return Parse(json, file);
     }
 
@@ -95,6 +88,8 @@ public sealed record EncoderConfig
     /// <exception cref="ModelConfigurationException">The JSON is malformed, lacks a field or describes an unsupported model.</exception>
     public static EncoderConfig Parse(string json, string sourceName = "config.json")
     {
+        if (string.IsNullOrWhiteSpace(json))
+            throw new ModelConfigurationException(sourceName, null, "the file is empty; it should hold the model's settings as a JSON object.");
         JsonDocument doc;
         try
         {
@@ -113,14 +108,14 @@ public sealed record EncoderConfig
 
             var modelType = RequiredString(root, "model_type", sourceName);
             var architecture = ModelArchitectures.Of(modelType) ?? throw new ModelConfigurationException(sourceName, "model_type",
-                $"unsupported model type '{modelType}'; supported: {string.Join(", ", ModelArchitectures.ModelTypes)}.");
+                $"unsupported model type '{Shorten(modelType)}'; supported: {string.Join(", ", ModelArchitectures.ModelTypes)}.");
 
             if (architecture is ModelArchitecture.Bert or ModelArchitecture.Roberta)
             {
                 var positionType = OptionalString(root, "position_embedding_type", sourceName) ?? "absolute";
                 if (positionType != "absolute")
                     throw new ModelConfigurationException(sourceName, "position_embedding_type",
-                        $"'{positionType}' is not supported; only 'absolute' position embeddings are.");
+                        $"'{Shorten(positionType)}' is not supported; only 'absolute' position embeddings are.");
             }
 
             // DistilBERT names its fields differently (HF maps hidden_size to dim etc. through attribute_map).
@@ -134,7 +129,7 @@ public sealed record EncoderConfig
                 "relu" => HiddenActivation.Relu,
                 "silu" or "swish" => HiddenActivation.Silu,
                 _ => throw new ModelConfigurationException(sourceName, actKey,
-                    $"unsupported activation '{act}'; supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu."),
+                    $"unsupported activation '{Shorten(act)}'; supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu."),
             };
 
             var config = new EncoderConfig
@@ -189,7 +184,7 @@ public sealed record EncoderConfig
     {
         if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.String)
-            throw new ModelConfigurationException(source, name, $"expected a string, found {v.ValueKind} ({v.GetRawText()}).");
+            throw new ModelConfigurationException(source, name, $"expected a string, found {v.ValueKind} ({Shorten(v.GetRawText())}).");
         return v.GetString()!;
     }
 
@@ -212,15 +207,20 @@ public sealed record EncoderConfig
         if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
             return fallback ?? throw new ModelConfigurationException(source, name, "required field is missing.");
         if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out var i))
-            throw new ModelConfigurationException(source, name, $"expected an integer, found {v.GetRawText()}.");
+            throw new ModelConfigurationException(source, name, v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) && d == Math.Floor(d)
+                ? $"{v.GetRawText()} is out of range: sizes and ids are 32-bit integers (at most {int.MaxValue})."
+                : $"expected an integer, found {Shorten(v.GetRawText())}.");
         return i;
     }
+
+    /// <summary>A value quoted in a message, cut short when a hostile file makes it long.</summary>
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
 
     private static double PositiveDouble(JsonElement root, string name, string source, double fallback)
     {
         if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return fallback;
         if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out var d) || !(d > 0) || double.IsInfinity(d))
-            throw new ModelConfigurationException(source, name, $"expected a positive number, found {v.GetRawText()}.");
+            throw new ModelConfigurationException(source, name, $"expected a positive number, found {Shorten(v.GetRawText())}.");
         return d;
     }
 }

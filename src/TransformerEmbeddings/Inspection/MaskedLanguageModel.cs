@@ -49,6 +49,7 @@ public sealed class MaskedLanguageModel
     public Tensor Logits(EncoderOutput output, IReadOnlyList<(int Sequence, int Position)>? positions = null)
     {
         ArgumentNullException.ThrowIfNull(output);
+        using var call = model.EnterCall(); // the model's Dispose waits for the head
         using var scope = NewDisposeScope();
         using var _ = inference_mode();
         var hidden = output.LastHiddenState;

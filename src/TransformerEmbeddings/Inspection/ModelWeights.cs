@@ -13,9 +13,11 @@ public sealed class ModelWeights
 {
     private readonly EncoderModel model;
     private readonly EncoderConfig config;
+    private readonly Runtime.CallGuard calls;
 
-    internal ModelWeights(EncoderModel model, EncoderConfig config)
+    internal ModelWeights(EncoderModel model, EncoderConfig config, Runtime.CallGuard calls)
     {
+        this.calls = calls;
         this.model = model;
         this.config = config;
     }
@@ -36,6 +38,10 @@ public sealed class ModelWeights
     /// </summary>
     /// <param name="layer">0..L-1, negative from the end.</param>
     /// <returns>The weights.</returns>
-    public AttentionWeights Attention(int layer) =>
-        AttentionWeights.From(model.AttentionOf(LayerIndex.Layer(layer, config.NumHiddenLayers, nameof(layer))), config);
+    public AttentionWeights Attention(int layer)
+    {
+        var index = LayerIndex.Layer(layer, config.NumHiddenLayers, nameof(layer));
+        using var call = calls.Enter(); // the model's Dispose waits for the copy
+        return AttentionWeights.From(model.AttentionOf(index), config);
+    }
 }

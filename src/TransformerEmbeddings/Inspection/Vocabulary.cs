@@ -14,9 +14,11 @@ public sealed class Vocabulary
     private readonly EmbeddingTable table;
     private readonly TransformerTokenizer tokenizer;
     private readonly string folder;
+    private readonly Runtime.CallGuard calls;
 
-    internal Vocabulary(EmbeddingTable table, TransformerTokenizer tokenizer, int count, string folder)
+    internal Vocabulary(EmbeddingTable table, TransformerTokenizer tokenizer, int count, string folder, Runtime.CallGuard calls)
     {
+        this.calls = calls;
         this.table = table;
         this.tokenizer = tokenizer;
         this.folder = folder;
@@ -38,6 +40,7 @@ public sealed class Vocabulary
             if (id < 0 || id >= Count)
                 throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is outside the vocabulary (0..{Count - 1}).");
         }
+        using var call = calls.Enter(); // the model's Dispose waits for this read
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var index = tensor(ids.Select(i => (long)i).ToArray(), device: table.Weight.device);

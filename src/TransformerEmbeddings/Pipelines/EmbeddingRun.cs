@@ -264,6 +264,7 @@ internal sealed class EmbeddingRun
         private void Run(int[] batch)
         {
             var embedder = run.embedder;
+            using var call = embedder.EnterCall(); // the embedder's Dispose waits for this pass
             var model = embedder.Model;
             var whole = true;
             foreach (var u in batch) whole &= unitIds[u] is null;

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using TorchSharp;
 using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Modeling;
@@ -34,10 +35,13 @@ internal sealed class DenseModule : nn.Module<Tensor, Tensor>
         var configPath = Path.Combine(folder, "config.json");
         using var doc = SentenceTransformersFolder.Parse(configPath);
         var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw new ModelConfigurationException(configPath, null, $"Expected a JSON object; found {root.ValueKind}.");
         var inF = SentenceTransformersFolder.Int(root, "in_features", configPath)
                   ?? throw new ModelConfigurationException(configPath, "in_features", "Missing.");
         var outF = SentenceTransformersFolder.Int(root, "out_features", configPath)
                    ?? throw new ModelConfigurationException(configPath, "out_features", "Missing.");
+        if (inF <= 0) throw new ModelConfigurationException(configPath, "in_features", $"Must be positive; found {inF}.");
+        if (outF <= 0) throw new ModelConfigurationException(configPath, "out_features", $"Must be positive; found {outF}.");
         var hasBias = SentenceTransformersFolder.Bool(root, "bias", configPath) ?? true;
         var actName = SentenceTransformersFolder.String(root, "activation_function", configPath) ?? "torch.nn.modules.activation.Tanh";
         Func<Tensor, Tensor> act = actName switch

@@ -30,7 +30,11 @@ internal sealed class SentenceTransformersFolder
     public int? TruncateDim { get; init; }
     public SimilarityFunction Similarity { get; init; } = SimilarityFunction.Cosine;
 
-    public static bool IsSentenceTransformers(string folder) => File.Exists(Path.Combine(folder, "modules.json"));
+    public static bool IsSentenceTransformers(string folder)
+    {
+        var modules = Path.Combine(folder, "modules.json");
+        return ModelFile.Exists(modules, (message, inner) => new ModelConfigurationException(modules, null, message, inner));
+    }
 
     public static SentenceTransformersFolder Read(string folder)
     {
@@ -41,12 +45,16 @@ internal sealed class SentenceTransformersFolder
         var list = new List<(string Type, string Path, string Name)>();
         foreach (var m in modules.RootElement.EnumerateArray())
         {
+            if (m.ValueKind != JsonValueKind.Object)
+                throw new ModelConfigurationException(modulesPath, null, $"Module {list.Count} is {m.ValueKind}, not an object with type and path.");
             var type = String(m, "type", modulesPath) ?? throw new ModelConfigurationException(modulesPath, "type", "A module has no type.");
             var path = String(m, "path", modulesPath) ?? "";
             var name = String(m, "name", modulesPath) ?? path;
             if (!Supported.Contains(type))
                 throw new ModelConfigurationException(modulesPath, "type",
                     $"Module '{name}' has type '{type}', which is not supported; supported module types: {string.Join(", ", Supported)}.");
+            // The path is the file's: it must not lead the loader out of the folder.
+            path = ModelFile.Inside(folder, path, (message, inner) => new ModelConfigurationException(modulesPath, "path", $"Module '{name}': {message}", inner));
             list.Add((type, path, name));
         }
         if (list.Count < 2 || list[0].Type != TransformerType || list[1].Type != PoolingType)
@@ -55,30 +63,35 @@ internal sealed class SentenceTransformersFolder
         if (list.Skip(2).Any(l => l.Type is TransformerType or PoolingType))
             throw new ModelConfigurationException(modulesPath, "type", "Only Dense and Normalize modules may follow the Pooling module.");
 
-        var transformerFolder = Path.Combine(folder, list[0].Path);
+        var transformerFolder = list[0].Path;
+        if (!Directory.Exists(transformerFolder))
+            throw new ModelConfigurationException(modulesPath, "path", $"The Transformer module's folder '{transformerFolder}' does not exist (or is a link that cannot be followed).");
         int? maxSeq = null;
         var lower = false;
         var sbert = Path.Combine(transformerFolder, "sentence_bert_config.json");
-        if (File.Exists(sbert))
+        if (ModelFile.Exists(sbert, Fail(sbert)))
         {
             using var doc = Parse(sbert);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelConfigurationException(sbert, null, $"Expected a JSON object; found {doc.RootElement.ValueKind}.");
             maxSeq = Int(doc.RootElement, "max_seq_length", sbert);
             lower = Bool(doc.RootElement, "do_lower_case", sbert) ?? false;
-            if (maxSeq is <= 0) throw new ModelConfigurationException(sbert, "max_seq_length", $"Must be positive; found {maxSeq}.");
+            if (maxSeq is < 2) throw new ModelConfigurationException(sbert, "max_seq_length", $"Must be at least 2 (room for the special tokens); found {maxSeq}.");
         }
 
-        var (pooling, dim, includePrompt) = ReadPooling(Path.Combine(folder, list[1].Path, "config.json"));
-        var after = list.Skip(2).Select(l => l.Type == DenseType ? Path.Combine(folder, l.Path) : null).ToList();
+        var (pooling, dim, includePrompt) = ReadPooling(Path.Combine(list[1].Path, "config.json"));
+        if (dim is <= 0) throw new ModelConfigurationException(Path.Combine(list[1].Path, "config.json"), "word_embedding_dimension", $"Must be positive; found {dim}.");
+        var after = list.Skip(2).Select(l => l.Type == DenseType ? l.Path : null).ToList();
 
         var prompts = new Dictionary<string, string>(StringComparer.Ordinal);
         string? defaultPrompt = null;
         int? truncateDim = null;
         var similarity = SimilarityFunction.Cosine;
         var stConfig = Path.Combine(folder, "config_sentence_transformers.json");
-        if (File.Exists(stConfig))
+        if (ModelFile.Exists(stConfig, Fail(stConfig)))
         {
             using var doc = Parse(stConfig);
             var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new ModelConfigurationException(stConfig, null, $"Expected a JSON object; found {root.ValueKind}.");
             if (root.TryGetProperty("prompts", out var p) && p.ValueKind == JsonValueKind.Object)
             {
                 foreach (var kv in p.EnumerateObject())
@@ -124,6 +137,7 @@ internal sealed class SentenceTransformersFolder
     {
         using var doc = Parse(path);
         var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw new ModelConfigurationException(path, null, $"Expected a JSON object; found {root.ValueKind}.");
         var flags = new (string Key, TokenPooling Mode)[]
         {
             ("pooling_mode_cls_token", TokenPooling.Cls),
@@ -168,12 +182,16 @@ internal sealed class SentenceTransformersFolder
         return (new PoolingStrategy(ordered), dim, includePrompt);
     }
 
+    private static ModelFile.Failure Fail(string path) => (message, inner) => new ModelConfigurationException(path, null, message, inner);
+
     internal static JsonDocument Parse(string path)
     {
-        if (!File.Exists(path)) throw new ModelConfigurationException(path, null, "The file is missing.");
+        if (!ModelFile.Exists(path, Fail(path))) throw new ModelConfigurationException(path, null, "The file is missing.");
+        var bytes = ModelFile.ReadAllBytes(path, ModelFile.MaxSettingsBytes, Fail(path));
+        if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty) throw new ModelConfigurationException(path, null, "The file is empty; it should hold JSON.");
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)
         {
@@ -187,10 +205,13 @@ internal sealed class SentenceTransformersFolder
         return v.ValueKind == JsonValueKind.String ? v.GetString() : throw new ModelConfigurationException(path, key, $"Expected a string; found {v.ValueKind}.");
     }
 
+    /// <summary>A value quoted in a message, cut short when a hostile file makes it long.</summary>
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
+
     internal static int? Int(JsonElement e, string key, string path)
     {
         if (!e.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
-        return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw new ModelConfigurationException(path, key, $"Expected an integer; found {v}.");
+        return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw new ModelConfigurationException(path, key, $"Expected a 32-bit integer; found {Shorten(v.GetRawText())}.");
     }
 
     internal static bool? Bool(JsonElement e, string key, string path)
@@ -200,7 +221,7 @@ internal sealed class SentenceTransformersFolder
         {
             JsonValueKind.True => true,
             JsonValueKind.False => false,
-            _ => throw new ModelConfigurationException(path, key, $"Expected true or false; found {v}."),
+            _ => throw new ModelConfigurationException(path, key, $"Expected true or false; found {Shorten(v.GetRawText())}."),
         };
     }
 }

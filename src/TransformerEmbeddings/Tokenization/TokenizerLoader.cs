@@ -14,16 +14,21 @@ internal static class TokenizerLoader
         ArgumentNullException.ThrowIfNull(folder);
         if (!Directory.Exists(folder)) throw new TokenizerException($"The tokenizer folder '{folder}' does not exist.");
 
-        var config = ReadJson(Path.Combine(folder, "tokenizer_config.json"));
-        var specialMap = ReadJson(Path.Combine(folder, "special_tokens_map.json"));
-        var modelConfig = ReadJson(Path.Combine(folder, "config.json"));
+        var configPath = Path.Combine(folder, "tokenizer_config.json");
+        var config = ReadJson(configPath, ModelFile.MaxSettingsBytes);
+        var specialMap = ReadJson(Path.Combine(folder, "special_tokens_map.json"), ModelFile.MaxSettingsBytes);
+        var modelConfig = ReadJson(Path.Combine(folder, "config.json"), ModelFile.MaxSettingsBytes);
         var tokenizerJson = Path.Combine(folder, "tokenizer.json");
+        var vocabTxt = Path.Combine(folder, "vocab.txt");
+        var vocabJson = Path.Combine(folder, "vocab.json");
+        var mergesTxt = Path.Combine(folder, "merges.txt");
 
         Built built;
-        if (File.Exists(tokenizerJson)) built = FromTokenizerJson(tokenizerJson);
-        else if (File.Exists(Path.Combine(folder, "vocab.txt"))) built = FromVocabTxt(folder, config, specialMap);
-        else if (File.Exists(Path.Combine(folder, "vocab.json")) && File.Exists(Path.Combine(folder, "merges.txt")))
-            built = FromVocabJsonMerges(folder, config, specialMap);
+        string source;
+        if (Exists(tokenizerJson)) built = FromTokenizerJson(source = tokenizerJson);
+        else if (Exists(vocabTxt)) built = Malformed(source = vocabTxt, () => FromVocabTxt(folder, config, specialMap));
+        else if (Exists(vocabJson) && Exists(mergesTxt))
+            built = Malformed(source = vocabJson, () => FromVocabJsonMerges(folder, config, specialMap));
         else if (Directory.EnumerateFiles(folder, "*.model").FirstOrDefault() is { } spm)
             throw new TokenizerException($"'{folder}' holds the SentencePiece model '{Path.GetFileName(spm)}' but no tokenizer.json, which this library reads. " +
                                          "Write one with transformers: AutoTokenizer.from_pretrained(folder).save_pretrained(folder).");
@@ -32,33 +37,87 @@ internal static class TokenizerLoader
 
         var maxLength = options.MaxLength ?? (options.ApplyTokenizerJsonTruncation ? built.JsonTruncation : null)
             ?? DefaultMaxLength(config, modelConfig);
-        if (maxLength < 0) throw new TokenizerException($"'{folder}': the maximum length {maxLength} is negative.");
+        if (maxLength < 0) throw new TokenizerException($"{(options.MaxLength is null ? source : folder)}: the maximum length {maxLength} is negative.");
 
         var added = built.Added;
         int? IdOf(string? token) => token == null ? null : added.TokenToId(token, built.Model);
 
         var padToken = SpecialToken(config, specialMap, "pad_token") ?? built.JsonPadToken
             ?? (built.Kind == TokenizerKind.WordPiece ? "[PAD]" : "<pad>");
-        var padId = IdOf(padToken) ?? (modelConfig?.TryGetProperty("pad_token_id", out var p) == true && p.ValueKind == JsonValueKind.Number ? p.GetInt32() : 0);
+        var padId = IdOf(padToken) ?? (IntOf(modelConfig, "pad_token_id") is >= 0 and var configPad ? configPad : 0);
         var maskToken = SpecialToken(config, specialMap, "mask_token")
             ?? (IdOf("[MASK]") != null ? "[MASK]" : IdOf("<mask>") != null ? "<mask>" : null);
         var maskId = IdOf(maskToken);
         if (maskId == null) maskToken = null;
 
-        var cleanUp = config?.TryGetProperty("clean_up_tokenization_spaces", out var c) == true && c.ValueKind == JsonValueKind.True;
+        var cleanUp = config is { ValueKind: JsonValueKind.Object } cfg && cfg.TryGetProperty("clean_up_tokenization_spaces", out var c) && c.ValueKind == JsonValueKind.True;
         return new TransformerTokenizer(built.Normalizer, built.PreTokenizer, built.Model, built.PostProcessor, added,
-            built.Decoder, built.Kind, maxLength, padToken, padId, maskToken, maskId, cleanUp);
+            built.Decoder, built.Kind, maxLength, padToken, padId, maskToken, maskId, source, cleanUp);
+    }
+
+    /// <summary>How a tokenizer file's failure is reported: a <see cref="TokenizerException"/> naming it.</summary>
+    private static ModelFile.Failure Fail(string path) => (message, inner) => new TokenizerException($"{path}: {message}", inner);
+
+    /// <summary>Whether a tokenizer file is there; a folder or a broken link in its place is an error.</summary>
+    private static bool Exists(string path) => ModelFile.Exists(path, Fail(path));
+
+    /// <summary>
+    /// Builds from a file whose values the JSON reader checks as it goes (a number where a string should be, an id beyond 32
+    /// bits): those failures become a <see cref="TokenizerException"/> naming the file.
+    /// </summary>
+    private static T Malformed<T>(string path, Func<T> build)
+    {
+        try
+        {
+            return build();
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or OverflowException
+                                      or IndexOutOfRangeException or ArgumentException)
+        {
+            throw new TokenizerException($"{path}: malformed ({e.Message}).", e);
+        }
+    }
+
+    /// <summary>A 32-bit integer field of a JSON object, or null when it is absent or not one.</summary>
+    private static int? IntOf(JsonElement? root, string name) =>
+        root is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i)
+            ? i
+            : null;
+
+    /// <summary>A token id of a file: a JSON integer in 0..2³¹-1 (HF's ids are unsigned 32-bit).</summary>
+    private static int Id(string path, JsonElement value, string what)
+    {
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var id) || id < 0)
+            throw new TokenizerException($"{path}: {what} has id {Shorten(value.GetRawText())}; ids are integers in 0..{int.MaxValue}.");
+        return id;
+    }
+
+    /// <summary>A value quoted in a message, cut short when a hostile file makes it long.</summary>
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
+
+    /// <summary>
+    /// Refuses ids that would make the id → token table absurdly large for the vocabulary's size (the table is an array;
+    /// a file with two tokens must not make it allocate gigabytes). Holes are allowed up to half the table.
+    /// </summary>
+    private static void CheckDense(string path, IReadOnlyDictionary<string, int> vocab)
+    {
+        if (vocab.Count == 0) return;
+        var (token, largest) = vocab.MaxBy(kv => kv.Value);
+        if (largest >= 2L * vocab.Count + 1024)
+            throw new TokenizerException($"{path}: '{Shorten(token)}' has id {largest}, but the vocabulary holds only {vocab.Count} tokens; ids this sparse are not a vocabulary.");
     }
 
     private sealed record Built(INormalizer? Normalizer, IPreTokenizer? PreTokenizer, ITokenizerModel Model,
         IPostProcessor PostProcessor, AddedVocabulary Added, IDecoder? Decoder, TokenizerKind Kind, int? JsonTruncation, string? JsonPadToken);
 
-    private static JsonElement? ReadJson(string path)
+    private static JsonElement? ReadJson(string path, long maxBytes)
     {
-        if (!File.Exists(path)) return null;
+        if (!Exists(path)) return null;
+        var bytes = ModelFile.ReadAllBytes(path, maxBytes, Fail(path));
+        if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty) throw new TokenizerException($"{path}: the file is empty.");
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true });
+            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true });
             return doc.RootElement.Clone();
         }
         catch (JsonException e)
@@ -76,18 +135,15 @@ internal static class TokenizerLoader
             if (v > 0 && v < int.MaxValue) limit = (long)v;
         }
 
-        if (modelConfig?.TryGetProperty("max_position_embeddings", out var mp) == true && mp.ValueKind == JsonValueKind.Number)
+        // config.json is checked by EncoderConfig; here an odd value only leaves the limit to the other sources.
+        if (IntOf(modelConfig, "max_position_embeddings") is > 0 and var maxPositions)
         {
             var type = modelConfig?.TryGetProperty("model_type", out var mt) == true && mt.ValueKind == JsonValueKind.String ? mt.GetString() : null;
-            long positions = mp.GetInt32();
+            long positions = maxPositions;
             if (ModelArchitectures.Of(type) is { } architecture)
-            {
-                var pad = modelConfig?.TryGetProperty("pad_token_id", out var p) == true && p.ValueKind == JsonValueKind.Number
-                    ? p.GetInt32()
-                    : ModelArchitectures.DefaultPadTokenId(architecture);
-                positions = ModelArchitectures.MaxSequenceLength(architecture, mp.GetInt32(), pad);
-            }
-            limit = limit == null ? positions : Math.Min(limit.Value, positions);
+                positions = ModelArchitectures.MaxSequenceLength(architecture, maxPositions,
+                    IntOf(modelConfig, "pad_token_id") ?? ModelArchitectures.DefaultPadTokenId(architecture));
+            if (positions > 0) limit = limit == null ? positions : Math.Min(limit.Value, positions);
         }
 
         return (int)(limit ?? 512);
@@ -123,7 +179,8 @@ internal static class TokenizerLoader
 
     private static Built FromTokenizerJson(string path)
     {
-        var root = ReadJson(path)!.Value;
+        var root = ReadJson(path, ModelFile.MaxVocabularyBytes)!.Value;
+        if (root.ValueKind != JsonValueKind.Object) throw new TokenizerException($"{path}: expected a JSON object, found {root.ValueKind}.");
         try
         {
             var normalizer = ParseNormalizer(path, root.TryGetProperty("normalizer", out var n) ? n : default);
@@ -131,6 +188,8 @@ internal static class TokenizerLoader
             if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
                 throw new TokenizerException($"{path}: the 'model' block is missing.");
             var modelType = model.TryGetProperty("type", out var mt) ? mt.GetString() : InferModelType(model);
+            if (model.TryGetProperty("max_input_chars_per_word", out var maxChars) && maxChars.ValueKind == JsonValueKind.Number && (!maxChars.TryGetInt32(out var mc) || mc < 0))
+                throw new TokenizerException($"{path}: the WordPiece max_input_chars_per_word {Shorten(maxChars.GetRawText())} is not a count of characters.");
             ITokenizerModel m;
             TokenizerKind kind;
             switch (modelType)
@@ -160,6 +219,8 @@ internal static class TokenizerLoader
             }
 
             var addedTokens = new List<AddedToken>();
+            var byContent = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
+            var byId = new Dictionary<int, AddedToken>();
             if (root.TryGetProperty("added_tokens", out var at) && at.ValueKind == JsonValueKind.Array)
             {
                 foreach (var t in at.EnumerateArray())
@@ -167,8 +228,15 @@ internal static class TokenizerLoader
                     var content = Str(t, "content") ?? throw new TokenizerException($"{path}: an added_tokens entry has no 'content'.");
                     if (content.Length == 0) continue;
                     var special = Bool(t, "special", false);
-                    addedTokens.Add(new AddedToken(content, t.GetProperty("id").GetInt32(), Bool(t, "single_word", false),
-                        Bool(t, "lstrip", false), Bool(t, "rstrip", false), Bool(t, "normalized", !special), special));
+                    var id = t.TryGetProperty("id", out var idValue) ? Id(path, idValue, $"the added token '{Shorten(content)}'")
+                        : throw new TokenizerException($"{path}: the added token '{Shorten(content)}' has no 'id'.");
+                    // Two entries for one token, or one id for two tokens, make ids and tokens ambiguous both ways.
+                    if ((byContent.GetValueOrDefault(content) ?? byId.GetValueOrDefault(id)) is { } clash)
+                        throw new TokenizerException($"{path}: the added tokens '{Shorten(clash.Content)}' (id {clash.Id}) and '{Shorten(content)}' (id {id}) clash: " +
+                                                     "each token appears once, with an id of its own.");
+                    var token = new AddedToken(content, id, Bool(t, "single_word", false),
+                        Bool(t, "lstrip", false), Bool(t, "rstrip", false), Bool(t, "normalized", !special), special);
+                    addedTokens.Add(byContent[content] = byId[id] = token);
                 }
             }
 
@@ -182,6 +250,7 @@ internal static class TokenizerLoader
                 if (strategy != "LongestFirst" || direction != "Right" || stride != 0)
                     throw new TokenizerException($"{path}: truncation strategy '{strategy}', direction '{direction}', stride {stride} is not supported (LongestFirst, Right, 0).");
                 truncation = tr.GetProperty("max_length").GetInt32();
+                if (truncation < 0) throw new TokenizerException($"{path}: the truncation max_length {truncation} is negative.");
             }
 
             string? padToken = null;
@@ -190,7 +259,8 @@ internal static class TokenizerLoader
             var decoder = ParseDecoder(path, root.TryGetProperty("decoder", out var dec) ? dec : default);
             return new Built(normalizer, preTokenizer, m, post, new AddedVocabulary(addedTokens, normalizer), decoder, kind, truncation, padToken);
         }
-        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or OverflowException
+                                      or IndexOutOfRangeException or ArgumentException)
         {
             throw new TokenizerException($"{path}: malformed tokenizer.json ({e.Message}).", e);
         }
@@ -370,8 +440,19 @@ internal static class TokenizerLoader
     {
         if (!model.TryGetProperty("vocab", out var v) || v.ValueKind != JsonValueKind.Object)
             throw new TokenizerException($"{path}: the model's 'vocab' is missing or not an object.");
+        return ReadVocab(path, v);
+    }
+
+    /// <summary>A token → id object (tokenizer.json's WordPiece or BPE vocab, vocab.json): ids checked, each token once.</summary>
+    private static Dictionary<string, int> ReadVocab(string path, JsonElement v)
+    {
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var kv in v.EnumerateObject()) vocab[kv.Name] = kv.Value.GetInt32();
+        foreach (var kv in v.EnumerateObject())
+        {
+            if (!vocab.TryAdd(kv.Name, Id(path, kv.Value, $"the token '{Shorten(kv.Name)}'")))
+                throw new TokenizerException($"{path}: the token '{Shorten(kv.Name)}' appears twice in the vocabulary (ids {vocab[kv.Name]} and {Shorten(kv.Value.GetRawText())}).");
+        }
+        CheckDense(path, vocab);
         return vocab;
     }
 
@@ -389,7 +470,7 @@ internal static class TokenizerLoader
                 if (parts.Length != 2) throw new TokenizerException($"{path}: merge '{s}' is not two tokens separated by a space.");
                 merges.Add((parts[0], parts[1]));
             }
-            else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2)
+            else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2 && m[0].ValueKind == JsonValueKind.String && m[1].ValueKind == JsonValueKind.String)
             {
                 merges.Add((m[0].GetString()!, m[1].GetString()!));
             }
@@ -415,21 +496,30 @@ internal static class TokenizerLoader
                 var specials = new Dictionary<string, (string[] Tokens, int[] Ids)>();
                 if (p.TryGetProperty("special_tokens", out var sts))
                     foreach (var kv in sts.EnumerateObject())
-                        specials[kv.Name] = (kv.Value.GetProperty("tokens").EnumerateArray().Select(x => x.GetString()!).ToArray(),
-                            kv.Value.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32()).ToArray());
+                    {
+                        var tokens = kv.Value.GetProperty("tokens").EnumerateArray().Select(x => x.ValueKind == JsonValueKind.String ? x.GetString()!
+                            : throw new TokenizerException($"{path}: TemplateProcessing special token '{Shorten(kv.Name)}' lists a token that is not a string.")).ToArray();
+                        var ids = kv.Value.GetProperty("ids").EnumerateArray().Select(x => Id(path, x, $"TemplateProcessing special token '{Shorten(kv.Name)}'")).ToArray();
+                        if (tokens.Length != ids.Length)
+                            throw new TokenizerException($"{path}: TemplateProcessing special token '{Shorten(kv.Name)}' has {tokens.Length} tokens but {ids.Length} ids.");
+                        specials[kv.Name] = (tokens, ids);
+                    }
+                int TypeId(JsonElement piece) => piece.GetProperty("type_id") is var t && t.TryGetInt32(out var type) && type >= 0
+                    ? type
+                    : throw new TokenizerException($"{path}: a TemplateProcessing type_id {Shorten(t.GetRawText())} is not a non-negative integer.");
                 List<TemplatePiece> Parse(JsonElement arr) => arr.EnumerateArray().Select(item =>
                 {
                     if (item.TryGetProperty("Sequence", out var s))
                     {
                         var id = Str(s, "id");
-                        return new TemplatePiece(true, id == "B" ? 1 : 0, [], [], s.GetProperty("type_id").GetInt32());
+                        return new TemplatePiece(true, id == "B" ? 1 : 0, [], [], TypeId(s));
                     }
 
                     var sp = item.GetProperty("SpecialToken");
                     var name = Str(sp, "id")!;
                     if (!specials.TryGetValue(name, out var st))
                         throw new TokenizerException($"{path}: TemplateProcessing uses special token '{name}' missing from its special_tokens.");
-                    return new TemplatePiece(false, 0, st.Tokens, st.Ids, sp.GetProperty("type_id").GetInt32());
+                    return new TemplatePiece(false, 0, st.Tokens, st.Ids, TypeId(sp));
                 }).ToList();
                 return new TemplateProcessor(Parse(p.GetProperty("single")), Parse(p.GetProperty("pair")));
             }
@@ -438,9 +528,11 @@ internal static class TokenizerLoader
             {
                 var sep = p.GetProperty("sep");
                 var cls = p.GetProperty("cls");
-                var sepPiece0 = new TemplatePiece(false, 0, [sep[0].GetString()!], [sep[1].GetInt32()], 0);
+                var (sepToken, sepId) = TokenAndId(path, sep, "BertProcessing sep");
+                var (clsToken, clsId) = TokenAndId(path, cls, "BertProcessing cls");
+                var sepPiece0 = new TemplatePiece(false, 0, [sepToken], [sepId], 0);
                 var sepPiece1 = sepPiece0 with { TypeId = 1 };
-                var clsPiece = new TemplatePiece(false, 0, [cls[0].GetString()!], [cls[1].GetInt32()], 0);
+                var clsPiece = new TemplatePiece(false, 0, [clsToken], [clsId], 0);
                 return new TemplateProcessor([clsPiece, new TemplatePiece(true, 0, [], [], 0), sepPiece0],
                     [clsPiece, new TemplatePiece(true, 0, [], [], 0), sepPiece0, new TemplatePiece(true, 1, [], [], 1), sepPiece1]);
             }
@@ -449,13 +541,22 @@ internal static class TokenizerLoader
             {
                 var sep = p.GetProperty("sep");
                 var cls = p.GetProperty("cls");
-                return new RobertaProcessor(sep[0].GetString()!, sep[1].GetInt32(), cls[0].GetString()!, cls[1].GetInt32(),
-                    Bool(p, "trim_offsets", true), Bool(p, "add_prefix_space", true));
+                var (sepToken, sepId) = TokenAndId(path, sep, "RobertaProcessing sep");
+                var (clsToken, clsId) = TokenAndId(path, cls, "RobertaProcessing cls");
+                return new RobertaProcessor(sepToken, sepId, clsToken, clsId, Bool(p, "trim_offsets", true), Bool(p, "add_prefix_space", true));
             }
 
             default:
                 throw new TokenizerException($"{path}: post_processor type '{type}' is not supported (TemplateProcessing, BertProcessing, RobertaProcessing).");
         }
+    }
+
+    /// <summary>A post-processor's <c>["token", id]</c> pair.</summary>
+    private static (string Token, int Id) TokenAndId(string path, JsonElement pair, string what)
+    {
+        if (pair.ValueKind != JsonValueKind.Array || pair.GetArrayLength() != 2 || pair[0].ValueKind != JsonValueKind.String)
+            throw new TokenizerException($"{path}: {what} is not a [\"token\", id] pair.");
+        return (pair[0].GetString()!, Id(path, pair[1], what));
     }
 
     // ---------------------------------------------------------------- vocab.txt (BERT)
@@ -464,10 +565,11 @@ internal static class TokenizerLoader
     {
         var path = Path.Combine(folder, "vocab.txt");
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        var text = File.ReadAllText(path);
+        var text = ModelFile.ReadAllText(path, ModelFile.MaxVocabularyBytes, Fail(path));
         var lines = text.Split(["\r\n", "\r", "\n"], StringSplitOptions.None);
         var count = lines.Length;
         if (count > 0 && lines[^1].Length == 0) count--;
+        // A token listed twice keeps its last line, as HF's WordPiece.from_file and BertTokenizer read it (its first id stays unused).
         for (var i = 0; i < count; i++) vocab[lines[i]] = i;
 
         var lower = Flag(config, "do_lower_case") ?? true;
@@ -490,7 +592,7 @@ internal static class TokenizerLoader
         pair.AddRange([new TemplatePiece(true, 1, [], [], 1), sep0 with { TypeId = 1 }]);
         var post = new TemplateProcessor([clsPiece, new TemplatePiece(true, 0, [], [], 0), sep0], pair);
 
-        var added = SpecialAddedTokens(config, specialMap, model, lstripMask: mpnet);
+        var added = SpecialAddedTokens(Path.Combine(folder, "tokenizer_config.json"), config, specialMap, model, lstripMask: mpnet);
         return new Built(normalizer, new BertPreTokenizer(), model, post, new AddedVocabulary(added, normalizer),
             new WordPieceDecoder("##", true), TokenizerKind.WordPiece, null, null);
     }
@@ -501,13 +603,12 @@ internal static class TokenizerLoader
     {
         var vocabPath = Path.Combine(folder, "vocab.json");
         var mergesPath = Path.Combine(folder, "merges.txt");
-        var vocabRoot = ReadJson(vocabPath)!.Value;
+        var vocabRoot = ReadJson(vocabPath, ModelFile.MaxVocabularyBytes)!.Value;
         if (vocabRoot.ValueKind != JsonValueKind.Object) throw new TokenizerException($"{vocabPath}: expected a JSON object token -> id.");
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var kv in vocabRoot.EnumerateObject()) vocab[kv.Name] = kv.Value.GetInt32();
+        var vocab = ReadVocab(vocabPath, vocabRoot);
 
         // transformers' slow GPT-2/RoBERTa tokenizer: skip a leading "#version:" line and empty lines, split on whitespace.
-        var lines = File.ReadAllText(mergesPath).Split('\n');
+        var lines = ModelFile.ReadAllText(mergesPath, ModelFile.MaxVocabularyBytes, Fail(mergesPath)).Split('\n');
         var merges = new List<(string, string)>();
         for (var i = 0; i < lines.Length; i++)
         {
@@ -526,7 +627,7 @@ internal static class TokenizerLoader
         var clsId = model.TokenToId(cls) ?? throw new TokenizerException($"{vocabPath}: cls_token '{cls}' is not in the vocabulary.");
         var sepId = model.TokenToId(sep) ?? throw new TokenizerException($"{vocabPath}: sep_token '{sep}' is not in the vocabulary.");
         var post = new RobertaProcessor(sep, sepId, cls, clsId, trimOffsets, addPrefixSpace);
-        var added = SpecialAddedTokens(config, specialMap, model, lstripMask: true);
+        var added = SpecialAddedTokens(Path.Combine(folder, "tokenizer_config.json"), config, specialMap, model, lstripMask: true);
         return new Built(null, new ByteLevelPreTokenizer(addPrefixSpace, true), model, post, new AddedVocabulary(added, null),
             new ByteLevelDecoder(), TokenizerKind.ByteLevelBpe, null, null);
     }
@@ -535,7 +636,7 @@ internal static class TokenizerLoader
     /// The special tokens transformers adds to a converted slow tokenizer: added_tokens_decoder entries, then the
     /// named special tokens (normalized false; a RoBERTa mask given as a plain string strips left).
     /// </summary>
-    private static List<AddedToken> SpecialAddedTokens(JsonElement? config, JsonElement? specialMap, ITokenizerModel model, bool lstripMask)
+    private static List<AddedToken> SpecialAddedTokens(string configPath, JsonElement? config, JsonElement? specialMap, ITokenizerModel model, bool lstripMask)
     {
         var result = new List<AddedToken>();
         var nextId = model.VocabSize;
@@ -552,8 +653,11 @@ internal static class TokenizerLoader
             foreach (var kv in dec.EnumerateObject())
             {
                 var t = kv.Value;
+                if (t.ValueKind != JsonValueKind.Object) continue;
                 var special = Bool(t, "special", false);
-                Add(Str(t, "content") ?? "", int.Parse(kv.Name, System.Globalization.CultureInfo.InvariantCulture), Bool(t, "single_word", false),
+                if (!int.TryParse(kv.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id))
+                    throw new TokenizerException($"{configPath}: added_tokens_decoder key '{Shorten(kv.Name)}' is not a token id (an integer in 0..{int.MaxValue}).");
+                Add(Str(t, "content") ?? "", id, Bool(t, "single_word", false),
                     Bool(t, "lstrip", false), Bool(t, "rstrip", false), Bool(t, "normalized", !special), special);
             }
         }

@@ -17,8 +17,9 @@ public sealed class TransformerTokenizer
 
     internal TransformerTokenizer(INormalizer? normalizer, IPreTokenizer? preTokenizer, ITokenizerModel model,
         IPostProcessor postProcessor, AddedVocabulary added, IDecoder? decoder, TokenizerKind kind, int maxLength,
-        string padToken, int padTokenId, string? maskToken, int? maskTokenId, bool cleanUpTokenizationSpaces = false)
+        string padToken, int padTokenId, string? maskToken, int? maskTokenId, string source, bool cleanUpTokenizationSpaces = false)
     {
+        Source = source;
         CleanUpTokenizationSpaces = cleanUpTokenizationSpaces;
         _decoder = decoder;
         _normalizer = normalizer;
@@ -66,6 +67,32 @@ public sealed class TransformerTokenizer
 
     /// <summary>The algorithm this tokenizer runs.</summary>
     public TokenizerKind Kind { get; }
+
+    /// <summary>The file the tokenizer was read from (tokenizer.json, vocab.txt or vocab.json), for messages.</summary>
+    internal string Source { get; }
+
+    /// <summary>
+    /// Refuses a tokenizer that does not belong to a model's weights: every id it can give (its vocabulary, added tokens,
+    /// the post-processor's special tokens, padding) must be a row of the word-embedding table, and every token type id a
+    /// row of the token-type table. Checked when the model loads, so that a mismatched folder fails there and not at the
+    /// first text holding the odd token.
+    /// </summary>
+    /// <exception cref="TokenizerException">An id or a type id lies outside the model's tables.</exception>
+    internal void CheckFits(Configuration.EncoderConfig config)
+    {
+        var ids = new List<(int Id, string What)> { (_model.LargestId, $"'{_model.IdToToken(_model.LargestId)}' of its vocabulary"), (PadTokenId, $"the padding token '{PadToken}'") };
+        ids.AddRange(_added.Tokens.Select(t => (t.Id, $"the added token '{t.Content}'")));
+        ids.AddRange(_postProcessor.Specials.Select(s => (s.Id, $"the special token '{s.Token}' of its post-processor")));
+        var (id, what) = ids.MaxBy(i => i.Id);
+        if (id >= config.VocabSize)
+            throw new TokenizerException($"{Source}: the tokenizer gives id {id} to {what}, but the model's word-embedding table has {config.VocabSize} rows " +
+                                         "(vocab_size in config.json): this tokenizer does not belong to these weights.");
+        if (config.TypeVocabSize == 0) return; // DistilBERT and MPNet ignore token types
+        var type = _postProcessor.Specials.Select(s => s.TypeId).Concat(_postProcessor.SequenceTypeIds).DefaultIfEmpty(0).Max();
+        if (type >= config.TypeVocabSize)
+            throw new TokenizerException($"{Source}: the post-processor gives token type id {type}, but the model's token-type table has {config.TypeVocabSize} rows " +
+                                         "(type_vocab_size in config.json).");
+    }
 
     /// <summary>tokenizer_config.json's <c>clean_up_tokenization_spaces</c> (false when absent): pass it to
     /// <see cref="Decode"/> to get what transformers' <c>tokenizer.decode(ids)</c> gives for this folder.</summary>

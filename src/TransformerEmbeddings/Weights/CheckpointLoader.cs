@@ -70,11 +70,12 @@ internal sealed class CheckpointLoader : IDisposable
         var single = Path.Combine(folder, "model.safetensors");
         var index = Path.Combine(folder, "model.safetensors.index.json");
         var layout = architecture is { } family ? CheckpointLayout.For(family) : CheckpointLayout.Module;
-        var loader = new CheckpointLoader(File.Exists(single) ? single : index, dtype, device, layout);
+        var hasSingle = ModelFile.Exists(single, Fail(single));
+        var loader = new CheckpointLoader(hasSingle ? single : index, dtype, device, layout);
         try
         {
-            if (File.Exists(single)) loader.Add(SafeTensorsFile.Open(single));
-            else if (File.Exists(index)) loader.OpenShards(folder, index);
+            if (hasSingle) loader.Add(SafeTensorsFile.Open(single));
+            else if (ModelFile.Exists(index, Fail(index))) loader.OpenShards(folder, index);
             else
             {
                 var hint = File.Exists(Path.Combine(folder, "pytorch_model.bin"))
@@ -83,6 +84,7 @@ internal sealed class CheckpointLoader : IDisposable
                 throw new WeightLoadingException(folder, null,
                     "no weights found: expected model.safetensors or model.safetensors.index.json." + hint);
             }
+            loader.CheckOneDType();
             if (architecture is not null) loader.DetectPrefix();
             return loader;
         }
@@ -96,17 +98,19 @@ internal sealed class CheckpointLoader : IDisposable
     private void OpenShards(string folder, string index)
     {
         Dictionary<string, string> map;
+        var bytes = ModelFile.ReadAllBytes(index, ModelFile.MaxVocabularyBytes, Fail(index));
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(index));
-            if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
+            using var doc = JsonDocument.Parse(bytes);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
                 throw new WeightLoadingException(index, null, "the index has no 'weight_map' object.");
             map = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var p in wm.EnumerateObject())
             {
                 if (p.Value.ValueKind != JsonValueKind.String)
                     throw new WeightLoadingException(index, p.Name, $"the shard name must be a string, found {p.Value.ValueKind}.");
-                map[p.Name] = p.Value.GetString()!;
+                if (!map.TryAdd(p.Name, p.Value.GetString()!))
+                    throw new WeightLoadingException(index, p.Name, "the index names it twice.");
             }
         }
         catch (JsonException e)
@@ -114,13 +118,11 @@ internal sealed class CheckpointLoader : IDisposable
             throw new WeightLoadingException(index, null, "not valid JSON: " + e.Message, e);
         }
 
-        var root = Path.GetFullPath(folder);
+        if (map.Count == 0) throw new WeightLoadingException(index, null, "the index's weight_map is empty: it names no shard.");
         foreach (var shard in map.Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
         {
-            var path = Path.GetFullPath(Path.Combine(folder, shard));
-            if (!path.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-                throw new WeightLoadingException(index, null, $"shard '{shard}' lies outside the model folder.");
-            if (!File.Exists(path))
+            var path = ModelFile.Inside(folder, shard, (message, inner) => new WeightLoadingException(index, null, $"shard '{shard}': {message}", inner));
+            if (!ModelFile.Exists(path, Fail(path)))
                 throw new WeightLoadingException(index, null, $"shard '{shard}' named by the index does not exist.");
             Add(SafeTensorsFile.Open(path));
         }
@@ -145,6 +147,29 @@ internal sealed class CheckpointLoader : IDisposable
         }
     }
 
+    private static ModelFile.Failure Fail(string path) => (message, inner) => new WeightLoadingException(path, null, message, inner);
+
+    /// <summary>
+    /// Shards of one checkpoint are saved in one floating-point dtype; shards that disagree were put together from
+    /// different saves (a half-updated download, a copied file) and are refused rather than mixed.
+    /// </summary>
+    private void CheckOneDType()
+    {
+        if (files.Count < 2) return;
+        var byFile = files.Select(f => (File: f, Types: f.Tensors.Select(t => t.DType).Where(IsFloat).Distinct().Order().ToList()))
+            .Where(f => f.Types.Count > 0).ToList();
+        var first = byFile.FirstOrDefault();
+        foreach (var other in byFile.Skip(1))
+        {
+            if (other.Types.SequenceEqual(first.Types)) continue;
+            throw new WeightLoadingException(other.File.FilePath, null,
+                $"its weights are {string.Join("/", other.Types.Select(t => t.ToHeaderString()))} but those of '{Path.GetFileName(first.File.FilePath)}' are " +
+                $"{string.Join("/", first.Types.Select(t => t.ToHeaderString()))}: the shards of {Path.GetFileName(source)} come from different saves.");
+        }
+    }
+
+    private static bool IsFloat(SafeTensorsDType d) => d is SafeTensorsDType.F32 or SafeTensorsDType.F16 or SafeTensorsDType.BF16 or SafeTensorsDType.F64;
+
     private void DetectPrefix()
     {
         const string anchor = "embeddings.word_embeddings.weight";
@@ -153,6 +178,31 @@ internal sealed class CheckpointLoader : IDisposable
             ?? throw new WeightLoadingException(source, anchor,
                 $"not found under any prefix (a {layout.BasePrefix} checkpoint has it with or without '{layout.BasePrefix}.'); this does not look like a BERT, RoBERTa, XLM-R, DistilBERT or MPNet checkpoint.");
         Prefix = hit[..^anchor.Length];
+    }
+
+    /// <summary>
+    /// Refuses a config.json that asks for more layers than the checkpoint holds (<c>encoder.layer.N</c>,
+    /// DistilBERT's <c>transformer.layer.N</c>) before the module tree is built: the layer list is sized by the count.
+    /// </summary>
+    public void CheckLayerCount(int layers, string configPath)
+    {
+        var held = 0;
+        foreach (var key in tensors.Keys)
+        {
+            if (!key.StartsWith(Prefix, StringComparison.Ordinal)) continue;
+            var rest = key.AsSpan(Prefix.Length);
+            foreach (var root in (ReadOnlySpan<string>)["encoder.layer.", "transformer.layer."])
+            {
+                if (!rest.StartsWith(root, StringComparison.Ordinal)) continue;
+                var digits = rest[root.Length..];
+                var end = digits.IndexOf('.');
+                if (end > 0 && int.TryParse(digits[..end], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var layer))
+                    held = Math.Max(held, layer + 1);
+            }
+        }
+        if (layers > held)
+            throw new WeightLoadingException(source, null,
+                $"{configPath} asks for {layers} layers (num_hidden_layers) but the checkpoint holds {held}; the config and the weights do not belong together.");
     }
 
     /// <summary>Whether a tensor exists at the HF module path.</summary>
@@ -169,7 +219,9 @@ internal sealed class CheckpointLoader : IDisposable
                 $"shape mismatch: expected [{string.Join(", ", shape)}], found [{string.Join(", ", info.Shape)}].");
         used.Add(key);
         using var scope = NewDisposeScope();
-        var tensor = (Mapped(file, info) ?? Materialize(file, info)).to(dtype, device);
+        var raw = Mapped(file, info) ?? Materialize(file, info); // the file's values, on the CPU, their pages mapped
+        CheckFinite(raw, file, info, key);
+        var tensor = raw.to(dtype, device);
         var parameter = new Parameter(tensor, requires_grad: false);
         scope.Detach(parameter);
         return parameter;
@@ -201,6 +253,25 @@ internal sealed class CheckpointLoader : IDisposable
         }
     }
 
+    /// <summary>NaN or ±Inf in a weight is refused with the tensor's name and the first element's index.</summary>
+    private static unsafe void CheckFinite(Tensor raw, SafeTensorsFile file, SafeTensorInfo info, string key)
+    {
+        if (info.ByteLength == 0) return;
+        var p = Kernels.TensorMemory.Bytes(raw);
+        var size = info.DType.ElementSize();
+        const long chunk = 1L << 30; // spans hold at most 2 GiB
+        for (long start = 0; start < info.ByteLength; start += chunk)
+        {
+            var bytes = new ReadOnlySpan<byte>(p + start, (int)Math.Min(chunk, info.ByteLength - start));
+            var at = NonFiniteValues.IndexOfFirst(bytes, info.DType);
+            if (at < 0) continue;
+            var element = start / size + at;
+            throw new WeightLoadingException(file.FilePath, key,
+                $"element {element} (of {info.ElementCount}) is {NonFiniteValues.Describe(bytes, info.DType, at)}: the checkpoint is damaged or was saved " +
+                "from a diverged training run, and every text meeting this weight would embed as NaN. Re-download or re-export it.");
+        }
+    }
+
     /// <summary>
     /// The tensor as a view of the file itself when it needs no conversion (the model's dtype, on the CPU, aligned):
     /// no copy and no fresh memory — weights stay shared page-cache pages, mapped in one call. On a virtual machine
@@ -214,8 +285,19 @@ internal sealed class CheckpointLoader : IDisposable
         if (offset % size != 0) return null;
         if (!mappings.TryGetValue((file, type.Value), out var whole))
         {
+            // Mapped copy-on-write from the descriptor the header was validated through (not the path: a file renamed over
+            // it meanwhile is not read). The mapping lives as long as the weights; see docs/safetensors.md for what
+            // changing the file in place does to a loaded model.
             using var outer = NewDisposeScope();
-            whole = from_file(file.FilePath, shared: false, size: file.FileLength / size, dtype: type.Value).DetachFromDisposeScope();
+            try
+            {
+                whole = from_file(file.SameFilePath, shared: false, size: file.FileLength / size, dtype: type.Value).DetachFromDisposeScope();
+            }
+            catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException or IOException)
+            {
+                throw new WeightLoadingException(file.FilePath, info.Name,
+                    $"the file cannot be mapped ({e.Message.Split('\n')[0]}); was it truncated or replaced while loading?", e);
+            }
             mappings[(file, type.Value)] = whole;
         }
         var shape = info.Shape.ToArray();
@@ -242,10 +324,10 @@ internal sealed class CheckpointLoader : IDisposable
     {
         var type = ToScalarType(info.DType) ?? throw new WeightLoadingException(file.FilePath, info.Name,
             $"dtype {info.DType} is not supported for weights; expected F32, F16, BF16 or F64.");
-        var t = empty(info.Shape.ToArray(), type);
-        if (info.ByteLength == 0) return t;
         if (info.ByteLength > int.MaxValue)
             throw new WeightLoadingException(file.FilePath, info.Name, $"{info.ByteLength} bytes exceed the 2 GiB per-tensor limit.");
+        var t = empty(info.Shape.ToArray(), type);
+        if (info.ByteLength == 0) return t;
         // One copy, straight from the memory-mapped file into the tensor's storage, with both ranges mapped up front.
         var source = file.GetPointer(info);
         var target = t.bytes;

@@ -16,12 +16,14 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     private readonly MemoryMappedFile _mapping;
     private readonly MemoryMappedViewAccessor _view;
     private readonly SafeTensorsHeader _header;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
     private byte* _base;
     private int _disposed;
 
     private SafeTensorsFile(string path, long fileLength, MemoryMappedFile mapping, MemoryMappedViewAccessor view,
-        byte* basePointer, SafeTensorsHeader header)
+        byte* basePointer, SafeTensorsHeader header, Microsoft.Win32.SafeHandles.SafeFileHandle handle)
     {
+        _handle = handle;
         FilePath = path;
         FileLength = fileLength;
         _mapping = mapping;
@@ -90,6 +92,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             }
 
             byte* basePointer = null;
+            var handle = stream.SafeFileHandle; // open for as long as the mapping that takes the stream
             try
             {
                 mapping = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0,
@@ -111,7 +114,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
             var headLength = (int)Math.Min(length, 8 + SafeTensorsHeader.MaxHeaderLength);
             var header = SafeTensorsHeader.Parse(new ReadOnlySpan<byte>(basePointer, headLength), length, fullPath);
-            return new SafeTensorsFile(fullPath, length, mapping, view, basePointer, header);
+            return new SafeTensorsFile(fullPath, length, mapping, view, basePointer, header, handle);
         }
         catch
         {
@@ -120,6 +123,23 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             mapping?.Dispose();
             stream?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A path that opens the very file this instance validated, for code that maps it again by name (libtorch's
+    /// <c>from_file</c>): its descriptor's entry in <c>/proc/self/fd</c> (Linux) or <c>/dev/fd</c> (macOS), so a file renamed
+    /// over <see cref="FilePath"/> since <see cref="Open"/> is not what gets mapped; elsewhere the path itself.
+    /// </summary>
+    internal string SameFilePath
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            var descriptor = _handle.DangerousGetHandle().ToInt64();
+            if (OperatingSystem.IsLinux() && Directory.Exists("/proc/self/fd")) return $"/proc/self/fd/{descriptor}";
+            if (OperatingSystem.IsMacOS() && Directory.Exists("/dev/fd")) return $"/dev/fd/{descriptor}";
+            return FilePath;
         }
     }
 

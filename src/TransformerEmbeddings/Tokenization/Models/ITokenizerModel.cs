@@ -10,4 +10,7 @@ internal interface ITokenizerModel
     string? IdToToken(int id);
 
     int VocabSize { get; }
+
+    /// <summary>The largest id of the vocabulary (-1 when it is empty): what the weights' vocab_size must exceed.</summary>
+    int LargestId { get; }
 }

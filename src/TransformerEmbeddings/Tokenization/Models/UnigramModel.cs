@@ -100,6 +100,8 @@ internal sealed class UnigramModel : ITokenizerModel
 
     public int VocabSize => _pieces.Length;
 
+    public int LargestId => _pieces.Length - 1;
+
     public int? TokenToId(string token) => _ids.TryGetValue(token, out var id) ? id : null;
 
     public string? IdToToken(int id) => id >= 0 && id < _pieces.Length ? _pieces[id] : null;

@@ -41,6 +41,8 @@ internal sealed class WordPieceModel : ITokenizerModel
 
     public int VocabSize => _vocab.Count;
 
+    public int LargestId => _idToToken.Length - 1;
+
     public int? TokenToId(string token) => _vocab.TryGetValue(token, out var id) ? id : null;
 
     public string? IdToToken(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;

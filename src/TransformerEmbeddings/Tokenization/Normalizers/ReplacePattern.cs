@@ -27,7 +27,14 @@ internal sealed class ReplacePattern
     {
         try
         {
-            return new ReplacePattern(null, new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled));
+            // The pattern comes from the file and the text from anywhere: the non-backtracking engine matches in time linear
+            // in the text (a pattern such as (a+)+$ cannot hang a call), with the backtracking engine's matches.
+            return new ReplacePattern(null, new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking));
+        }
+        catch (NotSupportedException e)
+        {
+            throw new TokenizerException($"{source}: the Replace regex '{pattern}' uses a construct (a backreference, a lookaround, an atomic group) " +
+                                         $"that cannot be matched in linear time, so it is not supported ({e.Message}).", e);
         }
         catch (ArgumentException e)
         {

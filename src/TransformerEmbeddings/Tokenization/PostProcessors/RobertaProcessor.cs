@@ -5,6 +5,10 @@ internal sealed class RobertaProcessor(string sep, int sepId, string cls, int cl
 {
     public int AddedTokens(bool isPair) => isPair ? 4 : 2;
 
+    public IEnumerable<(string Token, int Id, int TypeId)> Specials => [(cls, clsId, 0), (sep, sepId, 0)];
+
+    public IEnumerable<int> SequenceTypeIds => [0];
+
     public TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated, bool addSpecialTokens = true)
     {
         if (trimOffsets)

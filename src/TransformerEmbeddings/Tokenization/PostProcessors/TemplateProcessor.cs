@@ -8,6 +8,11 @@ internal sealed class TemplateProcessor(IReadOnlyList<TemplatePiece> single, IRe
 
     public int AddedTokens(bool isPair) => isPair ? _addedPair : _addedSingle;
 
+    public IEnumerable<(string Token, int Id, int TypeId)> Specials =>
+        single.Concat(pair).Where(p => !p.IsSequence).SelectMany(p => p.SpecialTokens.Zip(p.SpecialIds, (t, id) => (t, id, p.TypeId)));
+
+    public IEnumerable<int> SequenceTypeIds => single.Concat(pair).Where(p => p.IsSequence).Select(p => p.TypeId);
+
     public TokenizedText Process(SequenceEncoding a, SequenceEncoding? b, int truncated, bool addSpecialTokens = true)
     {
         if (!addSpecialTokens && b == null) return EncodingBuilder.Plain(a, truncated);
