@@ -19,6 +19,12 @@ internal static class Kills
         var precision = Option(args, "--precision", "float32");
         var format = Option(args, "--format", "npy");
         var random = new Random(int.Parse(Option(args, "--seed", "26")));
+        var writing = Option(args, "--during", "writing") switch
+        {
+            "writing" => true,
+            "all" => false,
+            var other => throw new ArgumentException($"--during must be writing or all, not {other}."),
+        };
         var work = Option(args, "--work", Directory.CreateTempSubdirectory("te-kills-").FullName);
         Directory.CreateDirectory(work);
 
@@ -27,7 +33,7 @@ internal static class Kills
         var input = Path.Combine(work, "input.txt");
         File.WriteAllLines(input, Enumerable.Range(0, texts).Select(i => sentences[i % sentences.Count]));
         string[] Args(string output) => ["embed", "--model", model, "--input", input, "--output", output, "--precision", precision, "--progress", "None", "--resume"];
-        Console.WriteLine($"# kills: te embed --resume over {texts:N0} texts, SIGKILL at {kills} random moments, then resumed to the end — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        Console.WriteLine($"# kills: te embed --resume over {texts:N0} texts, SIGKILL at {kills} random moments ({(writing ? "after start-up, while rows are written" : "over the whole run")}), then resumed to the end — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine($"CPU: {Cpu()}; load average before: {LoadAverage()}; model: {model}; --precision {precision}; output .{format}; work: {work}");
 
         // The uninterrupted run: its bytes, its start-up time (until the first rows are on disk) and its rate.
@@ -59,8 +65,11 @@ internal static class Kills
         {
             var before = Durable();
             // The moment: uniform over what this run should take — its start-up (the shortest seen so far: a warm start is
-            // quicker than the first) and the rows still to do at the measured rate.
-            var delay = random.NextDouble() * (startup.Value + (texts - before) / rate);
+            // quicker than the first) and the rows still to do at the measured rate; with --during writing (the default)
+            // only over the rows still to do, after the start-up, so that the kills meet rows being written.
+            var delay = writing
+                ? startup.Value + random.NextDouble() * ((texts - before) / rate)
+                : random.NextDouble() * (startup.Value + (texts - before) / rate);
             using var p = StartTe(te, Args(output));
             var stderr = p.StandardError.ReadToEndAsync();
             var run = Stopwatch.StartNew();
@@ -76,6 +85,12 @@ internal static class Kills
                 // that every kill meets a running job.
                 p.WaitForExit();
                 finishedFirst++;
+                // A machine that got quicker than the reference run: draw the next moments from this run's pace.
+                if (grew is { } first && before == 0)
+                {
+                    startup = Math.Min(startup.Value, first);
+                    rate = Math.Max(rate, texts / Math.Max(0.1, run.Elapsed.TotalSeconds - first));
+                }
                 Console.WriteLine($"| – | {F(delay, "F2")} | {before:N0} | (run ended first: exit {p.ExitCode}{(p.ExitCode != 0 ? ", " + stderr.Result.Trim() : "")}) |");
                 if (p.ExitCode != 0) return 1;
                 File.Delete(output);

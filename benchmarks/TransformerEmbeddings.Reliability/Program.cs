@@ -18,7 +18,7 @@ switch (command)
             first; every run of te is under nice -n 19.
               soak    [--texts N] [--precision fast|float32] [--model DIR] [--sample-every N] [--warm-up N] [--spot-checks N] [--work DIR]
                       te embed over N cycled STS texts: RSS every 10k texts, growth after warm-up < 5 %, output checked and spot-checked
-              kills   [--kills 20] [--texts 6000] [--precision float32|fast] [--format npy|safetensors] [--seed 26] [--model DIR] [--work DIR]
+              kills   [--kills 20] [--texts 6000] [--during writing|all] [--precision float32|fast] [--format npy|safetensors] [--seed 26] [--model DIR] [--work DIR]
                       te embed --resume killed with SIGKILL at random moments, then resumed: byte-identical to an uninterrupted run
               disk    [--texts 3000] [--model DIR] [--work DIR]
                       a full and a read-only tmpfs (root): exit 3, one line, previous output untouched, --resume completes later
