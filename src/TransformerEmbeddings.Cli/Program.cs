@@ -1,11 +1,15 @@
 using System.CommandLine;
+using TransformerEmbeddings.Cli;
 using TransformerEmbeddings.Cli.Commands;
 using TransformerEmbeddings.Runtime;
 
 // libtorch takes a few hundred milliseconds to load: start it now for the commands that run a model, while the command
 // line is parsed and the model's files are read (TransformerModel.Load waits for it; a failure surfaces there).
 if (args.Length > 0 && args[0] is "embed" or "dump" or "search")
+{
+    StartUp.BindNativeCalls();
     _ = Task.Run(NativeRuntime.EnsureLoaded);
+}
 
 var root = new RootCommand("te: HuggingFace-exact BERT/RoBERTa encoders for .NET — tokenize, dump internals, embed texts, search them, download models.");
 root.Subcommands.Add(TokenizeCommand.Create());
@@ -16,4 +20,4 @@ root.Subcommands.Add(DownloadCommand.Create());
 root.Subcommands.Add(NearestCommand.Create());
 root.Subcommands.Add(FillMaskCommand.Create());
 root.Subcommands.Add(PlotCommand.Create());
-return root.Parse(args).Invoke();
+return StartUp.Exit(root.Parse(args).Invoke());

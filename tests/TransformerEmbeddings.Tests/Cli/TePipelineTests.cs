@@ -70,6 +70,30 @@ public sealed class TePipelineTests : IDisposable
     }
 
     [Fact]
+    public void A_te_process_has_written_and_said_everything_when_it_exits()
+    {
+        // te leaves without libtorch's teardown (StartUp.Exit): whatever it wrote must be complete and flushed by then.
+        var texts = Sentences(70);
+        var input = File_("in.txt");
+        File.WriteAllLines(input, texts);
+        using var embedder = SentenceEmbedder.Load(SharedData.Model(Tiny));
+        var expected = embedder.Embed(texts);
+        foreach (var name in new[] { "p.npy", "p.safetensors", "p.jsonl" })
+        {
+            var (code, _, error) = TeProcess.Run(null, "embed", "--model", SharedData.Model(Tiny), "--input", input, "--output", File_(name), "--progress", "Plain");
+            Assert.True(code == 0, error);
+            Assert.Contains($"te: {texts.Count} vectors of {expected.Dimension}", error); // the last line on stderr
+            var values = name switch
+            {
+                "p.npy" => TeEmbedTests.ReadNpy(File_(name)).Data,
+                "p.safetensors" => ReadSafeTensors(File_(name)).Data,
+                _ => ReadJsonLines(File.ReadAllText(File_(name))).SelectMany(r => r.Vector).ToArray(),
+            };
+            Assert.Equal(expected.Values.ToArray(), values);
+        }
+    }
+
+    [Fact]
     public void Every_output_format_reads_back_the_same_vectors_and_ids()
     {
         var texts = StreamingTests.ShuffledLengths(60);
