@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using TransformerEmbeddings.Runtime;
 
@@ -30,7 +29,7 @@ internal static unsafe class QgemmAvx512Vnni
         ? new(QgemmAvx512.Rows, QgemmAvx512.Columns, InstructionSet.Avx512, &Multiply)
         : throw new PlatformNotSupportedException("The AVX512-VNNI integer kernel needs AVX512-VNNI, x64 Linux or macOS, and executable memory.");
 
-    [SkipLocalsInit]
+    [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply(int* a, short* b, int pc, float* c, int ldc, int rows, float* rowScales, float* colScales, float* bias)
     {
         const int columns = QgemmAvx512.Columns;
