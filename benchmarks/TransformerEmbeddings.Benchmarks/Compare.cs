@@ -45,7 +45,12 @@ internal static class Compare
         var stsEngines = new List<IEmbedder>(engines);
         if (exact is not null) stsEngines.Add(exact);
         if (o.WithLibtorch) stsEngines.Add(new KernelsOffEmbedder(Corpus.MiniLmFolder));
-        if (!o.SkipSts) Sts(o, stsEngines.ToArray(), exact is null ? -1 : 2);
+        // --with-intrinsics: the fast mode again on the AVX-512 intrinsics integer kernel instead of the AVX512-VNNI machine code.
+        using var intrinsics = o.WithIntrinsics && o.Mode == "fast"
+            ? new TorchEmbedder(Corpus.MiniLmFolder, new Options { Mode = o.Mode, Isa = o.Isa, NoAvx512Vnni = true }.ModelOptions(), "TorchSharp (fast, AVX-512 intrinsics integer kernel)")
+            : null;
+        if (intrinsics is not null) stsEngines.Add(intrinsics);
+        if (!o.SkipSts) Sts(o, stsEngines.ToArray(), exact is null ? -1 : 2, intrinsics is null ? -1 : stsEngines.Count - 1);
 
         Console.WriteLine();
         Console.WriteLine($"Process peak RSS (both engines loaded): {Machine.PeakRssMiB():F0} MiB");
@@ -85,7 +90,7 @@ internal static class Compare
         }
     }
 
-    private static void Sts(Options o, IEmbedder[] engines, int exactIndex)
+    private static void Sts(Options o, IEmbedder[] engines, int exactIndex, int intrinsicsIndex)
     {
         var sentences = Corpus.StsSentences(o.Sentences);
         var tok = Corpus.Tokenizer(Corpus.MiniLmFolder);
@@ -153,6 +158,12 @@ internal static class Compare
             var (fmin, fmean) = Vectors.Agreement(outputs[0], outputs[exactIndex]);
             Console.WriteLine($"Fast mode vs exact (same library, same run): **{times[exactIndex].Min() / to:F2}×** the exact throughput; per-row cosine min {fmin:F7}, " +
                               $"mean {fmean:F7} ({(fmin >= o.CosineTarget ? "meets" : "MISSES")} ≥ {o.CosineTarget})");
+        }
+        if (intrinsicsIndex >= 0)
+        {
+            bool same = outputs[0].Zip(outputs[intrinsicsIndex]).All(p => p.First.AsSpan().SequenceEqual(p.Second));
+            Console.WriteLine($"Row 1 vs the AVX-512 intrinsics integer kernel (same run): **{times[intrinsicsIndex].Min() / to:F2}×** its throughput; " +
+                              $"identical embeddings: {same}");
         }
     }
 

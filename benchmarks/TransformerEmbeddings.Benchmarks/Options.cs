@@ -23,7 +23,18 @@ internal sealed class Options
     /// <summary>Forces the library's kernels (scalar, avx2, avx512, none = libtorch only); the CPU's best when null.</summary>
     public TransformerEmbeddings.Kernels.InstructionSet? Isa { get; set; }
 
-    public ModelOptions ModelOptions() => new() { Precision = Mode == "fast" ? Precision.Fast : Precision.Float32, Kernels = Isa };
+    /// <summary>Keeps the fast mode on the AVX-512 intrinsics integer kernel instead of the AVX512-VNNI machine code (comparisons).</summary>
+    public bool NoAvx512Vnni { get; set; }
+
+    /// <summary>compare, fast mode: also runs the model on the intrinsics integer kernel, to time the AVX512-VNNI one against it.</summary>
+    public bool WithIntrinsics { get; set; }
+
+    public ModelOptions ModelOptions() => new()
+    {
+        Precision = Mode == "fast" ? Precision.Fast : Precision.Float32,
+        Kernels = Isa,
+        Cpu = NoAvx512Vnni ? CpuFeatures.Current with { Avx512Vnni = false } : null,
+    };
 
     public string PathDescription(string computePath) => $"{computePath} (chosen by the library from the CPU's features: {Machine.Features()})";
 
@@ -46,6 +57,8 @@ internal sealed class Options
                 case "--no-startup": o.SkipStartup = true; break;
                 case "--with-libtorch": o.WithLibtorch = true; break;
                 case "--engine": o.Engine = Next(); break;
+                case "--no-avx512-vnni": o.NoAvx512Vnni = true; break;
+                case "--with-intrinsics": o.WithIntrinsics = true; break;
                 case "--isa": o.Isa = Enum.Parse<TransformerEmbeddings.Kernels.InstructionSet>(Next(), ignoreCase: true); break;
                 default: o.Rest.Add(args[i]); break;
             }

@@ -33,6 +33,7 @@ switch (command)
         Console.WriteLine("""
             TransformerEmbeddings benchmarks
               compare   [--threads N] [--mode exact|fast] [--reps R] [--sentences N] [--no-grid] [--no-sts] [--no-startup] [--with-libtorch]
+                        [--isa scalar|avx2|avx512|none] [--no-avx512-vnni] [--with-intrinsics]
                         this library vs ONNX Runtime side by side: load, forward grid, STS corpus, cosine, RSS, first vector
               cli       [--mode exact|fast] [--reps R] [--sentences N] [--te-build]
                         te embed and the ONNX Runtime console (ort-embed) as whole processes on the STS dev file, alternating

@@ -14,8 +14,10 @@ using TransformerEmbeddings.Kernels.Linear;
 var culture = CultureInfo.InvariantCulture;
 Console.WriteLine($"CPU: {CpuModel()}; {Environment.ProcessorCount} logical cores");
 Console.WriteLine($"AVX2 {Avx2.IsSupported}, FMA {Fma.IsSupported}, AVX-VNNI {AvxVnni.IsSupported}, AVX-512F {Avx512F.IsSupported}, AVX-512BW {Avx512BW.IsSupported}; flags: {string.Join(' ', Flags().Where(f => f.Contains("vnni") || f.Contains("bf16") || f.Contains("amx")))}");
-var tables = new[] { InstructionSet.Scalar, InstructionSet.Avx2, InstructionSet.Avx512 }.Where(KernelTable.Runs).Select(KernelTable.For).ToArray();
-Console.WriteLine($"instruction sets: {string.Join(", ", tables.Select(t => t.Isa))}; best: {KernelTable.Best}");
+// Each instruction set's intrinsics kernels, then the AVX512-VNNI machine-code integer kernel where this process runs it.
+var tables = new[] { InstructionSet.Scalar, InstructionSet.Avx2, InstructionSet.Avx512 }.Where(KernelTable.Runs).Select(isa => KernelTable.For(isa, avx512Vnni: false))
+    .Concat(QgemmAvx512Vnni.IsAvailable ? [KernelTable.For(InstructionSet.Avx512)] : []).ToArray();
+Console.WriteLine($"kernel tables: {string.Join(", ", tables.Select(t => t.ToString()))}; best: {KernelTable.Best}");
 
 var rnd = new Random(42);
 float[] Random(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((rnd.NextDouble() * 2 - 1) * scale)).ToArray();
@@ -33,7 +35,7 @@ foreach (var (m, k, n) in new[] { (1, 1, 1), (7, 33, 17), (13, 384, 40), (37, 90
         var linear = Int16Linear.FromWeights(w, b, n, k, table);
         linear.Forward(x, y, m, threads: 1);
         linear.Forward(x, yAll, m, threads: Environment.ProcessorCount);
-        if (!y.AsSpan().SequenceEqual(yAll)) { failures++; Console.WriteLine($"FAIL {table.Isa} {m}×{k}×{n}: threads changed the result"); }
+        if (!y.AsSpan().SequenceEqual(yAll)) { failures++; Console.WriteLine($"FAIL {table} {m}×{k}×{n}: threads changed the result"); }
         var packed = Int16Weights.Pack(w, b, n, k, table.Qgemm.Columns);
         var q = new short[k + 1];
         double worst = 0;
@@ -55,7 +57,7 @@ foreach (var (m, k, n) in new[] { (1, 1, 1), (7, 33, 17), (13, 384, 40), (37, 90
         bool same = (firstInt ??= y).AsSpan().SequenceEqual(y) && (firstFloat ??= f).AsSpan().SequenceEqual(f);
         bool ok = worst <= 1e-6 && same;
         if (!ok) failures++;
-        Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {table.Isa} {m}×{k}×{n}: integer kernel within {worst:E1} of the sum's range; same bits as {tables[0].Isa}: {same}");
+        Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {table} {m}×{k}×{n}: integer kernel within {worst:E1} of the sum's range; same bits as {tables[0]}: {same}");
     }
 }
 
@@ -87,7 +89,7 @@ foreach (var (m, k, n) in new[] { (16, 384, 1536), (512, 384, 1152), (768, 384, 
             ti = Math.Min(ti, sw.Elapsed.TotalSeconds);
         }
         double macs = (double)m * k * n;
-        Console.WriteLine(string.Create(culture, $"| {table.Isa} | {m}×{k}×{n} | {threads} | {macs / tf / 1e9:F0} | {100 * macs / tf / 1e9 / (threads == 1 ? peak : peakAll):F0} % | {macs / ti / 1e9:F0} | {tf / ti:F2} |"));
+        Console.WriteLine(string.Create(culture, $"| {table} | {m}×{k}×{n} | {threads} | {macs / tf / 1e9:F0} | {100 * macs / tf / 1e9 / (threads == 1 ? peak : peakAll):F0} % | {macs / ti / 1e9:F0} | {tf / ti:F2} |"));
     }
 }
 return failures == 0 ? 0 : 1;

@@ -16,7 +16,7 @@ internal sealed class ComputeBackend
     public ComputeBackend(ComputePlan plan)
     {
         Plan = plan;
-        Table = plan.Isa == InstructionSet.None ? null : KernelTable.For(plan.Isa);
+        Table = plan.Isa == InstructionSet.None ? null : KernelTable.For(plan.Isa, plan.Avx512Vnni);
     }
 
     /// <summary>libtorch for everything (weights of any dtype and device).</summary>

@@ -11,8 +11,9 @@ internal sealed class KernelTable
 {
     private static readonly KernelTable Scalar = new(InstructionSet.Scalar, SgemmScalar.Kernel, SgemmScalar.Kernel, QgemmScalar.Kernel);
 
-    private KernelTable(InstructionSet isa, SgemmKernel sgemm, SgemmKernel narrow, QgemmKernel qgemm)
+    private KernelTable(InstructionSet isa, SgemmKernel sgemm, SgemmKernel narrow, QgemmKernel qgemm, bool avx512Vnni = false)
     {
+        Avx512Vnni = avx512Vnni;
         Isa = isa;
         Sgemm = sgemm;
         NarrowSgemm = narrow;
@@ -31,6 +32,9 @@ internal sealed class KernelTable
     /// <summary>The 12-bit integer micro-kernel of the fast mode.</summary>
     public QgemmKernel Qgemm { get; }
 
+    /// <summary>Whether the integer kernel is <see cref="QgemmAvx512Vnni"/> (machine code) rather than intrinsics.</summary>
+    public bool Avx512Vnni { get; }
+
     /// <summary>The best instruction set this CPU runs (<see cref="InstructionSet.None"/> without AVX2/FMA, where libtorch is faster than scalar C#).</summary>
     public static InstructionSet Best =>
         Avx512F.IsSupported && Avx512BW.IsSupported && Fma.IsSupported ? InstructionSet.Avx512
@@ -46,14 +50,20 @@ internal sealed class KernelTable
         _ => false,
     };
 
+    /// <summary>The instruction set, and AVX512-VNNI where the integer kernel uses it (tests and benchmarks).</summary>
+    public override string ToString() => Avx512Vnni ? "Avx512-VNNI" : Isa.ToString();
+
     /// <summary>The table for <paramref name="isa"/>.</summary>
+    /// <param name="isa">The instruction set.</param>
+    /// <param name="avx512Vnni">For <see cref="InstructionSet.Avx512"/>: the AVX512-VNNI integer kernel where this process can run it
+    /// (<see cref="QgemmAvx512Vnni.IsAvailable"/>); false forces the intrinsics kernel (comparisons).</param>
     /// <exception cref="PlatformNotSupportedException">This CPU lacks the instruction set, or it is <see cref="InstructionSet.None"/>.</exception>
-    public static KernelTable For(InstructionSet isa)
+    public static KernelTable For(InstructionSet isa, bool avx512Vnni = true)
     {
         if (!Runs(isa)) throw new PlatformNotSupportedException($"This CPU cannot run the {isa} kernels.");
         return isa switch
         {
-            InstructionSet.Avx512 => Avx512Table.Value,
+            InstructionSet.Avx512 => avx512Vnni && QgemmAvx512Vnni.IsAvailable ? Avx512VnniTable.Value : Avx512Table.Value,
             InstructionSet.Avx2 => Avx2Table.Value,
             _ => Scalar,
         };
@@ -61,4 +71,5 @@ internal sealed class KernelTable
 
     private static readonly Lazy<KernelTable> Avx2Table = new(() => new(InstructionSet.Avx2, SgemmAvx2.Kernel, SgemmAvx2.Kernel, QgemmAvx2.Kernel));
     private static readonly Lazy<KernelTable> Avx512Table = new(() => new(InstructionSet.Avx512, SgemmAvx512.Kernel, SgemmAvx512Narrow.Kernel, QgemmAvx512.Kernel));
+    private static readonly Lazy<KernelTable> Avx512VnniTable = new(() => new(InstructionSet.Avx512, SgemmAvx512.Kernel, SgemmAvx512Narrow.Kernel, QgemmAvx512Vnni.Kernel, avx512Vnni: true));
 }

@@ -21,7 +21,8 @@ internal enum LinearMath
 /// <param name="Linears">How linear layers compute.</param>
 /// <param name="Isa">The instruction set of the library's kernels (<see cref="InstructionSet.None"/>: libtorch only).</param>
 /// <param name="Description">What was chosen and why, for logs and benchmarks.</param>
-internal sealed record ComputePlan(torch.ScalarType DType, LinearMath Linears, InstructionSet Isa, string Description)
+/// <param name="Avx512Vnni">The fast mode's integer kernel is the AVX512-VNNI machine code (<see cref="Kernels.Gemm.QgemmAvx512Vnni"/>).</param>
+internal sealed record ComputePlan(torch.ScalarType DType, LinearMath Linears, InstructionSet Isa, string Description, bool Avx512Vnni = false)
 {
     /// <summary>Resolves a requested precision on a device (the kernels and the fast mode's path by the CPU's features).</summary>
     /// <param name="precision">What was asked for.</param>
@@ -57,7 +58,12 @@ internal sealed record ComputePlan(torch.ScalarType DType, LinearMath Linears, I
             // quickest path within cosine 0.999 (AVX-512: 2.7× the fp32 FMA rate on Zen 5; AVX2: 1.35–1.9×).
             if (cpu.Amx) return new(torch.ScalarType.BFloat16, LinearMath.Libtorch, InstructionSet.None, "cpu bfloat16 (fast mode: AMX, libtorch)");
             if (chosen != InstructionSet.None)
-                return new(torch.ScalarType.Float32, LinearMath.Int16, chosen, $"cpu float32, linear layers on 12-bit integers (fast mode: {kernels})");
+            {
+                // AVX512-VNNI: the integer kernel is machine code where the OS lets it run (not Windows: another ABI).
+                bool vnni = chosen == InstructionSet.Avx512 && cpu.Avx512Vnni && Kernels.Gemm.QgemmAvx512Vnni.IsAvailable;
+                return new(torch.ScalarType.Float32, LinearMath.Int16, chosen,
+                    $"cpu float32, linear layers on 12-bit integers (fast mode: {kernels}{(vnni ? ", AVX512-VNNI" : "")})", vnni);
+            }
             return new(torch.ScalarType.Float32, LinearMath.Libtorch, InstructionSet.None, "cpu float32, exact (fast mode: no AVX2 on this CPU, libtorch)");
         }
         return chosen == InstructionSet.None

@@ -1,4 +1,5 @@
 using TransformerEmbeddings.Kernels;
+using TransformerEmbeddings.Kernels.Gemm;
 using Xunit;
 
 namespace TransformerEmbeddings.Tests.Kernels;
@@ -18,7 +19,22 @@ internal static class KernelTables
     public static InstructionSet Parse(string name) => Enum.Parse<InstructionSet>(name);
 
     public static IEnumerable<KernelTable> All() =>
-        new[] { InstructionSet.Scalar, InstructionSet.Avx2, InstructionSet.Avx512 }.Where(KernelTable.Runs).Select(KernelTable.For);
+        new[] { InstructionSet.Scalar, InstructionSet.Avx2, InstructionSet.Avx512 }.Where(KernelTable.Runs).Select(isa => KernelTable.For(isa, avx512Vnni: false));
+
+    /// <summary>Every integer kernel this machine runs: one per instruction set, and the AVX512-VNNI machine code where it runs.</summary>
+    public static IEnumerable<KernelTable> Integer() =>
+        All().Concat(QgemmAvx512Vnni.IsAvailable ? [KernelTable.For(InstructionSet.Avx512)] : []);
+
+    /// <summary>Names of <see cref="Integer"/>'s tables (<see cref="KernelTable.ToString"/>).</summary>
+    public static TheoryData<string> IntegerNames()
+    {
+        var data = new TheoryData<string>();
+        foreach (var table in Integer()) data.Add(table.ToString());
+        return data;
+    }
+
+    /// <summary>The table <see cref="IntegerNames"/> named.</summary>
+    public static KernelTable IntegerTable(string name) => Integer().Single(t => t.ToString() == name);
 
     public static float[] Random(Random rnd, int count, double scale = 1) =>
         Enumerable.Range(0, count).Select(_ => (float)((rnd.NextDouble() * 2 - 1) * scale)).ToArray();

@@ -1,5 +1,7 @@
 using TransformerEmbeddings.Inspection;
 using TransformerEmbeddings.Kernels;
+using TransformerEmbeddings.Kernels.Gemm;
+using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -48,6 +50,27 @@ public sealed class KernelBindingTests(ITestOutputHelper log)
             if (worst >= 1e-5f * scale) failures.Add($"{isa}: max diff {worst} (largest value {scale})");
         }
         Assert.Empty(failures);
+    }
+
+    [Fact]
+    public void The_AVX512_VNNI_integer_kernel_computes_the_intrinsics_kernel_s_bits()
+    {
+        // The fast mode on this CPU's best integer path, with the machine-code kernel allowed and refused (the same
+        // model twice where the CPU lacks AVX512-VNNI or AVX-512).
+        var isa = KernelTable.Best == InstructionSet.None ? InstructionSet.Scalar : KernelTable.Best;
+        var (_, _, longText) = GoldenInputs.For(ModelCache.Get("all-MiniLM-L6-v2"));
+        var texts = Texts.Append(longText).ToList();
+        float[] Run(bool vnni)
+        {
+            var cpu = CpuFeatures.Current with { Amx = false, Avx512Vnni = vnni && CpuFeatures.Current.Avx512Vnni };
+            using var model = TransformerModel.Load(SharedData.Model("all-MiniLM-L6-v2"), new ModelOptions { Precision = Precision.Fast, Kernels = isa, Cpu = cpu });
+            bool used = vnni && isa == InstructionSet.Avx512 && QgemmAvx512Vnni.IsAvailable;
+            log.WriteLine(model.ComputePath);
+            Assert.Contains("12-bit integers", model.ComputePath);
+            Assert.Equal(used, model.ComputePath.Contains("AVX512-VNNI"));
+            return LastHiddenState(model, texts);
+        }
+        Assert.Equal(Run(vnni: false), Run(vnni: true));
     }
 
     [Fact]
