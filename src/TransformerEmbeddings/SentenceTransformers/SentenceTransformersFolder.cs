@@ -189,6 +189,8 @@ internal sealed class SentenceTransformersFolder
         if (!ModelFile.Exists(path, Fail(path))) throw new ModelConfigurationException(path, null, "The file is missing.");
         var bytes = ModelFile.ReadAllBytes(path, ModelFile.MaxSettingsBytes, Fail(path));
         if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty) throw new ModelConfigurationException(path, null, "The file is empty; it should hold JSON.");
+        // JsonDocument checks UTF-8 inside strings only when one is read, and then throws InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new ModelConfigurationException(path, null, "The file is not valid UTF-8 text; JSON settings must be UTF-8.");
         try
         {
             return JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });

@@ -115,6 +115,8 @@ internal static class TokenizerLoader
         if (!Exists(path)) return null;
         var bytes = ModelFile.ReadAllBytes(path, maxBytes, Fail(path));
         if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty) throw new TokenizerException($"{path}: the file is empty.");
+        // JsonDocument checks UTF-8 inside strings only when one is read (then InvalidOperationException).
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new TokenizerException($"{path}: the file is not valid UTF-8 text; tokenizer files must be UTF-8.");
         try
         {
             using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true });

@@ -99,6 +99,8 @@ internal sealed class CheckpointLoader : IDisposable
     {
         Dictionary<string, string> map;
         var bytes = ModelFile.ReadAllBytes(index, ModelFile.MaxVocabularyBytes, Fail(index));
+        // JsonDocument checks UTF-8 inside strings only when one is read (then InvalidOperationException).
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new WeightLoadingException(index, null, "the index is not valid UTF-8 text.");
         try
         {
             using var doc = JsonDocument.Parse(bytes);

@@ -224,6 +224,32 @@ public sealed class LoaderPropertyTests : IDisposable
         }, iter: Iter(25), threads: 1);
     }
 
+    public static TheoryData<string, string> JsonSettingsFiles() => new()
+    {
+        { "sentence-transformers", "modules.json" }, { "sentence-transformers", "1_Pooling/config.json" },
+        { "sentence-transformers", "2_Dense/config.json" }, { "sentence-transformers", "sentence_bert_config.json" },
+        { "bert-tiny-cased-sharded", "model.safetensors.index.json" }, { "all-MiniLM-L6-v2", "tokenizer.json" },
+    };
+
+    /// <summary>
+    /// Bytes that are not UTF-8 inside a JSON string: System.Text.Json parses the document and fails only when the string
+    /// is read, with InvalidOperationException (found by the property above with seed 7Sln5DUcalhb, modules.json).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(JsonSettingsFiles))]
+    public void A_json_setting_with_bytes_that_are_not_UTF8_is_refused_with_the_library_exception(string model, string file)
+    {
+        using var folder = model == "sentence-transformers" ? ModelFolderCopy.SentenceTransformers() : ModelFolderCopy.Of(SharedData.Model(model));
+        var bytes = File.ReadAllBytes(folder.File(file)).ToList();
+        bytes.InsertRange(bytes.IndexOf((byte)'"') + 1, new byte[] { 0xED, 0xA0, 0x80 }); // an encoded surrogate, inside the first string
+        folder.WriteBytes(file, bytes.ToArray());
+        var e = Assert.ThrowsAny<TransformerEmbeddingsException>(() =>
+        {
+            using var embedder = SentenceEmbedder.Load(folder.Path);
+        });
+        Assert.Contains("UTF-8", e.Message);
+    }
+
     [Fact]
     public void A_safetensors_header_with_hostile_values_opens_or_fails_with_SafeTensorsException()
     {
