@@ -10,7 +10,8 @@ using TransformerEmbeddings.Kernels.Linear;
 // 1. checks the 12-bit integer kernel of every instruction set this CPU runs against the same integer arithmetic done
 //    in 64-bit, and that every instruction set gives the same bits (fp32 and integer);
 // 2. times the fp32 and the integer kernels of every instruction set on all-MiniLM-L6-v2's shapes, on 1 thread and
-//    on every core, against the measured FMA peak.
+//    on every core, against the measured FMA peak. `--shapes 1024x768x3072,...` times other M×K×N (bert-base's, say),
+//    `--timing-only` skips the checks.
 var culture = CultureInfo.InvariantCulture;
 Console.WriteLine($"CPU: {CpuModel()}; {Environment.ProcessorCount} logical cores");
 Console.WriteLine($"AVX2 {Avx2.IsSupported}, FMA {Fma.IsSupported}, AVX-VNNI {AvxVnni.IsSupported}, AVX-512F {Avx512F.IsSupported}, AVX-512BW {Avx512BW.IsSupported}; flags: {string.Join(' ', Flags().Where(f => f.Contains("vnni") || f.Contains("bf16") || f.Contains("amx")))}");
@@ -19,10 +20,14 @@ var tables = new[] { InstructionSet.Scalar, InstructionSet.Avx2, InstructionSet.
     .Concat(QgemmAvx512Vnni.IsAvailable ? [KernelTable.For(InstructionSet.Avx512)] : []).ToArray();
 Console.WriteLine($"kernel tables: {string.Join(", ", tables.Select(t => t.ToString()))}; best: {KernelTable.Best}");
 
+var shapeArg = Array.IndexOf(args, "--shapes") is var si and >= 0 && si + 1 < args.Length ? args[si + 1] : null;
+var timed = shapeArg is null
+    ? new[] { (16, 384, 1536), (512, 384, 1152), (768, 384, 1536), (768, 1536, 384), (4096, 384, 1536) }
+    : shapeArg.Split(',').Select(s => s.Split('x').Select(int.Parse).ToArray()).Select(d => (d[0], d[1], d[2])).ToArray();
 var rnd = new Random(42);
 float[] Random(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((rnd.NextDouble() * 2 - 1) * scale)).ToArray();
 int failures = 0;
-foreach (var (m, k, n) in new[] { (1, 1, 1), (7, 33, 17), (13, 384, 40), (37, 901, 50), (96, 1536, 384), (200, 384, 1152) })
+foreach (var (m, k, n) in args.Contains("--timing-only") ? [] : new[] { (1, 1, 1), (7, 33, 17), (13, 384, 40), (37, 901, 50), (96, 1536, 384), (200, 384, 1152) })
 {
     var w = Random(n * k, 0.1);
     var b = Random(n, 1);
@@ -67,7 +72,7 @@ Console.WriteLine(string.Create(culture, $"fp32 FMA peak (this build's widest ve
 Console.WriteLine("| ISA | M×K×N | threads | fp32 GEMM GMAC/s (best) | % of FMA peak | 12-bit GEMM GMAC/s (best) | 12-bit / fp32 |");
 Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
 foreach (var table in tables.Where(t => t.Isa != InstructionSet.Scalar))
-foreach (var (m, k, n) in new[] { (16, 384, 1536), (512, 384, 1152), (768, 384, 1536), (768, 1536, 384), (4096, 384, 1536) })
+foreach (var (m, k, n) in timed)
 {
     var w = Random(n * k, 0.05);
     var b = Random(n, 1);

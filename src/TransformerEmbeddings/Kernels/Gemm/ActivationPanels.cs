@@ -22,22 +22,23 @@ internal static unsafe class ActivationPanels
             int n = Math.Min(mr, rows - r0);
             float* src = x + (long)r0 * ldx + k0;
             int k = 0;
-            if (n == mr && Avx.IsSupported)
+            // A short last tile (attention's S rows rarely fill it) is transposed as well: rows past n are zero vectors.
+            if (Avx.IsSupported)
             {
                 if (mr % 8 == 0)
                     for (; k + 8 <= kc; k += 8)
-                        for (int g = 0; g < mr; g += 8) Transpose8x8(src + (long)g * ldx + k, ldx, 8, mr, dst + (long)k * mr + g);
+                        for (int g = 0; g < mr; g += 8) Transpose8x8(src + (long)g * ldx + k, ldx, Math.Clamp(n - g, 0, 8), mr, dst + (long)k * mr + g);
                 // 6 and 12 rows: a column's spare lanes spill into the next column's first rows, which are written after
                 // it; the tile's last column is left to the scalar loop, so nothing spills past the tile (tiles may be
                 // packed by different threads in any order).
                 else if (mr == 6)
-                    for (; k + 8 < kc; k += 8) Transpose8x8(src + k, ldx, mr, mr, dst + (long)k * mr);
+                    for (; k + 8 < kc; k += 8) Transpose8x8(src + k, ldx, Math.Min(n, 6), mr, dst + (long)k * mr);
                 else if (mr == 12)
                     for (; k + 8 < kc; k += 8)
                     {
                         // Rows 8–11 first: their spare lanes spill into the next column's rows 0–3, which rows 0–7 then overwrite.
-                        Transpose8x8(src + 8L * ldx + k, ldx, 4, mr, dst + (long)k * mr + 8);
-                        Transpose8x8(src + k, ldx, 8, mr, dst + (long)k * mr);
+                        Transpose8x8(src + 8L * ldx + k, ldx, Math.Clamp(n - 8, 0, 4), mr, dst + (long)k * mr + 8);
+                        Transpose8x8(src + k, ldx, Math.Min(n, 8), mr, dst + (long)k * mr);
                     }
             }
             for (; k < kc; k++)
@@ -53,19 +54,21 @@ internal static unsafe class ActivationPanels
     /// <summary>The floats <see cref="Pack"/> writes for <paramref name="rows"/> × <paramref name="kc"/> (plus 8 of slack).</summary>
     public static long Size(int rows, int kc, int mr) => (long)(rows + mr - 1) / mr * mr * kc + 8;
 
-    /// <summary>Eight k-columns of <paramref name="rows"/> (4, 6 or 8) rows, each column written as 8 floats at a stride of
-    /// <paramref name="stride"/>, in increasing k, so a short group's spare lanes land where the next column is written after.</summary>
+    /// <summary>Eight k-columns of the first <paramref name="rows"/> (0–8) rows, the others zero, each column written as 8
+    /// floats at a stride of <paramref name="stride"/>, in increasing k, so a short group's spare lanes land where the next
+    /// column is written after. Rows past <paramref name="rows"/> are never read.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Transpose8x8(float* s, int ld, int rows, int stride, float* o)
     {
-        var r0 = Avx.LoadVector256(s);
-        var r1 = Avx.LoadVector256(s + ld);
-        var r2 = Avx.LoadVector256(s + 2 * ld);
-        var r3 = Avx.LoadVector256(s + 3 * ld);
-        var r4 = rows > 4 ? Avx.LoadVector256(s + 4 * ld) : r0;
-        var r5 = rows > 4 ? Avx.LoadVector256(s + 5 * ld) : r0;
-        var r6 = rows > 6 ? Avx.LoadVector256(s + 6 * ld) : r0;
-        var r7 = rows > 6 ? Avx.LoadVector256(s + 7 * ld) : r0;
+        var zero = Vector256<float>.Zero;
+        var r0 = rows > 0 ? Avx.LoadVector256(s) : zero;
+        var r1 = rows > 1 ? Avx.LoadVector256(s + ld) : zero;
+        var r2 = rows > 2 ? Avx.LoadVector256(s + 2 * ld) : zero;
+        var r3 = rows > 3 ? Avx.LoadVector256(s + 3 * ld) : zero;
+        var r4 = rows > 4 ? Avx.LoadVector256(s + 4 * ld) : zero;
+        var r5 = rows > 5 ? Avx.LoadVector256(s + 5 * ld) : zero;
+        var r6 = rows > 6 ? Avx.LoadVector256(s + 6 * ld) : zero;
+        var r7 = rows > 7 ? Avx.LoadVector256(s + 7 * ld) : zero;
         var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
         var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
         var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
