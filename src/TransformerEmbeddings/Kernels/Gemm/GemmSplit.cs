@@ -59,6 +59,9 @@ internal readonly struct GemmSplit
     /// <summary>Threads to use.</summary>
     public int Threads { get; }
 
+    /// <summary>Row chunk <paramref name="chunk"/>'s rows [R0, R1).</summary>
+    public (int R0, int R1) RowRange(int chunk) => (chunk * ItemRows, Math.Min(Rows, (chunk + 1) * ItemRows));
+
     /// <summary>Item <paramref name="item"/>'s rows [R0, R1) and panels [P0, P1).</summary>
     public (int R0, int R1, int P0, int P1) Item(int item)
     {

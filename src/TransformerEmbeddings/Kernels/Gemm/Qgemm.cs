@@ -90,7 +90,7 @@ internal static unsafe class Qgemm
         ref var p = ref job.Problem;
         int mr = job.Kernel.Rows;
         int chunk = item % job.Split.RowChunks, q0 = item / job.Split.RowChunks * KBlockPairs, pc = Math.Min(KBlockPairs, p.Pairs - q0);
-        var (r0, r1, _, _) = job.Split.Item(chunk * job.Split.PanelChunks);
+        var (r0, r1) = job.Split.RowRange(chunk);
         ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, r1 - r0, q0, pc, mr, PackedTile(p.PackedX, mr, p.Rows, q0, pc, r0 / mr));
     }
 

@@ -89,7 +89,7 @@ internal static unsafe class Sgemm
         ref var p = ref job.Problem;
         int mr = job.Kernel.Rows, kBlock = KBlockFor(p.Rows, p.K);
         int chunk = item % job.Split.RowChunks, k0 = item / job.Split.RowChunks * kBlock, kc = Math.Min(kBlock, p.K - k0);
-        var (r0, r1, _, _) = job.Split.Item(chunk * job.Split.PanelChunks);
+        var (r0, r1) = job.Split.RowRange(chunk);
         ActivationPanels.Pack(p.X + (long)r0 * p.LdX, p.LdX, r1 - r0, k0, kc, mr, PackedTile(p.PackedX, mr, p.Rows, k0, kc, r0 / mr));
     }
 
