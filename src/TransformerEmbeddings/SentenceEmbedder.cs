@@ -4,6 +4,7 @@ using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Hub;
 using TransformerEmbeddings.Pipelines;
 using TransformerEmbeddings.Pooling;
+using TransformerEmbeddings.Runtime;
 using Microsoft.Extensions.AI;
 using TransformerEmbeddings.Inspection;
 using TransformerEmbeddings.Search;
@@ -435,7 +436,7 @@ public sealed class SentenceEmbedder : IDisposable
             {
                 mask = attention.clone();
                 for (var i = 0; i < promptLengths.Length; i++)
-                    if (promptLengths[i] > 0) mask[i].narrow(0, 0, Math.Min(promptLengths[i], mask.shape[1])).fill_(0);
+                    if (promptLengths[i] > 0) mask[i].narrow(0, 0, Math.Min(promptLengths[i], mask.shape[1])).fill_(Scalars.Zero);
             }
             // sentence-transformers' cls is the row's first token, prompt or not.
             x = PoolingMath.Pool(pipeline.Pooling!, h, mask, attention);

@@ -229,7 +229,8 @@ public sealed class TransformerModel : IDisposable
         using var scope = NewDisposeScope();
         var mask = attentionMask?.to(ScalarType.Int64) ?? ones(b, s, ScalarType.Int64);
         var types = tokenTypeIds?.to(ScalarType.Int64) ?? zeros(b, s, ScalarType.Int64);
-        var ids = full(b, s, Tokenizer.PadTokenId, ScalarType.Int64);
+        using var pad = Tokenizer.PadTokenId.ToScalar();
+        var ids = full(b, s, pad, ScalarType.Int64);
         var output = Run(ids, inputsEmbeds, mask, types, null, capture ?? CaptureOptions.Nothing);
         return output;
     }

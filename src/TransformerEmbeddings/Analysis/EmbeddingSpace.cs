@@ -1,4 +1,6 @@
+using TorchSharp;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.Weights;
 using static TorchSharp.torch;
 
@@ -90,14 +92,15 @@ public static class EmbeddingSpace
         using var _ = no_grad();
         var x = vectors.to(ScalarType.Float64).cpu();
         var n = x.shape[0];
+        using var tiny = 1e-300.ToScalar();
         var norms = x.norm(1);
-        var unit = x / norms.clamp_min(1e-300).unsqueeze(1);
+        var unit = x / norms.clamp_min(tiny).unsqueeze(1);
         var sum = unit.sum(0L);
         // Σ_{i≠j} cos(i, j) = |Σ x̂|² − Σ |x̂|², without the N × N matrix.
-        var pairwise = (sum.dot(sum).item<double>() - unit.square().sum().item<double>()) / (n * (double)(n - 1));
+        var pairwise = (sum.dot(sum).item<double>() - unit.pow(Scalars.Two).sum().item<double>()) / (n * (double)(n - 1));
         var singular = linalg.svdvals(x);
         var p = singular / singular.sum();
-        var entropy = -(p * p.clamp_min(1e-300).log()).sum().item<double>();
+        var entropy = -(p * p.clamp_min(tiny).log()).sum().item<double>();
         return new IsotropyReport((int)n, (int)x.shape[1], pairwise, Math.Exp(entropy), norms.mean().item<double>());
     }
 

@@ -1,3 +1,5 @@
+using TorchSharp;
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Analysis;
@@ -80,9 +82,10 @@ public sealed class Pca
         // scikit-learn's svd_flip (u_based_decision=False): the largest-magnitude entry of each component is positive.
         var largest = vh.abs().argmax(1, keepdim: true);
         var signs = vh.gather(1, largest).sign();
-        signs = where(signs == 0, ones_like(signs), signs);
+        signs = where(signs.eq(Scalars.Zero), ones_like(signs), signs);
         vh = vh * signs;
-        var variance = s.square() / (n - 1);
+        using var degreesOfFreedom = (n - 1).ToScalar();
+        var variance = s.pow(Scalars.Two).div(degreesOfFreedom);
         var total = variance.sum();
         var k = vh[..components];
         var projections = centred.matmul(k.t());

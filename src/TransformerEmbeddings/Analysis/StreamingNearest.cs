@@ -1,3 +1,4 @@
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Analysis;
@@ -35,7 +36,7 @@ internal static class StreamingNearest
         if (metrics.HasFlag(DistanceMetric.Euclidean)) states.Add(new State(DistanceMetric.Euclidean));
         try
         {
-            using var targetSquares = targets.square().sum(-1);                  // (G)
+            using var targetSquares = targets.pow(Scalars.Two).sum(-1);          // (G)
             using var norms = targetSquares.sqrt();
             var starts = new List<long>();
             for (long s = 0; s < count; s += chunk) starts.Add(s);
@@ -50,21 +51,21 @@ internal static class StreamingNearest
                 using var scope = NewDisposeScope();
                 var n = Math.Min(chunk, count - start);
                 var c = candidates(start, n);                                   // (n, G, D)
-                var ids = arange(start, start + n, dtype: ScalarType.Int64);     // (n)
+                var ids = Scalars.Arange(start, start + n, ScalarType.Int64);    // (n)
                 // One pass over the chunk for both metrics: c·t and |c|² per head; |c − t|² = |c|² − 2c·t + |t|² (float64).
                 var dot = einsum("ngd,gd->ng", c, targets);                     // (n, G)
-                var squares = c.square().sum(-1);                                // (n, G)
+                var squares = c.pow(Scalars.Two).sum(-1);                        // (n, G)
                 foreach (var state in states)
                 {
                     var d = state.Metric == DistanceMetric.Cosine
-                        ? 1 - dot / (squares.sqrt() * norms)                      // (n, G)
-                        : (squares - 2 * dot + targetSquares).clamp_min(0).sqrt();
+                        ? Scalars.OneMinus(dot / (squares.sqrt() * norms))        // (n, G)
+                        : (squares - dot.mul(Scalars.Two)).add(targetSquares, Scalars.One).clamp_min(Scalars.Zero).sqrt();
                     if (self is { } s && start <= s && s < start + n && state.Self is null)
                         state.Self = d[s - start].clone().DetachFromDisposeScope(); // (G)
                     if (state.Self is not null)
                     {
                         var nearer = (d < state.Self).to(ScalarType.Int64).sum(0L);    // (G); sum(0) would be sum(ScalarType.Byte)
-                        state.Below = Keep(state.Below is null ? nearer : state.Below + nearer, state.Below);
+                        state.Below = Keep(state.Below is null ? nearer : state.Below.add(nearer, Scalars.One), state.Below);
                     }
                     var allD = state.Best is null ? d : cat([state.Best, d], 0);
                     var allI = state.BestIds is null ? ids.unsqueeze(1).expand(d.shape) : cat([state.BestIds, ids.unsqueeze(1).expand(d.shape)], 0);

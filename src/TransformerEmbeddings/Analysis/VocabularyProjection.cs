@@ -1,5 +1,7 @@
+using TorchSharp;
 using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Modeling;
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Analysis;
@@ -51,7 +53,7 @@ internal sealed class VocabularyProjection : IDisposable
             {
                 var row = model.Weights.PositionEmbeddings[positionId].to(ScalarType.Float64).cpu();
                 if (formula.TokenType && model.Weights.TokenTypeEmbeddings is { } types)   // DistilBERT and MPNet have none
-                    row = row + types[0].to(ScalarType.Float64).cpu();
+                    row = row.add(types[0].to(ScalarType.Float64).cpu(), Scalars.One);
                 offset = Own(row);
                 var (w, b) = EmbeddingsLayerNorm(model);
                 lnWeight = Own(w.to(ScalarType.Float64).cpu());
@@ -96,8 +98,8 @@ internal sealed class VocabularyProjection : IDisposable
         using var _ = no_grad();
         var x = table.narrow(0, start, n).to(ScalarType.Float64).cpu();
         if (offset is not null)
-            x = nn.functional.layer_norm(x + offset, [x.shape[1]], lnWeight, lnBias, eps);
-        if (scale is not null) x = x * scale + shift!;
+            x = nn.functional.layer_norm(x.add(offset, Scalars.One), [x.shape[1]], lnWeight, lnBias, eps);
+        if (scale is not null) x = (x * scale).add(shift!, Scalars.One);
         return scope.MoveToOuter(x);
     }
 
@@ -107,7 +109,7 @@ internal sealed class VocabularyProjection : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var v = Inputs(start, n).matmul(weight);
-        if (bias is not null) v = v.add_(bias);
+        if (bias is not null) v = v.add_(bias, Scalars.One);
         return scope.MoveToOuter(v.view(n, Heads, HeadDim));
     }
 
@@ -136,14 +138,16 @@ internal sealed class VocabularyProjection : IDisposable
         {
             using var inner = NewDisposeScope();
             var x = Inputs(s, Math.Min(Chunk, Count - s));
-            sum.add_(x.sum(0L));
-            squares.add_(x.square().sum(0L));
+            sum.add_(x.sum(0L), Scalars.One);
+            squares.add_(x.pow(Scalars.Two).sum(0L), Scalars.One);
         }
-        var mean = sum / Count;
-        var std = (squares / Count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-12);
+        using var count = Count.ToScalar();
+        using var tiny = 1e-12.ToScalar();
+        var mean = sum.div(count);
+        var std = (squares.div(count) - mean.pow(Scalars.Two)).clamp_min(Scalars.Zero).sqrt().clamp_min(tiny);
         var target = layerInput.to(ScalarType.Float64).cpu();
         var targetMean = target.mean([0L]);
-        var targetStd = (target - targetMean).square().mean([0L]).sqrt();
+        var targetStd = (target - targetMean).pow(Scalars.Two).mean([0L]).sqrt();
         var scaleT = targetStd / std;
         var shiftT = targetMean - mean * scaleT;
         return (Own(shiftT.DetachFromDisposeScope()), Own(scaleT.DetachFromDisposeScope()));

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Utils;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -38,7 +39,9 @@ internal sealed class BertEmbeddings : nn.Module
     /// <param name="positionIds">(B, S).</param>
     public Tensor forward(Tensor inputsEmbeds, Tensor tokenTypeIds, Tensor positionIds)
     {
-        var x = inputsEmbeds + token_type_embeddings.call(tokenTypeIds) + position_embeddings.call(positionIds);
+        var tokenTypes = token_type_embeddings.call(tokenTypeIds);
+        var positions = position_embeddings.call(positionIds);
+        var x = inputsEmbeds.add(tokenTypes, Scalars.One).add_(positions, Scalars.One);
         return layerNorm.call(x);                                                 // (B, S, H)
     }
 }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -46,9 +47,10 @@ internal abstract class EncoderModel : nn.Module
     {
         var (b, s) = (attentionMask.shape[0], attentionMask.shape[1]);
         if (config.PositionPaddingIndex is not { } padding)
-            return arange(s, dtype: ScalarType.Int64, device: attentionMask.device).unsqueeze(0).expand(b, s);
+            return Scalars.Arange(0, s, ScalarType.Int64, attentionMask.device).unsqueeze(0).expand(b, s);
         var real = attentionMask.to(ScalarType.Int64);
-        return real.cumsum(1) * real + padding;
+        using var paddingIdx = padding.ToScalar();
+        return (real.cumsum(1) * real).add(paddingIdx, Scalars.One);
     }
 
     /// <inheritdoc cref="PositionIds(EncoderConfig, Tensor)"/>
@@ -76,6 +78,7 @@ internal abstract class EncoderModel : nn.Module
     protected static Tensor? AdditiveMask(Tensor attentionMask, ScalarType dtype)
     {
         if (attentionMask.all().item<bool>()) return null;
-        return (1 - attentionMask.to(dtype)).mul(finfo(dtype).min).view(attentionMask.shape[0], 1, 1, attentionMask.shape[1]);
+        using var min = finfo(dtype).min.ToScalar();
+        return Scalars.OneMinus(attentionMask.to(dtype)).mul(min).view(attentionMask.shape[0], 1, 1, attentionMask.shape[1]);
     }
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using TransformerEmbeddings.Kernels;
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -34,7 +35,7 @@ internal sealed class LayerNormalization : nn.Module<Tensor, Tensor>
     {
         if (addNorm != InstructionSet.None && ResidualLayerNorm.Accepts(x, residual, weight))
             return ResidualLayerNorm.ApplyInPlace(x, residual, weight, bias, eps, addNorm);
-        using var sum = x.add_(residual);
+        using var sum = x.add_(residual, Scalars.One);
         return forward(sum);
     }
 }

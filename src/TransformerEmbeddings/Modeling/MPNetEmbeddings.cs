@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Utils;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -31,7 +32,7 @@ internal sealed class MPNetEmbeddings : nn.Module
     /// <param name="positionIds">(B, S).</param>
     public Tensor forward(Tensor inputsEmbeds, Tensor positionIds)
     {
-        using var x = inputsEmbeds + position_embeddings.call(positionIds);
+        using var x = inputsEmbeds.add(position_embeddings.call(positionIds), Scalars.One);
         return layerNorm.call(x);                                                 // (B, S, H)
     }
 }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TransformerEmbeddings.Configuration;
 using TransformerEmbeddings.Inspection;
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -53,8 +54,9 @@ internal sealed class MPNetEncoder : nn.Module
         var s = checked((int)length);
         var ofDistance = new long[Math.Max(1, 2 * s - 1)];                      // distance d at index d + S - 1
         for (var d = 1 - s; d <= s - 1; d++) ofDistance[d + s - 1] = RelativePositionBucket(d);
-        var positions = arange(s, dtype: ScalarType.Int64, device: device);
-        var relative = positions.unsqueeze(0) - positions.unsqueeze(1) + (s - 1); // (S, S): memory − context, shifted
+        var memory = Scalars.Arange(s - 1, 2 * s - 1, ScalarType.Int64, device); // key positions, shifted by S - 1
+        var context = Scalars.Arange(0, s, ScalarType.Int64, device);
+        var relative = memory.unsqueeze(0) - context.unsqueeze(1);              // (S, S): memory − context + S − 1
         var buckets = tensor(ofDistance, device: device).index_select(0, relative.view(-1)).view(s, s);
         var values = relative_attention_bias.call(buckets);                     // (S, S, heads)
         return scope.MoveToOuter(values.permute(2, 0, 1).contiguous());

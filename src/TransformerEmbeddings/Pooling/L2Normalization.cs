@@ -1,3 +1,5 @@
+using TorchSharp;
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Pooling;
@@ -12,8 +14,10 @@ internal static class L2Normalization
     /// <summary>The smallest norm divided by (<c>normalize</c>'s <c>eps</c>).</summary>
     public const double Epsilon = 1e-12;
 
+    private static readonly Scalar SmallestNorm = Scalars.Constant(Epsilon);
+
     /// <summary>Every row of a (B, D) tensor divided by its norm; call inside a dispose scope.</summary>
-    public static Tensor Rows(Tensor x) => x / x.norm(1, keepdim: true, p: 2).clamp_min(Epsilon);
+    public static Tensor Rows(Tensor x) => x / x.norm(1, keepdim: true, p: 2).clamp_min(SmallestNorm);
 
     /// <summary>max(‖v‖, 1e-12) of one row, in double precision.</summary>
     public static double Norm(ReadOnlySpan<float> v)

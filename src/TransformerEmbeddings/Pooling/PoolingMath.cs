@@ -1,3 +1,5 @@
+using TorchSharp;
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Pooling;
@@ -9,7 +11,8 @@ namespace TransformerEmbeddings.Pooling;
 /// </summary>
 internal static class PoolingMath
 {
-    private const double Epsilon = 1e-9;
+    private static readonly Scalar Epsilon = Scalars.Constant(1e-9);
+    private static readonly Scalar Excluded = Scalars.Constant(-1e9); // sentence-transformers' value for the tokens max pooling skips
 
     /// <summary>
     /// A strategy's poolings concatenated in order: the one pooling path of the library (the chain's <c>TokenPooler</c> and
@@ -49,7 +52,7 @@ internal static class PoolingMath
 
     public static Tensor Max(Tensor states, Tensor mask)
     {
-        var filled = states.masked_fill(mask.unsqueeze(-1).eq(0), -1e9);
+        var filled = states.masked_fill(mask.unsqueeze(-1).eq(Scalars.Zero), Excluded);
         var (values, _) = filled.max(1);
         return values;
     }
@@ -63,7 +66,7 @@ internal static class PoolingMath
     public static Tensor WeightedMean(Tensor states, Tensor mask)
     {
         var s = states.shape[1];
-        var positions = arange(1, s + 1, ScalarType.Float32, states.device).unsqueeze(0);
+        var positions = Scalars.Arange(1, s + 1, ScalarType.Float32, states.device).unsqueeze(0);
         var w = (mask * positions).unsqueeze(-1);
         return (states * w).sum(1) / w.sum(1).clamp_min(Epsilon);
     }
@@ -73,8 +76,9 @@ internal static class PoolingMath
     {
         var s = states.shape[1];
         var (values, indices) = mask.flip(1).max(1);
-        indices = where(values.eq(0), full_like(indices, s - 1), indices);
-        return Gather(states, (s - 1) - indices);
+        using var last = (s - 1).ToScalar();
+        indices = where(values.eq(Scalars.Zero), full_like(indices, last), indices);
+        return Gather(states, indices.neg().add_(last, Scalars.One)); // S - 1 - index
     }
 
     /// <summary>Weights from one attention row per sentence, masked and renormalised to sum to 1.</summary>

@@ -1,4 +1,5 @@
 using TorchSharp;
+using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Kernels.Attention;
@@ -18,14 +19,16 @@ internal sealed class TorchAttention(int heads, int headDim) : AttentionKernel
         if (probe is null || (!probe.WantsProbabilities && probe.HeadMask is null))
         {
             // SDPA adds one float mask to the scaled scores: the bias and the padding mask summed (identical on real keys).
-            var bias = scoreBias is null ? additiveMask : additiveMask is null ? scoreBias.to(q.dtype) : scoreBias.to(q.dtype) + additiveMask;
+            var bias = scoreBias is null ? additiveMask
+                : additiveMask is null ? scoreBias.to(q.dtype) : scoreBias.to(q.dtype).add(additiveMask, Scalars.One);
             context = nn.functional.scaled_dot_product_attention(q, k, v, bias);
         }
         else
         {
-            var scores = q.matmul(k.transpose(-1, -2)).div_(Math.Sqrt(headDim));  // (B, nh, S, S)
-            if (scoreBias is not null) scores.add_(scoreBias.to(scores.dtype));
-            if (additiveMask is not null) scores.add_(additiveMask);
+            using var scale = Math.Sqrt(headDim).ToScalar();
+            var scores = q.matmul(k.transpose(-1, -2)).div_(scale);                // (B, nh, S, S)
+            if (scoreBias is not null) scores.add_(scoreBias.to(scores.dtype), Scalars.One);
+            if (additiveMask is not null) scores.add_(additiveMask, Scalars.One);
             var probs = scores.softmax(-1);
             if (probe.HeadMask is { } mask) probs = probs * mask.view(1, heads, 1, 1);
             if (probe.WantsProbabilities) probe.Probabilities = probs.MoveToOuterDisposeScope();
