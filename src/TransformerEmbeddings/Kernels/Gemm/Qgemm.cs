@@ -48,6 +48,14 @@ internal static unsafe class Qgemm
         public bool Gelu;
         /// <summary>X already packed for every item (<see cref="Multiply"/> packs it once when several items share rows), or null.</summary>
         public float* PackedX;
+        /// <summary>
+        /// The fp32 activations (<see cref="Rows"/> × <see cref="K"/>) when <see cref="X"/> is still to be filled: each block
+        /// of rows is quantised by the pass that first reads it (the item that owns it, or the packing pass), while it is
+        /// in cache and without a phase of its own. Null when X is already quantised.
+        /// </summary>
+        public float* Source;
+        /// <summary>K of <see cref="Source"/> (floats between its rows).</summary>
+        public int K;
     }
 
     /// <summary>Runs the whole product on up to <paramref name="threads"/> threads.</summary>
@@ -66,7 +74,8 @@ internal static unsafe class Qgemm
             fixed (float* packed = buffer)
             {
                 job.Problem.PackedX = packed;
-                TileWorkers.For(job.Split.RowChunks * KBlocks(p.Pairs), job.Split.Threads, &job, &PackItem);
+                if (p.Source is null) TileWorkers.For(job.Split.RowChunks * KBlocks(p.Pairs), job.Split.Threads, &job, &PackItem);
+                else TileWorkers.For(job.Split.RowChunks, job.Split.Threads, &job, &QuantizeAndPackItem);
                 TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
             }
         }
@@ -94,12 +103,35 @@ internal static unsafe class Qgemm
         ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, r1 - r0, q0, pc, mr, PackedTile(p.PackedX, mr, p.Rows, q0, pc, r0 / mr));
     }
 
+    /// <summary>Quantises a row chunk and packs all its k-blocks.</summary>
+    private static void QuantizeAndPackItem(void* context, int chunk)
+    {
+        ref var job = ref Unsafe.AsRef<Job>(context);
+        ref var p = ref job.Problem;
+        int mr = job.Kernel.Rows;
+        var (r0, r1) = job.Split.RowRange(chunk);
+        QuantizeRows(in p, r0, r1);
+        for (int q0 = 0; q0 < p.Pairs; q0 += KBlockPairs)
+        {
+            int pc = Math.Min(KBlockPairs, p.Pairs - q0);
+            ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, r1 - r0, q0, pc, mr, PackedTile(p.PackedX, mr, p.Rows, q0, pc, r0 / mr));
+        }
+    }
+
+    private static void QuantizeRows(in Problem p, int r0, int r1)
+    {
+        for (int r = r0; r < r1; r++)
+            Quantize(p.Source + (long)r * p.K, p.K, (short*)(p.X + (long)r * p.Pairs), p.Pairs, p.XScale + r);
+    }
+
     /// <summary>Computes rows [<paramref name="r0"/>, <paramref name="r1"/>) × panels [<paramref name="p0"/>, <paramref name="p1"/>) on this thread.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(in QgemmKernel kernel, in Problem p, int r0, int r1, int p0, int p1)
     {
         int mr = kernel.Rows, nr = kernel.Columns, rows = r1 - r0;
         if (rows <= 0) return;
+        // Without a packing pass every row chunk has one item (Multiply), so it quantises its own rows.
+        if (p.PackedX is null && p.Source is not null) QuantizeRows(in p, r0, r1);
         int* panels = p.PackedX is null ? (int*)Scratch.Panels(ActivationPanels.Size(rows, Math.Min(KBlockPairs, p.Pairs), mr)) : null;
         float* edge = stackalloc float[mr * nr];
         for (int q0 = 0; q0 < p.Pairs; q0 += KBlockPairs)

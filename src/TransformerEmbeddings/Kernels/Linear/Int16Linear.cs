@@ -12,7 +12,6 @@ namespace TransformerEmbeddings.Kernels.Linear;
 /// </summary>
 internal sealed unsafe class Int16Linear : CpuLinear
 {
-    private const int RowsPerQuantizeItem = 64;
     private readonly QgemmKernel kernel;
     private readonly WeightArena? arena;
 
@@ -42,19 +41,13 @@ internal sealed unsafe class Int16Linear : CpuLinear
             fixed (float* pws = w.Scales)
             fixed (float* pb = w.Bias)
             {
-                var job = new Job
+                var problem = new Qgemm.Problem
                 {
-                    Problem = new Qgemm.Problem
-                    {
-                        X = pq, XScale = ps, W = w.Packed, WScale = pws, Bias = pb, Y = y, LdY = OutFeatures,
-                        Rows = rows, Pairs = w.Pairs, N = OutFeatures, Panels = w.Panels, Gelu = gelu,
-                    },
-                    Source = x,
-                    K = InFeatures,
+                    X = pq, XScale = ps, W = w.Packed, WScale = pws, Bias = pb, Y = y, LdY = OutFeatures,
+                    Rows = rows, Pairs = w.Pairs, N = OutFeatures, Panels = w.Panels, Gelu = gelu,
+                    Source = x, K = InFeatures, // quantised by the GEMM's own passes
                 };
-                var split = new GemmSplit(rows, kernel.Rows, InFeatures, OutFeatures, w.Panels, threads);
-                TileWorkers.For((rows + RowsPerQuantizeItem - 1) / RowsPerQuantizeItem, split.Threads, &job, &QuantizeItem);
-                Qgemm.Multiply(in kernel, in job.Problem, threads);
+                Qgemm.Multiply(in kernel, in problem, threads);
             }
         }
         finally
@@ -62,21 +55,5 @@ internal sealed unsafe class Int16Linear : CpuLinear
             ArrayPool<int>.Shared.Return(q);
             ArrayPool<float>.Shared.Return(scales);
         }
-    }
-
-    private struct Job
-    {
-        public Qgemm.Problem Problem;
-        public float* Source;
-        public int K;
-    }
-
-    private static void QuantizeItem(void* context, int item)
-    {
-        ref var job = ref Unsafe.AsRef<Job>(context);
-        ref var p = ref job.Problem;
-        int end = Math.Min(p.Rows, (item + 1) * RowsPerQuantizeItem);
-        for (int r = item * RowsPerQuantizeItem; r < end; r++)
-            Qgemm.Quantize(job.Source + (long)r * job.K, job.K, (short*)(p.X + (long)r * p.Pairs), p.Pairs, p.XScale + r);
     }
 }
