@@ -47,6 +47,9 @@ public sealed unsafe class QgemmMicroKernelTests
                         foreach (var table in kernels.Skip(1))
                             Assert.True(expected.SequenceEqual(Bits(Run(table.Qgemm, qx, qw, rows, pc, rowScales, colScales, bias, c))),
                                 $"{table}: {rows} rows, {pc} pairs, {operands}, odd K {oddK}, bias {withBias}");
+                        foreach (var table in kernels.Where(t => t.Qgemm.MultiplyRows != null))
+                            Assert.True(expected.SequenceEqual(Bits(RunInPlace(table.Qgemm, qx, qw, rows, pc, rowScales, colScales, bias, c))),
+                                $"{table}, rows in place: {rows} rows, {pc} pairs, {operands}, odd K {oddK}, bias {withBias}");
                     }
     }
 
@@ -72,6 +75,7 @@ public sealed unsafe class QgemmMicroKernelTests
         bool expected = CpuFeatures.Current.Avx512Vnni && OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
         Assert.Equal(expected, QgemmAvx512Vnni.IsAvailable);
         Assert.Equal(expected, KernelTables.Integer().Any(t => t.Avx512Vnni));
+        Assert.Equal(expected, KernelTables.Integer().Any(t => t.Qgemm.MultiplyRows != null)); // its in-place entry is checked above too
         if (!KernelTable.Runs(InstructionSet.Avx512)) return;
         Assert.Equal(expected, KernelTable.For(InstructionSet.Avx512).Avx512Vnni);
         Assert.False(KernelTable.For(InstructionSet.Avx512, avx512Vnni: false).Avx512Vnni);
@@ -83,6 +87,36 @@ public sealed unsafe class QgemmMicroKernelTests
         Enumerable.Range(0, count).Select(_ => all ?? (short)rnd.Next(-Qgemm.Levels, Qgemm.Levels + 1)).ToArray();
 
     private static int[] Bits(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
+
+    /// <summary>As <see cref="Run"/>, with the kernel reading the rows of pairs where they lie (<see cref="QgemmKernel.MultiplyRows"/>),
+    /// in a buffer that ends with the last row, so a read past it would leave the array.</summary>
+    private static float[] RunInPlace(QgemmKernel kernel, short[] qx, short[] qw, int rows, int pc, float[] rowScales, float[] colScales, float[]? bias, float[] c)
+    {
+        int mr = kernel.Rows, nr = kernel.Columns;
+        var y = (float[])c.Clone();
+        var a = new int[rows * pc];
+        for (int r = 0; r < rows; r++)
+            for (int p = 0; p < pc; p++)
+                a[r * pc + p] = (ushort)qx[r * 2 * pc + 2 * p] | qx[r * 2 * pc + 2 * p + 1] << 16;
+        var scales = new float[rows + mr];
+        Array.Copy(rowScales, scales, rows);
+        var b = new short[2 * nr * pc];
+        for (int j0 = 0; j0 < N; j0 += nr)
+        {
+            for (int p = 0; p < pc; p++)
+                for (int j = 0; j < nr; j++)
+                {
+                    b[p * 2 * nr + 2 * j] = qw[(j0 + j) * 2 * pc + 2 * p];
+                    b[p * 2 * nr + 2 * j + 1] = qw[(j0 + j) * 2 * pc + 2 * p + 1];
+                }
+            for (int r0 = 0; r0 < rows; r0 += mr)
+                fixed (int* pa = a)
+                fixed (short* pb = b)
+                fixed (float* py = y, ps = scales, pcs = colScales, pbias = bias)
+                    kernel.MultiplyRows(pa + r0 * pc, pc, pb, pc, py + r0 * N + j0, N, Math.Min(mr, rows - r0), ps + r0, pcs + j0, pbias is null ? null : pbias + j0);
+        }
+        return y;
+    }
 
     /// <summary>C (rows × 48) after <paramref name="kernel"/> ran over it tile by tile: qx is rows × 2pc, qw 48 × 2pc, row-major.</summary>
     private static float[] Run(QgemmKernel kernel, short[] qx, short[] qw, int rows, int pc, float[] rowScales, float[] colScales, float[]? bias, float[] c)

@@ -67,6 +67,14 @@ internal static unsafe class Qgemm
             TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
             return;
         }
+        if (kernel.MultiplyRows != null)
+        {
+            // Read in place: several items share each block of rows, so the rows are quantised once, first.
+            if (p.Source is not null) TileWorkers.For(job.Split.RowChunks, job.Split.Threads, &job, &QuantizeItem);
+            job.Problem.Source = null;
+            TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
+            return;
+        }
         // Several items share each block of rows: pack X once for all of them instead of once per item.
         var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(checked((int)PackedSize(kernel.Rows, p.Rows, p.Pairs)));
         try
@@ -103,6 +111,13 @@ internal static unsafe class Qgemm
         ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, r1 - r0, q0, pc, mr, PackedTile(p.PackedX, mr, p.Rows, q0, pc, r0 / mr));
     }
 
+    private static void QuantizeItem(void* context, int chunk)
+    {
+        ref var job = ref Unsafe.AsRef<Job>(context);
+        var (r0, r1) = job.Split.RowRange(chunk);
+        QuantizeRows(in job.Problem, r0, r1);
+    }
+
     /// <summary>Quantises a row chunk and packs all its k-blocks.</summary>
     private static void QuantizeAndPackItem(void* context, int chunk)
     {
@@ -132,14 +147,15 @@ internal static unsafe class Qgemm
         if (rows <= 0) return;
         // Without a packing pass every row chunk has one item (Multiply), so it quantises its own rows.
         if (p.PackedX is null && p.Source is not null) QuantizeRows(in p, r0, r1);
-        int* panels = p.PackedX is null ? (int*)Scratch.Panels(ActivationPanels.Size(rows, Math.Min(KBlockPairs, p.Pairs), mr)) : null;
+        bool inPlace = kernel.MultiplyRows != null && p.PackedX is null;
+        int* panels = p.PackedX is null && !inPlace ? (int*)Scratch.Panels(ActivationPanels.Size(rows, Math.Min(KBlockPairs, p.Pairs), mr)) : null;
         float* edge = stackalloc float[mr * nr];
         for (int q0 = 0; q0 < p.Pairs; q0 += KBlockPairs)
         {
             int pc = Math.Min(KBlockPairs, p.Pairs - q0);
             bool first = q0 == 0, last = q0 + pc >= p.Pairs;
-            if (p.PackedX is null) ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, rows, q0, pc, mr, (float*)panels);
-            else panels = (int*)PackedTile(p.PackedX, mr, p.Rows, q0, pc, r0 / mr);
+            if (p.PackedX is not null) panels = (int*)PackedTile(p.PackedX, mr, p.Rows, q0, pc, r0 / mr);
+            else if (!inPlace) ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, rows, q0, pc, mr, (float*)panels);
             for (int panel = p0; panel < p1; panel++)
             {
                 short* w = p.W + ((long)panel * p.Pairs + q0) * 2 * nr;
@@ -148,21 +164,29 @@ internal static unsafe class Qgemm
                 for (int t = 0; t < rows; t += mr)
                 {
                     int n = Math.Min(mr, rows - t);
-                    int* a = panels + (long)t * pc;
+                    int* a = inPlace ? p.X + (long)(r0 + t) * p.Pairs + q0 : panels + (long)t * pc;
                     float* y = p.Y + (long)(r0 + t) * p.LdY + col;
                     float* scales = p.XScale + r0 + t;
-                    if (cols == nr) kernel.Multiply(a, w, pc, y, p.LdY, n, scales, p.WScale + col, bias);
+                    if (cols == nr) Tile(kernel, inPlace, a, p.Pairs, w, pc, y, p.LdY, n, scales, p.WScale + col, bias);
                     else
                     {
                         if (bias is null)
                             for (int i = 0; i < n; i++) new ReadOnlySpan<float>(y + (long)i * p.LdY, cols).CopyTo(new Span<float>(edge + i * nr, cols));
-                        kernel.Multiply(a, w, pc, edge, nr, n, scales, p.WScale + col, bias);
+                        Tile(kernel, inPlace, a, p.Pairs, w, pc, edge, nr, n, scales, p.WScale + col, bias);
                         for (int i = 0; i < n; i++) new ReadOnlySpan<float>(edge + i * nr, cols).CopyTo(new Span<float>(y + (long)i * p.LdY, cols));
                     }
                     if (last && p.Gelu) Epilogue.Gelu(y, p.LdY, n, cols, kernel.Isa);
                 }
             }
         }
+    }
+
+    /// <summary>One tile: <paramref name="a"/> is a packed panel, or the tile's first row in place (rows <paramref name="lda"/> pairs apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile(in QgemmKernel kernel, bool inPlace, int* a, int lda, short* w, int pc, float* y, int ldy, int rows, float* rowScales, float* colScales, float* bias)
+    {
+        if (inPlace) kernel.MultiplyRows(a, lda, w, pc, y, ldy, rows, rowScales, colScales, bias);
+        else kernel.Multiply(a, w, pc, y, ldy, rows, rowScales, colScales, bias);
     }
 
     /// <summary>Quantises one row (<see cref="Quantize(float*, int, short*, int, float*)"/>) into q (2·⌈K/2⌉ values).</summary>

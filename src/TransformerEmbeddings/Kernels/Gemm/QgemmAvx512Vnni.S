@@ -1,10 +1,13 @@
 # The inner loop of the fast mode's AVX512-VNNI integer micro-kernel (QgemmAvx512Vnni.cs holds these instructions as
 # bytes; assemble-vnni.sh regenerates them). .NET exposes no 512-bit vpdpwssd, so the loop is written here.
 #
-#   void qgemm_avx512_vnni(int* a, short* b, int pc, int* sums)      System V AMD64: rdi, rsi, edx, rcx
+#   offset 0: void qgemm_avx512_vnni(int* a, short* b, int pc, int* sums)          System V AMD64: rdi, rsi, edx, rcx
+#   offset 8: void qgemm_avx512_vnni_rows(int** rows, short* b, int pc, int* sums)
 #
-# a: pc × 8 activation pairs (two int16 in each int32, ActivationPanels); b: pc × 48 weight pairs (Int16Weights);
-# sums: the 8 × 48 exact int32 sums, row-major. vpdpwssd is vpmaddwd + vpaddd in one instruction, without saturation;
+# a: pc × 8 activation pairs (two int16 in each int32, ActivationPanels); rows: the 8 tile rows' first pairs where
+# they lie (quantised rows, unpacked; a short tile repeats its last row); b: pc × 48 weight pairs (Int16Weights);
+# sums: the 8 × 48 exact int32 sums, row-major. The code starts with a jump to each entry, so the caller finds them
+# at fixed offsets without a linker. vpdpwssd is vpmaddwd + vpaddd in one instruction, without saturation;
 # 12-bit operands and at most 192 pairs never reach 2^31, so the sums equal the other kernels' bit for bit.
 #
 # Registers: zmm0-2 one pair of 48 weight columns, zmm6/zmm7 an activation pair broadcast (alternating, so one row's
@@ -15,8 +18,10 @@
 
     .intel_syntax noprefix
     .text
-    .globl qgemm_avx512_vnni
-qgemm_avx512_vnni:
+
+    jmp         packed                  # offset 0
+    .p2align 3
+    jmp         in_place                # offset 8
 
 # One row of the tile: broadcast its activation pair, multiply-add it with the three weight vectors.
 .macro ROW offset, acc0, acc1, acc2, x
@@ -26,6 +31,16 @@ qgemm_avx512_vnni:
     vpdpwssd    \acc2, zmm2, \x
 .endm
 
+# The same for a row read in place: its pointer register plus the pair offset in rdi.
+.macro ROWAT base, acc0, acc1, acc2, x
+    vpbroadcastd \x, dword ptr [\base + rdi]
+    vpdpwssd    \acc0, zmm0, \x
+    vpdpwssd    \acc1, zmm1, \x
+    vpdpwssd    \acc2, zmm2, \x
+.endm
+
+    .p2align 4
+packed:
     # The sums start at zero (the caller scales and adds them).
     .irp r, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
     vpxord      zmm\r, zmm\r, zmm\r
@@ -56,4 +71,53 @@ qgemm_avx512_vnni:
     vmovdqu32   [rcx + 64 * (\r - 8)], zmm\r
     .endr
     vzeroupper                          # leave no dirty upper state for SSE code
+    ret
+
+# In place: the eight row pointers in rax, r8-r11, rbx, r12, r13 (the last three callee-saved: pushed), one offset rdi.
+    .p2align 4
+in_place:
+    push        rbx
+    push        r12
+    push        r13
+    mov         rax, [rdi]
+    mov         r8,  [rdi + 8]
+    mov         r9,  [rdi + 16]
+    mov         r10, [rdi + 24]
+    mov         r11, [rdi + 32]
+    mov         rbx, [rdi + 40]
+    mov         r12, [rdi + 48]
+    mov         r13, [rdi + 56]
+    .irp r, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    vpxord      zmm\r, zmm\r, zmm\r
+    .endr
+    xor         edi, edi
+    test        edx, edx
+    jle         4f
+
+    .p2align 4
+3:  # one input pair: 48 columns × 8 rows
+    vmovdqu16   zmm0, [rsi]
+    vmovdqu16   zmm1, [rsi + 64]
+    vmovdqu16   zmm2, [rsi + 128]
+    ROWAT rax, zmm8,  zmm9,  zmm10, zmm6
+    ROWAT r8,  zmm11, zmm12, zmm13, zmm7
+    ROWAT r9,  zmm14, zmm15, zmm16, zmm6
+    ROWAT r10, zmm17, zmm18, zmm19, zmm7
+    ROWAT r11, zmm20, zmm21, zmm22, zmm6
+    ROWAT rbx, zmm23, zmm24, zmm25, zmm7
+    ROWAT r12, zmm26, zmm27, zmm28, zmm6
+    ROWAT r13, zmm29, zmm30, zmm31, zmm7
+    add         rsi, 192                # 48 columns × 2 int16
+    add         rdi, 4                  # the next pair of every row
+    dec         edx
+    jnz         3b
+
+4:
+    .irp r, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    vmovdqu32   [rcx + 64 * (\r - 8)], zmm\r
+    .endr
+    vzeroupper
+    pop         r13
+    pop         r12
+    pop         rbx
     ret
