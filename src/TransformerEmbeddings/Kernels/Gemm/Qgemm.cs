@@ -50,8 +50,9 @@ internal static unsafe class Qgemm
         public float* PackedX;
         /// <summary>
         /// The fp32 activations (<see cref="Rows"/> × <see cref="K"/>) when <see cref="X"/> is still to be filled: each block
-        /// of rows is quantised by the pass that first reads it (the item that owns it, or the packing pass), while it is
-        /// in cache and without a phase of its own. Null when X is already quantised.
+        /// of rows is quantised by the pass that first reads it (the item that owns it, or the packing pass) while it is
+        /// in cache; only when several items read the same rows in place does quantising take a pass of its own. Null
+        /// when X is already quantised.
         /// </summary>
         public float* Source;
         /// <summary>K of <see cref="Source"/> (floats between its rows).</summary>
