@@ -22,21 +22,36 @@ internal static unsafe class ActivationPanels
             int n = Math.Min(mr, rows - r0);
             float* src = x + (long)r0 * ldx + k0;
             int k = 0;
-            // A short last tile (attention's S rows rarely fill it) is transposed as well: rows past n are zero vectors.
-            if (Avx.IsSupported)
+            // Whole tiles transpose with a constant row count (the loads fold at compile time); a short last tile (attention's
+            // S rows rarely fill one) as well, its rows past n as zero vectors.
+            if (Avx.IsSupported && n == mr)
             {
                 if (mr % 8 == 0)
                     for (; k + 8 <= kc; k += 8)
-                        for (int g = 0; g < mr; g += 8) Transpose8x8(src + (long)g * ldx + k, ldx, Math.Clamp(n - g, 0, 8), mr, dst + (long)k * mr + g);
+                        for (int g = 0; g < mr; g += 8) Transpose8x8(src + (long)g * ldx + k, ldx, 8, mr, dst + (long)k * mr + g);
                 // 6 and 12 rows: a column's spare lanes spill into the next column's first rows, which are written after
                 // it; the tile's last column is left to the scalar loop, so nothing spills past the tile (tiles may be
                 // packed by different threads in any order).
                 else if (mr == 6)
-                    for (; k + 8 < kc; k += 8) Transpose8x8(src + k, ldx, Math.Min(n, 6), mr, dst + (long)k * mr);
+                    for (; k + 8 < kc; k += 8) Transpose8x8(src + k, ldx, 6, mr, dst + (long)k * mr);
                 else if (mr == 12)
                     for (; k + 8 < kc; k += 8)
                     {
                         // Rows 8–11 first: their spare lanes spill into the next column's rows 0–3, which rows 0–7 then overwrite.
+                        Transpose8x8(src + 8L * ldx + k, ldx, 4, mr, dst + (long)k * mr + 8);
+                        Transpose8x8(src + k, ldx, 8, mr, dst + (long)k * mr);
+                    }
+            }
+            else if (Avx.IsSupported)
+            {
+                if (mr % 8 == 0)
+                    for (; k + 8 <= kc; k += 8)
+                        for (int g = 0; g < mr; g += 8) Transpose8x8(src + (long)g * ldx + k, ldx, Math.Clamp(n - g, 0, 8), mr, dst + (long)k * mr + g);
+                else if (mr == 6)
+                    for (; k + 8 < kc; k += 8) Transpose8x8(src + k, ldx, n, mr, dst + (long)k * mr);
+                else if (mr == 12)
+                    for (; k + 8 < kc; k += 8)
+                    {
                         Transpose8x8(src + 8L * ldx + k, ldx, Math.Clamp(n - 8, 0, 4), mr, dst + (long)k * mr + 8);
                         Transpose8x8(src + k, ldx, Math.Min(n, 8), mr, dst + (long)k * mr);
                     }

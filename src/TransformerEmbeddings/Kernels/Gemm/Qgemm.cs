@@ -50,9 +50,8 @@ internal static unsafe class Qgemm
         public float* PackedX;
         /// <summary>
         /// The fp32 activations (<see cref="Rows"/> × <see cref="K"/>) when <see cref="X"/> is still to be filled: each block
-        /// of rows is quantised by the pass that first reads it (the item that owns it, or the packing pass) while it is
-        /// in cache; only when several items read the same rows in place does quantising take a pass of its own. Null
-        /// when X is already quantised.
+        /// of rows is quantised by the item that owns it while it is in cache, or, when several items share the rows, by a
+        /// pass of its own before them. Null when X is already quantised.
         /// </summary>
         public float* Source;
         /// <summary>K of <see cref="Source"/> (floats between its rows).</summary>
@@ -83,8 +82,9 @@ internal static unsafe class Qgemm
             fixed (float* packed = buffer)
             {
                 job.Problem.PackedX = packed;
-                if (p.Source is null) TileWorkers.For(job.Split.RowChunks * KBlocks(p.Pairs), job.Split.Threads, &job, &PackItem);
-                else TileWorkers.For(job.Split.RowChunks, job.Split.Threads, &job, &QuantizeAndPackItem);
+                if (p.Source is not null) TileWorkers.For(job.Split.RowChunks, job.Split.Threads, &job, &QuantizeItem);
+                job.Problem.Source = null;
+                TileWorkers.For(job.Split.RowChunks * KBlocks(p.Pairs), job.Split.Threads, &job, &PackItem);
                 TileWorkers.For(job.Split.Items, job.Split.Threads, &job, &Item);
             }
         }
@@ -117,21 +117,6 @@ internal static unsafe class Qgemm
         ref var job = ref Unsafe.AsRef<Job>(context);
         var (r0, r1) = job.Split.RowRange(chunk);
         QuantizeRows(in job.Problem, r0, r1);
-    }
-
-    /// <summary>Quantises a row chunk and packs all its k-blocks.</summary>
-    private static void QuantizeAndPackItem(void* context, int chunk)
-    {
-        ref var job = ref Unsafe.AsRef<Job>(context);
-        ref var p = ref job.Problem;
-        int mr = job.Kernel.Rows;
-        var (r0, r1) = job.Split.RowRange(chunk);
-        QuantizeRows(in p, r0, r1);
-        for (int q0 = 0; q0 < p.Pairs; q0 += KBlockPairs)
-        {
-            int pc = Math.Min(KBlockPairs, p.Pairs - q0);
-            ActivationPanels.Pack((float*)(p.X + (long)r0 * p.Pairs), p.Pairs, r1 - r0, q0, pc, mr, PackedTile(p.PackedX, mr, p.Rows, q0, pc, r0 / mr));
-        }
     }
 
     private static void QuantizeRows(in Problem p, int r0, int r1)
