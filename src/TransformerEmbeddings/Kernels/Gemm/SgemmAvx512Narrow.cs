@@ -18,64 +18,12 @@ internal static unsafe class SgemmAvx512Narrow
     public const int Columns = 32;
 
     /// <summary>The descriptor.</summary>
-    public static SgemmKernel Kernel => new(Rows, Columns, InstructionSet.Avx512, &Multiply, &MultiplyRows);
+    public static SgemmKernel Kernel => new(Rows, Columns, InstructionSet.Avx512, &Multiply);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Multiply(float* a, float* b, int kc, float* c, int ldc, int rows, float* bias)
-    {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default;
-        Vector512<float> c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
-        for (int k = 0; k < kc; k++)
-        {
-            var b0 = Avx512F.LoadVector512(b);
-            var b1 = Avx512F.LoadVector512(b + 16);
-            b += Columns;
-            var x = Vector512.Create(a[0]);
-            c00 = Avx512F.FusedMultiplyAdd(x, b0, c00); c01 = Avx512F.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a[1]);
-            c10 = Avx512F.FusedMultiplyAdd(x, b0, c10); c11 = Avx512F.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a[2]);
-            c20 = Avx512F.FusedMultiplyAdd(x, b0, c20); c21 = Avx512F.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a[3]);
-            c30 = Avx512F.FusedMultiplyAdd(x, b0, c30); c31 = Avx512F.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a[4]);
-            c40 = Avx512F.FusedMultiplyAdd(x, b0, c40); c41 = Avx512F.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a[5]);
-            c50 = Avx512F.FusedMultiplyAdd(x, b0, c50); c51 = Avx512F.FusedMultiplyAdd(x, b1, c51);
-            x = Vector512.Create(a[6]);
-            c60 = Avx512F.FusedMultiplyAdd(x, b0, c60); c61 = Avx512F.FusedMultiplyAdd(x, b1, c61);
-            x = Vector512.Create(a[7]);
-            c70 = Avx512F.FusedMultiplyAdd(x, b0, c70); c71 = Avx512F.FusedMultiplyAdd(x, b1, c71);
-            x = Vector512.Create(a[8]);
-            c80 = Avx512F.FusedMultiplyAdd(x, b0, c80); c81 = Avx512F.FusedMultiplyAdd(x, b1, c81);
-            x = Vector512.Create(a[9]);
-            c90 = Avx512F.FusedMultiplyAdd(x, b0, c90); c91 = Avx512F.FusedMultiplyAdd(x, b1, c91);
-            x = Vector512.Create(a[10]);
-            ca0 = Avx512F.FusedMultiplyAdd(x, b0, ca0); ca1 = Avx512F.FusedMultiplyAdd(x, b1, ca1);
-            x = Vector512.Create(a[11]);
-            cb0 = Avx512F.FusedMultiplyAdd(x, b0, cb0); cb1 = Avx512F.FusedMultiplyAdd(x, b1, cb1);
-            a += Rows;
-        }
-        Store(c, c00, c01, bias);
-        if (rows > 1) Store(c + ldc, c10, c11, bias);
-        if (rows > 2) Store(c + 2 * ldc, c20, c21, bias);
-        if (rows > 3) Store(c + 3 * ldc, c30, c31, bias);
-        if (rows > 4) Store(c + 4 * ldc, c40, c41, bias);
-        if (rows > 5) Store(c + 5 * ldc, c50, c51, bias);
-        if (rows > 6) Store(c + 6 * ldc, c60, c61, bias);
-        if (rows > 7) Store(c + 7 * ldc, c70, c71, bias);
-        if (rows > 8) Store(c + 8 * ldc, c80, c81, bias);
-        if (rows > 9) Store(c + 9 * ldc, c90, c91, bias);
-        if (rows > 10) Store(c + 10 * ldc, ca0, ca1, bias);
-        if (rows > 11) Store(c + 11 * ldc, cb0, cb1, bias);
-    }
-
-    /// <summary>The same chain with the activations read in place (<paramref name="lda"/> floats between rows): the queries
+    /// <summary>The tile, its activations read in place (<paramref name="lda"/> floats between rows): the queries
     /// straight from the fused projection and the probabilities from the score block, without packing either.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MultiplyRows(float* a, int lda, float* b, int kc, float* c, int ldc, int rows, float* bias)
+    private static void Multiply(float* a, int lda, float* b, int kc, float* c, int ldc, int rows, float* bias)
     {
         // Rows past the tile's last repeat it: their sums are computed and never stored.
         float* a0 = a, a1 = a + Math.Min(1, rows - 1) * (long)lda, a2 = a + Math.Min(2, rows - 1) * (long)lda, a3 = a + Math.Min(3, rows - 1) * (long)lda, a4 = a + Math.Min(4, rows - 1) * (long)lda, a5 = a + Math.Min(5, rows - 1) * (long)lda, a6 = a + Math.Min(6, rows - 1) * (long)lda, a7 = a + Math.Min(7, rows - 1) * (long)lda, a8 = a + Math.Min(8, rows - 1) * (long)lda, a9 = a + Math.Min(9, rows - 1) * (long)lda, aa = a + Math.Min(10, rows - 1) * (long)lda, ab = a + Math.Min(11, rows - 1) * (long)lda;

@@ -15,14 +15,14 @@ internal static unsafe class SgemmScalar
     /// <summary>The descriptor.</summary>
     public static SgemmKernel Kernel => new(Rows, Columns, InstructionSet.Scalar, &Multiply);
 
-    private static void Multiply(float* a, float* b, int kc, float* c, int ldc, int rows, float* bias)
+    private static void Multiply(float* a, int lda, float* b, int kc, float* c, int ldc, int rows, float* bias)
     {
         float* acc = stackalloc float[Rows * Columns];
         new Span<float>(acc, Rows * Columns).Clear();
-        for (int k = 0; k < kc; k++, a += Rows, b += Columns)
-            for (int r = 0; r < Rows; r++)
+        for (int k = 0; k < kc; k++, b += Columns)
+            for (int r = 0; r < rows; r++)
                 for (int j = 0; j < Columns; j++)
-                    acc[r * Columns + j] = MathF.FusedMultiplyAdd(a[r], b[j], acc[r * Columns + j]);
+                    acc[r * Columns + j] = MathF.FusedMultiplyAdd(a[r * (long)lda + k], b[j], acc[r * Columns + j]);
         for (int r = 0; r < rows; r++)
         {
             float* row = c + (long)r * ldc;
