@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using TransformerEmbeddings.Runtime;
 
 namespace TransformerEmbeddings.Cli;
 
@@ -45,13 +46,7 @@ internal static class StartUp
         _ = File.ResolveLinkTarget(self, returnFinalTarget: true);
         _ = File.GetLastWriteTimeUtc(self);
         _ = File.ReadAllBytes(self);
-        using (var stream = new FileStream(self, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess))
-        {
-            stream.Seek(1, SeekOrigin.Begin);
-            _ = stream.ReadByte();
-        }
-        using var map = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateFromFile(self, FileMode.Open, null, 0, System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read);
-        using var view = map.CreateViewAccessor(0, 0, System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read);
+        NativeCalls.Bind(self); // what loading a model's files needs: lseek, pread, mmap, madvise
     }
 
     /// <summary>

@@ -116,19 +116,30 @@ public sealed class TransformerModel : IDisposable
             throw new ModelConfigurationException(folder, null, "the model folder does not exist.");
 
         var clock = Stopwatch.StartNew();
-        // libtorch takes a few hundred milliseconds to load: read the config and build the tokenizer meanwhile.
+        // libtorch takes a few hundred milliseconds to load: read the config, build the tokenizer and check the weights meanwhile.
+        NativeCalls.Bind(Path.Combine(folder, "config.json"));
         var native = Task.Run(NativeRuntime.EnsureLoaded);
         var config = EncoderConfig.Load(folder);
         var tokenizer = TransformerTokenizer.Load(folder, new TokenizerOptions { MaxLength = options.MaxLength });
         tokenizer.CheckFits(config);
+        using var loader = CheckpointLoader.Open(folder, config.Architecture);
+        loader.CheckLayerCount(config.NumHiddenLayers, Path.Combine(folder, "config.json"));
+        loader.CheckValues(); // reads every weight once, without libtorch
+        ComputeBackend? backend = null;
+        if (ComputeDevice.IsCpu(options.Device))
+        {
+            // The CPU's plan needs no libtorch either: map the packed weights' memory (beside, as huge pages can take
+            // the kernel a while) and compile the kernels now, not in the first forward pass.
+            var early = backend = new ComputeBackend(ComputePlan.Resolve(options.Precision, false, options.Cpu ?? CpuFeatures.Current, options.Kernels));
+            var values = loader.LayerMatrixValues();
+            _ = Task.Run(() => early.ReserveLinearWeights(values));
+            if (early.Table is not null) KernelCode.Compile();
+        }
         native.GetAwaiter().GetResult(); // a load failure surfaces here as NativeRuntimeException
         var device = ComputeDevice.Resolve(options.Device);
-        var plan = ComputePlan.Resolve(options.Precision, device.type == DeviceType.CUDA, options.Cpu ?? CpuFeatures.Current, options.Kernels);
-        var backend = new ComputeBackend(plan);
-        var dtype = plan.DType;
-
-        using var loader = CheckpointLoader.Open(folder, dtype, device, config.Architecture);
-        loader.CheckLayerCount(config.NumHiddenLayers, Path.Combine(folder, "config.json"));
+        backend ??= new ComputeBackend(ComputePlan.Resolve(options.Precision, device.type == DeviceType.CUDA, options.Cpu ?? CpuFeatures.Current, options.Kernels));
+        var plan = backend.Plan;
+        loader.Into(plan.DType, device);
         EncoderModel module;
         MaskedLanguageModelHead? head;
         using (no_grad())

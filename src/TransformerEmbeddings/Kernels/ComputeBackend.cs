@@ -42,6 +42,26 @@ internal sealed class ComputeBackend
         _ => new TorchLinear(weight, bias),
     };
 
+    /// <summary>Maps the memory that <paramref name="values"/> linear-layer weights will take once packed (nothing when
+    /// libtorch runs the linear layers).</summary>
+    public void ReserveLinearWeights(long values)
+    {
+        var bytes = Plan.Linears switch
+        {
+            LinearMath.Float32 when Table is not null => values * sizeof(float),
+            LinearMath.Int16 when Table is not null => values * sizeof(short),
+            _ => 0,
+        };
+        try
+        {
+            arena.Reserve(bytes);
+        }
+        catch (OutOfMemoryException)
+        {
+            // Only a head start: packing allocates what it needs (and reports the shortage) itself.
+        }
+    }
+
     /// <summary>The attention core for a layer with these heads.</summary>
     public AttentionKernel Attention(int heads, int headDim) =>
         Table is { } table ? new CpuAttention(heads, headDim, table) : new TorchAttention(heads, headDim);

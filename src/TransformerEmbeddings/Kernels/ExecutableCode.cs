@@ -12,6 +12,23 @@ internal static unsafe class ExecutableCode
 {
     private const int ProtRead = 1, ProtWrite = 2, ProtExec = 4, MapPrivate = 2;
 
+    /// <summary>Binds <c>mmap</c>, <c>mprotect</c> and <c>munmap</c> with calls that change nothing (zero lengths), see
+    /// <see cref="Runtime.NativeCalls"/>.</summary>
+    public static void Bind()
+    {
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64 || !(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return;
+        try
+        {
+            _ = mmap(null, 0, ProtRead, MapPrivate, -1, 0); // EINVAL
+            _ = mprotect(null, 0, ProtRead);
+            _ = munmap(null, 0); // EINVAL
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // TryMap reports the same as unavailable.
+        }
+    }
+
     /// <summary>Copies <paramref name="code"/> into executable memory.</summary>
     /// <returns>Its address, or null where this platform or the operating system does not allow it.</returns>
     public static void* TryMap(ReadOnlySpan<byte> code)

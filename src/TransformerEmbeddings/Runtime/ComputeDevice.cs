@@ -5,6 +5,9 @@ namespace TransformerEmbeddings.Runtime;
 /// <summary>Turns a device name (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>) into a TorchSharp device, checking it exists.</summary>
 internal static class ComputeDevice
 {
+    /// <summary>Whether a device name means the CPU (known without libtorch).</summary>
+    public static bool IsCpu(string? name) => string.IsNullOrWhiteSpace(name) || name.Trim().Equals("cpu", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Resolves a device name.</summary>
     /// <param name="name"><c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>.</param>
     /// <returns>The device.</returns>

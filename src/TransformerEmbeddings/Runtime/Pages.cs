@@ -27,6 +27,20 @@ internal static unsafe class Pages
     /// <c>madvise</c> mode): one fault per 2 MB instead of 512.</summary>
     public static void UseHugePages(void* p, long bytes) => Advise(p, bytes, HugePage);
 
+    /// <summary>Binds <c>madvise</c> with a call that changes nothing (a zero-length range), see <see cref="NativeCalls"/>.</summary>
+    public static void Bind(void* page)
+    {
+        if (unavailable) return;
+        try
+        {
+            _ = madvise((void*)((long)page & ~(PageSize - 1)), 0, PopulateRead);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            unavailable = true;
+        }
+    }
+
     private static void Advise(void* p, long bytes, int advice)
     {
         if (unavailable || bytes < 16 * PageSize) return; // small ranges: a few faults cost less than the call

@@ -43,16 +43,15 @@ internal sealed class CheckpointLoader : IDisposable
     private readonly HashSet<string> used = new(StringComparer.Ordinal);
     private readonly Dictionary<(SafeTensorsFile, ScalarType), Tensor> mappings = [];
     private readonly string source;
-    private readonly ScalarType dtype;
-    private readonly Device device;
     private readonly CheckpointLayout layout;
+    private ScalarType dtype;
+    private Device? device;
+    private Dictionary<string, string>? nonFinite; // after CheckValues: what is wrong with each damaged tensor
     private bool usedLegacyNames;
 
-    private CheckpointLoader(string source, ScalarType dtype, Device device, CheckpointLayout layout)
+    private CheckpointLoader(string source, CheckpointLayout layout)
     {
         this.source = source;
-        this.dtype = dtype;
-        this.device = device;
         this.layout = layout;
     }
 
@@ -65,13 +64,20 @@ internal sealed class CheckpointLoader : IDisposable
     /// <param name="device">Where they go.</param>
     /// <param name="architecture">The family, for its key layout; null for a module folder such as sentence-transformers'
     /// <c>2_Dense</c>, whose keys are taken as written.</param>
-    public static CheckpointLoader Open(string folder, ScalarType dtype, Device device, ModelArchitecture? architecture)
+    public static CheckpointLoader Open(string folder, ScalarType dtype, Device device, ModelArchitecture? architecture) =>
+        Open(folder, architecture).Into(dtype, device);
+
+    /// <summary>Opens the checkpoint of a model folder without libtorch (headers and key layout only); say where its
+    /// tensors go with <see cref="Into"/> before taking any.</summary>
+    /// <param name="folder">The model folder.</param>
+    /// <param name="architecture">The family, for its key layout; null for a module folder.</param>
+    public static CheckpointLoader Open(string folder, ModelArchitecture? architecture)
     {
         var single = Path.Combine(folder, "model.safetensors");
         var index = Path.Combine(folder, "model.safetensors.index.json");
         var layout = architecture is { } family ? CheckpointLayout.For(family) : CheckpointLayout.Module;
         var hasSingle = ModelFile.Exists(single, Fail(single));
-        var loader = new CheckpointLoader(hasSingle ? single : index, dtype, device, layout);
+        var loader = new CheckpointLoader(hasSingle ? single : index, layout);
         try
         {
             if (hasSingle) loader.Add(SafeTensorsFile.Open(single));
@@ -207,11 +213,64 @@ internal sealed class CheckpointLoader : IDisposable
                 $"{configPath} asks for {layers} layers (num_hidden_layers) but the checkpoint holds {held}; the config and the weights do not belong together.");
     }
 
+    /// <summary>The type and device the tensors are converted to when taken.</summary>
+    /// <returns>This loader.</returns>
+    public CheckpointLoader Into(ScalarType type, Device target)
+    {
+        dtype = type;
+        device = target;
+        return this;
+    }
+
+    /// <summary>
+    /// Looks for NaN and ±Inf in every floating-point tensor now, reading the files with <c>pread</c> into one small
+    /// buffer: it needs no libtorch, so a model load does it while libtorch loads, and no page of a mapping (libtorch
+    /// maps the file itself). <see cref="Take"/> then refuses a damaged tensor without reading it again; a damaged
+    /// tensor the model does not take is not an error, as before.
+    /// </summary>
+    public void CheckValues()
+    {
+        var found = new Dictionary<string, string>(StringComparer.Ordinal);
+        var buffer = new byte[1 << 20]; // a multiple of every element size; stays in L2
+        foreach (var (key, (file, info)) in tensors)
+        {
+            if (!IsFloat(info.DType) || info.ByteLength == 0) continue;
+            var size = info.DType.ElementSize();
+            for (long start = 0; start < info.ByteLength; start += buffer.Length)
+            {
+                var length = (int)Math.Min(buffer.Length, info.ByteLength - start);
+                var bytes = buffer.AsSpan(0, length);
+                if (file.Read(file.DataStart + info.ByteOffset + start, bytes) != length)
+                    throw new WeightLoadingException(file.FilePath, key, "the file ends inside this tensor; was it truncated while loading?");
+                var at = NonFiniteValues.IndexOfFirst(bytes, info.DType);
+                if (at < 0) continue;
+                found[key] = $"element {start / size + at} (of {info.ElementCount}) is {NonFiniteValues.Describe(bytes, info.DType, at)}";
+                break;
+            }
+        }
+        nonFinite = found;
+    }
+
+    /// <summary>How many values the matrices inside the encoder's layers hold (their linear layers' weights): what
+    /// the kernels will pack.</summary>
+    public long LayerMatrixValues()
+    {
+        long values = 0;
+        foreach (var (key, (_, info)) in tensors)
+        {
+            if (info.Shape.Count != 2 || !IsFloat(info.DType) || !key.StartsWith(Prefix, StringComparison.Ordinal)) continue;
+            var rest = key.AsSpan(Prefix.Length);
+            if (rest.StartsWith("encoder.layer.", StringComparison.Ordinal) || rest.StartsWith("transformer.layer.", StringComparison.Ordinal))
+                values += info.ElementCount;
+        }
+        return values;
+    }
+
     /// <summary>Whether a tensor exists at the HF module path.</summary>
     public bool Has(string path, bool outsideBase = false) => Resolve(path, outsideBase) != null;
 
     /// <summary>Loads the tensor at the HF module path, checks its shape and converts it to the model dtype and device.</summary>
-    public Parameter Take(string path, long[] shape, bool outsideBase = false)
+    public unsafe Parameter Take(string path, long[] shape, bool outsideBase = false)
     {
         var key = Resolve(path, outsideBase) ?? throw new WeightLoadingException(source, (outsideBase ? "" : Prefix) + path,
             $"missing; the model needs it with shape [{string.Join(", ", shape)}].");
@@ -221,8 +280,10 @@ internal sealed class CheckpointLoader : IDisposable
                 $"shape mismatch: expected [{string.Join(", ", shape)}], found [{string.Join(", ", info.Shape)}].");
         used.Add(key);
         using var scope = NewDisposeScope();
+        if (device is null) throw new InvalidOperationException("Say where the tensors go (Into) before taking one.");
+        if (nonFinite is not null && nonFinite.TryGetValue(key, out var damage)) throw NonFinite(file, key, damage);
         var raw = Mapped(file, info) ?? Materialize(file, info); // the file's values, on the CPU, their pages mapped
-        CheckFinite(raw, file, info, key);
+        if (nonFinite is null && FirstNonFinite(Kernels.TensorMemory.Bytes(raw), info) is { } what) throw NonFinite(file, key, what);
         var tensor = raw.to(dtype, device);
         var parameter = new Parameter(tensor, requires_grad: false);
         scope.Detach(parameter);
@@ -255,11 +316,10 @@ internal sealed class CheckpointLoader : IDisposable
         }
     }
 
-    /// <summary>NaN or ±Inf in a weight is refused with the tensor's name and the first element's index.</summary>
-    private static unsafe void CheckFinite(Tensor raw, SafeTensorsFile file, SafeTensorInfo info, string key)
+    /// <summary>The first NaN or ±Inf among a tensor's values (its index and value, for the message), or null.</summary>
+    private static unsafe string? FirstNonFinite(byte* p, SafeTensorInfo info)
     {
-        if (info.ByteLength == 0) return;
-        var p = Kernels.TensorMemory.Bytes(raw);
+        if (info.ByteLength == 0) return null;
         var size = info.DType.ElementSize();
         const long chunk = 1L << 30; // spans hold at most 2 GiB
         for (long start = 0; start < info.ByteLength; start += chunk)
@@ -267,12 +327,15 @@ internal sealed class CheckpointLoader : IDisposable
             var bytes = new ReadOnlySpan<byte>(p + start, (int)Math.Min(chunk, info.ByteLength - start));
             var at = NonFiniteValues.IndexOfFirst(bytes, info.DType);
             if (at < 0) continue;
-            var element = start / size + at;
-            throw new WeightLoadingException(file.FilePath, key,
-                $"element {element} (of {info.ElementCount}) is {NonFiniteValues.Describe(bytes, info.DType, at)}: the checkpoint is damaged or was saved " +
-                "from a diverged training run, and every text meeting this weight would embed as NaN. Re-download or re-export it.");
+            return $"element {start / size + at} (of {info.ElementCount}) is {NonFiniteValues.Describe(bytes, info.DType, at)}";
         }
+        return null;
     }
+
+    /// <summary>NaN or ±Inf in a weight is refused with the tensor's name and the first element's index.</summary>
+    private static WeightLoadingException NonFinite(SafeTensorsFile file, string key, string what) =>
+        new(file.FilePath, key, $"{what}: the checkpoint is damaged or was saved from a diverged training run, and every text " +
+                                "meeting this weight would embed as NaN. Re-download or re-export it.");
 
     /// <summary>
     /// The tensor as a view of the file itself when it needs no conversion (the model's dtype, on the CPU, aligned):
@@ -282,7 +345,7 @@ internal sealed class CheckpointLoader : IDisposable
     private unsafe Tensor? Mapped(SafeTensorsFile file, SafeTensorInfo info)
     {
         var type = ToScalarType(info.DType);
-        if (type != dtype || device.type != DeviceType.CPU || info.ByteLength == 0) return null;
+        if (type != dtype || device!.type != DeviceType.CPU || info.ByteLength == 0) return null;
         long size = ElementSize(type.Value), offset = file.DataStart + info.ByteOffset;
         if (offset % size != 0) return null;
         if (!mappings.TryGetValue((file, type.Value), out var whole))

@@ -143,6 +143,22 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
     }
 
+    /// <summary>Copies bytes of the very file this instance validated, from <paramref name="offset"/> (from the file's
+    /// start), into <paramref name="buffer"/> with <c>pread</c>: no page of the mapping is touched.</summary>
+    /// <returns>The number of bytes read (fewer only at the end of the file).</returns>
+    internal int Read(long offset, Span<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            var n = RandomAccess.Read(_handle, buffer[total..], offset + total);
+            if (n == 0) break;
+            total += n;
+        }
+        return total;
+    }
+
     /// <summary>Looks a tensor up by name (ordinal comparison).</summary>
     /// <param name="name">The tensor name.</param>
     /// <param name="info">Its description when found.</param>

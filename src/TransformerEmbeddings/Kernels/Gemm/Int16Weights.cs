@@ -56,8 +56,15 @@ internal sealed unsafe class Int16Weights
     public float[] Bias { get; }
 
     /// <summary>Quantises and packs a row-major (N × K) weight and its bias (N values, or empty for none) into panels of <paramref name="width"/>.</summary>
+    /// <param name="weight">The weight.</param>
+    /// <param name="bias">The bias, or empty.</param>
+    /// <param name="outFeatures">N.</param>
+    /// <param name="inFeatures">K.</param>
+    /// <param name="width">NR.</param>
+    /// <param name="arena">Where the packed values go; their own memory when null.</param>
+    /// <param name="threads">The most threads to pack panels on (the caller included).</param>
     /// <exception cref="ArgumentException">A weight is NaN or infinite, or the sizes disagree.</exception>
-    public static Int16Weights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width, WeightArena? arena = null)
+    public static Int16Weights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width, WeightArena? arena = null, int threads = 1)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
@@ -65,27 +72,58 @@ internal sealed unsafe class Int16Weights
         if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
         if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
         var p = new Int16Weights(outFeatures, inFeatures, width, arena ?? new WeightArena());
-        unsafe
+        fixed (float* w = weight)
+        fixed (float* scales = p.Scales)
         {
-            fixed (float* w = weight)
-            {
-                short* packed = p.Packed;
-                for (int n = 0; n < outFeatures; n++)
-                {
-                    float* row = w + (long)n * inFeatures;
-                    float max = 0;
-                    for (int k = 0; k < inFeatures; k++) max = MathF.Max(max, MathF.Abs(row[k]));
-                    if (!float.IsFinite(max)) throw new ArgumentException($"Output channel {n} has a non-finite weight.", nameof(weight));
-                    float inverse = max > 0 ? Qgemm.Levels / max : 0;
-                    p.Scales[n] = max / Qgemm.Levels;
-                    int panel = n / width, j = n % width;
-                    short* d = packed + (long)panel * p.Pairs * 2 * width + 2 * j;
-                    for (int k = 0; k < inFeatures; k++)
-                        d[(long)(k >> 1) * 2 * width + (k & 1)] = (short)Math.Clamp(MathF.Round(row[k] * inverse), -Qgemm.Levels, Qgemm.Levels);
-                }
-            }
+            var job = new PackJob { Weight = w, Packed = p.Packed, Scales = scales, N = outFeatures, K = inFeatures, Pairs = p.Pairs, Width = width, FirstBad = int.MaxValue };
+            // Loading a model packs every layer on its first pass: both cores halve what a user waits for.
+            TileWorkers.For(p.Panels, threads, &job, &PackPanel);
+            if (job.FirstBad != int.MaxValue) throw new ArgumentException($"Output channel {job.FirstBad} has a non-finite weight.", nameof(weight));
         }
         bias.CopyTo(p.Bias);
         return p;
+    }
+
+    private struct PackJob
+    {
+        public float* Weight;
+        public short* Packed;
+        public float* Scales;
+        public int N, K, Pairs, Width, FirstBad;
+    }
+
+    /// <summary>
+    /// One panel: each channel quantised as the activations are (<see cref="Qgemm.Quantize(float*, int, short*, int, float*)"/>:
+    /// the same multiply by 2047 / max and round to nearest even, so the same values), then its pairs spread NR apart.
+    /// </summary>
+    private static void PackPanel(void* context, int panel)
+    {
+        ref var job = ref *(PackJob*)context;
+        var buffer = new short[2 * job.Pairs];
+        fixed (short* row = buffer)
+        {
+        int first = panel * job.Width, last = Math.Min(first + job.Width, job.N);
+        var pairs = (int*)(job.Packed + (long)panel * job.Pairs * 2 * job.Width);
+        for (int n = first; n < last; n++)
+        {
+            float scale;
+            Qgemm.Quantize(job.Weight + (long)n * job.K, job.K, row, job.Pairs, &scale);
+            if (!float.IsFinite(scale))
+            {
+                InterlockedMin(ref job.FirstBad, n);
+                continue;
+            }
+            job.Scales[n] = scale;
+            int* d = pairs + (n - first);
+            var source = (int*)row;
+            for (int q = 0; q < job.Pairs; q++) d[(long)q * job.Width] = source[q];
+        }
+        }
+    }
+
+    private static void InterlockedMin(ref int target, int value)
+    {
+        int seen;
+        while (value < (seen = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
     }
 }

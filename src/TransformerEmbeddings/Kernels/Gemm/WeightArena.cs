@@ -14,6 +14,15 @@ internal sealed unsafe class WeightArena
     private byte* next;
     private long left;
 
+    /// <summary>How many blocks the arena has mapped.</summary>
+    public int Blocks
+    {
+        get
+        {
+            lock (gate) return blocks.Count;
+        }
+    }
+
     /// <summary>Zeroed room for <paramref name="count"/> values, 64-byte aligned, valid while <paramref name="owner"/> is referenced.</summary>
     public T* Allocate<T>(long count, out object owner) where T : unmanaged
     {
@@ -27,6 +36,19 @@ internal sealed unsafe class WeightArena
             owner = blocks[^1];
             new Span<byte>(p, checked((int)bytes)).Clear(); // a block's pages may be recycled GC memory
             return (T*)p;
+        }
+    }
+
+    /// <summary>
+    /// Maps room for about <paramref name="bytes"/> of packed weights now, so that the first forward pass, which packs
+    /// them, finds its memory ready: getting huge pages can take the kernel tens of milliseconds (compaction).
+    /// </summary>
+    public void Reserve(long bytes)
+    {
+        if (bytes <= 0) return;
+        lock (gate)
+        {
+            if (bytes > left) AddBlock(Math.Max((bytes + HugePage - 1) & ~(HugePage - 1), BlockBytes));
         }
     }
 

@@ -29,7 +29,7 @@ internal sealed unsafe class Float32Linear : CpuLinear
     /// <inheritdoc/>
     protected override void Run(float* x, int rows, float* y, int threads, bool gelu)
     {
-        var w = Packed((weight, bias) => PackedWeights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena));
+        var w = Packed((weight, bias) => PackedWeights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena, threads));
         float* pw = w.Packed;
         fixed (float* pb = w.Bias)
         {

@@ -31,7 +31,7 @@ internal sealed unsafe class Int16Linear : CpuLinear
     /// <inheritdoc/>
     protected override void Run(float* x, int rows, float* y, int threads, bool gelu)
     {
-        var w = Packed((weight, bias) => Int16Weights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena));
+        var w = Packed((weight, bias) => Int16Weights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena, threads));
         var q = ArrayPool<int>.Shared.Rent(checked(rows * w.Pairs));
         var scales = ArrayPool<float>.Shared.Rent(rows + kernel.Rows); // the last tile reads MR scales
         try
