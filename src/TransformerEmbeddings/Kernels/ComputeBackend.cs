@@ -42,6 +42,14 @@ internal sealed class ComputeBackend
         _ => new TorchLinear(weight, bias),
     };
 
+    /// <summary>One kernel for weights stacked row-wise (attention's query, key and value) and their biases (one per weight, or none).</summary>
+    public LinearKernel Linear(IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases) => (Plan.Linears, Table) switch
+    {
+        (LinearMath.Float32, { } table) => new Float32Linear(weights, biases, table, arena),
+        (LinearMath.Int16, { } table) => new Int16Linear(weights, biases, table, arena),
+        _ => TorchLinear.Stacked(weights, biases),
+    };
+
     /// <summary>Maps the memory that <paramref name="values"/> linear-layer weights will take once packed (nothing when
     /// libtorch runs the linear layers).</summary>
     public void ReserveLinearWeights(long values)

@@ -11,14 +11,13 @@ namespace TransformerEmbeddings.Modeling;
 /// <see cref="AttentionKernel"/>, and the hook points, so <c>query/key/value/attentions/context</c> and head
 /// interventions mean the same in BERT's <c>query/key/value</c>, DistilBERT's <c>q_lin/k_lin/v_lin</c> and MPNet's
 /// <c>q/k/v</c>. Not a module: the three <see cref="Dense"/> layers stay their owner's children under HF's names, and
-/// their parameters become views into one (3H, H) weight and (3H) bias, so no memory is duplicated.
+/// their weights are never duplicated: the library's kernels pack the (3H, H) product from the three on first use, and
+/// under libtorch the three become views into one stacked weight and bias.
 /// </summary>
 internal sealed class AttentionCore : IDisposable
 {
     private readonly int heads;
     private readonly int headDim;
-    private readonly Tensor weight; // (3H, H): query, key, value rows
-    private readonly Tensor bias;   // (3H)
     private readonly LinearKernel projection;
     private readonly AttentionKernel attention;
 
@@ -26,22 +25,7 @@ internal sealed class AttentionCore : IDisposable
     {
         this.heads = heads;
         this.headDim = headDim;
-        using (no_grad())
-        {
-            weight = cat([query.Weight, key.Weight, value.Weight], 0).DetachFromDisposeScope();
-            bias = cat([query.Bias, key.Bias, value.Bias], 0).DetachFromDisposeScope();
-            var h = query.Weight.shape[0];
-            var i = 0;
-            foreach (var d in new[] { query, key, value })
-            {
-                using var wv = weight.narrow(0, i * h, h);
-                using var bv = bias.narrow(0, i * h, h);
-                d.Weight.set_(wv);
-                d.Bias.set_(bv);
-                i++;
-            }
-        }
-        projection = w.Backend.Linear(weight, bias);
+        projection = w.Backend.Linear([query.Weight, key.Weight, value.Weight], [query.Bias, key.Bias, value.Bias]); // (3H, H): one product
         attention = w.Backend.Attention(heads, headDim);
     }
 
@@ -82,9 +66,5 @@ internal sealed class AttentionCore : IDisposable
         return context;
     }
 
-    public void Dispose()
-    {
-        weight.Dispose();
-        bias.Dispose();
-    }
+    public void Dispose() => projection.Dispose();
 }

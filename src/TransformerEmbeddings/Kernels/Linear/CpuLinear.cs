@@ -10,18 +10,35 @@ namespace TransformerEmbeddings.Kernels.Linear;
 /// </summary>
 internal abstract unsafe class CpuLinear : LinearKernel
 {
-    private readonly Tensor? weight;
-    private readonly Tensor? bias;
+    private readonly Tensor[]? weights;
+    private readonly Tensor[]? biases;
     private object? packed;
 
     /// <summary>A kernel over a (N, K) weight and (N) bias of any dtype, packed on first use.</summary>
-    protected CpuLinear(Tensor weight, Tensor? bias)
+    protected CpuLinear(Tensor weight, Tensor? bias) : this([weight], bias is null ? [] : [bias])
     {
-        if (weight.dim() != 2) throw new ArgumentException($"A linear weight is (out, in); got ({string.Join(", ", weight.shape)}).", nameof(weight));
-        this.weight = weight;
-        this.bias = bias;
-        OutFeatures = checked((int)weight.shape[0]);
-        InFeatures = checked((int)weight.shape[1]);
+    }
+
+    /// <summary>
+    /// A kernel over weights stacked row-wise — (N₁, K), (N₂, K), … — with their biases (one per weight, or none), as
+    /// one (ΣNᵢ, K) layer: attention's query, key and value in one product. The stack is never stored: it is packed
+    /// from the parts on first use, so the parts stay views of the checkpoint.
+    /// </summary>
+    protected CpuLinear(IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
+    {
+        if (weights.Count == 0) throw new ArgumentException("A linear layer needs a weight.", nameof(weights));
+        if (biases.Count != 0 && biases.Count != weights.Count) throw new ArgumentException("Give a bias for every weight, or none.", nameof(biases));
+        long rows = 0;
+        foreach (var w in weights)
+        {
+            if (w.dim() != 2) throw new ArgumentException($"A linear weight is (out, in); got ({string.Join(", ", w.shape)}).", nameof(weights));
+            if (w.shape[1] != weights[0].shape[1]) throw new ArgumentException("Stacked weights must have the same number of inputs.", nameof(weights));
+            rows += w.shape[0];
+        }
+        this.weights = [.. weights];
+        this.biases = [.. biases];
+        OutFeatures = checked((int)rows);
+        InFeatures = checked((int)weights[0].shape[1]);
     }
 
     /// <summary>A kernel over weights already packed (tests and benchmarks, without libtorch).</summary>
@@ -78,12 +95,17 @@ internal abstract unsafe class CpuLinear : LinearKernel
         if (Volatile.Read(ref packed) is T ready) return ready;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var w = weight!.detach().to(ScalarType.Float32).cpu().contiguous();
-        var b = bias?.detach().to(ScalarType.Float32).cpu().contiguous();
+        var w = Stacked(weights!);
+        var b = biases!.Length == 0 ? null : Stacked(biases);
         var made = pack(MemoryMarshal.Cast<byte, float>(w.bytes), b is null ? default : MemoryMarshal.Cast<byte, float>(b.bytes));
         Interlocked.CompareExchange(ref packed, made, null);
         return (T)packed!;
     }
+
+    /// <summary>The parts as one contiguous fp32 CPU tensor (a temporary of the packing's dispose scope when stacked).</summary>
+    private static Tensor Stacked(Tensor[] parts) =>
+        parts.Length == 1 ? parts[0].detach().to(ScalarType.Float32).cpu().contiguous()
+                          : cat(parts.Select(t => t.detach().to(ScalarType.Float32).cpu()).ToArray(), 0);
 
     /// <summary>Packs a row-major (N × K) fp32 weight and its bias (N values or none).</summary>
     protected delegate T Packer<out T>(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias);

@@ -20,6 +20,13 @@ internal sealed unsafe class Float32Linear : CpuLinear
         this.arena = arena;
     }
 
+    /// <summary>A layer over weights stacked row-wise (query, key, value) and their biases, packed on the first call without storing the stack.</summary>
+    public Float32Linear(IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, KernelTable table, WeightArena? arena = null) : base(weights, biases)
+    {
+        kernel = table.Sgemm;
+        this.arena = arena;
+    }
+
     private Float32Linear(PackedWeights weights, SgemmKernel kernel) : base(weights, weights.OutFeatures, weights.InFeatures) => this.kernel = kernel;
 
     /// <summary>A layer over a row-major (N × K) weight and its bias (N values, or empty), without libtorch.</summary>

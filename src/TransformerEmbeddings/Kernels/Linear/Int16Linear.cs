@@ -22,6 +22,13 @@ internal sealed unsafe class Int16Linear : CpuLinear
         this.arena = arena;
     }
 
+    /// <summary>A layer over weights stacked row-wise (query, key, value) and their biases, packed on the first call without storing the stack.</summary>
+    public Int16Linear(IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, KernelTable table, WeightArena? arena = null) : base(weights, biases)
+    {
+        kernel = table.Qgemm;
+        this.arena = arena;
+    }
+
     private Int16Linear(Int16Weights weights, QgemmKernel kernel) : base(weights, weights.OutFeatures, weights.InFeatures) => this.kernel = kernel;
 
     /// <summary>A layer over a row-major (N × K) weight and its bias (N values, or empty), without libtorch.</summary>
