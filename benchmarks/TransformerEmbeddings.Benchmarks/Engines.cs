@@ -73,7 +73,8 @@ internal sealed class TorchEmbedder : IEmbedder
         using var _ = inference_mode();
         var m = output.AttentionMask.to(ScalarType.Float32).unsqueeze(-1);        // (B, S, 1)
         var sum = (output.LastHiddenState * m).sum(1);                             // (B, H)
-        var mean = sum / m.sum(1).clamp_min(1e-9);
+        using var eps = Scalars.Constant(1e-9);
+        var mean = sum / m.sum(1).clamp_min(eps);
         var v = nn.functional.normalize(mean, 2, 1).contiguous();
         var flat = v.data<float>().ToArray();
         var h = (int)v.shape[1];

@@ -54,7 +54,8 @@ internal static class GemmProbe
                 {
                     using var sc = NewDisposeScope();
                     var scores = qq.matmul(kk.transpose(-1, -2));
-                    scores.div_(Math.Sqrt(hd)).add_(mask);
+                    using var scale = Scalars.Constant(Math.Sqrt(hd));
+                    scores.div_(scale).add_(mask, Scalars.One);
                     return sc.MoveToOuter(scores.softmax(-1).matmul(vv));
                 }
                 var t3 = Best(() => Eager().Dispose(), reps);
@@ -80,7 +81,7 @@ internal static class GemmProbe
             var reps = t == 16 ? 300 : 20;
             var a1 = Best(() => nn.functional.linear(x, w, b).Dispose(), reps);
             var a2 = Best(() => addmm(b, x, wt, 1, 1).Dispose(), reps);
-            var a3 = Best(() => { using var y = x.matmul(wt); y.add_(b); }, reps);
+            var a3 = Best(() => { using var y = x.matmul(wt); y.add_(b, Scalars.One); }, reps);
             var best = Math.Min(a1, Math.Min(a2, a3));
             var a4 = Best(() => { using var y = torch.mm(x, wt); }, reps);
             Console.WriteLine($"| {t}×{i}×{n} | {a1:F3} | {a2:F3} | {a3:F3} | {2.0 * t * i * n / best / 1e6:F0} | {a4:F3} ({2.0 * t * i * n / a4 / 1e6:F0} GFLOP/s) |");

@@ -167,11 +167,12 @@ internal static class Hardware
             fs.Write(json);
             using var scope = NewDisposeScope();
             var gen = new torch.Generator(42);
+            using var init = Scalars.Constant(0.02f);
             foreach (var (name, shape) in shapes)
             {
                 using var t = name.EndsWith("LayerNorm.weight", StringComparison.Ordinal) ? ones(shape)
                     : name.EndsWith("bias", StringComparison.Ordinal) ? zeros(shape)
-                    : randn(shape, generator: gen) * 0.02f;
+                    : randn(shape, generator: gen).mul_(init);
                 fs.Write(t.contiguous().bytes);
             }
         }

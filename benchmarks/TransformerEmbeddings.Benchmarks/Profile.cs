@@ -31,7 +31,8 @@ internal static class Profile
         var names = new[] { "embeddings", "qkv linear", "split views", "sdpa", "merge heads", "attn out linear+add", "LN", "up linear", "gelu", "down linear+add", "LN2" };
         var acc = new double[names.Length];
         using var im = inference_mode();
-        var upW = randn(cfg.IntermediateSize, h) * 0.02; var upB = randn(cfg.IntermediateSize); var dnW = randn(h, cfg.IntermediateSize) * 0.02; var dnB = randn(h);
+        using var init = Scalars.Constant(0.02);
+        var upW = randn(cfg.IntermediateSize, h).mul_(init); var upB = randn(cfg.IntermediateSize); var dnW = randn(h, cfg.IntermediateSize).mul_(init); var dnB = randn(h);
         var total = Math.Max(30, 200 / (b * s / 16));
         for (var rep = 0; rep < total; rep++)
         {
@@ -50,11 +51,11 @@ internal static class Profile
                 var qkv = p.view(b, s, 3, nh, h / nh).permute(2, 0, 3, 1, 4); var q = qkv[0]; var k = qkv[1]; var v = qkv[2]; Lap(2);
                 var c = nn.functional.scaled_dot_product_attention(q, k, v); Lap(3);
                 var merged = c.transpose(1, 2).reshape(b, s, h); Lap(4);
-                var d = at.Output.DenseLayer.call(merged).add_(x); Lap(5);
+                var d = at.Output.DenseLayer.call(merged).add_(x, Scalars.One); Lap(5);
                 var a = nn.functional.layer_norm(d, [h], ones(h), zeros(h), 1e-12); Lap(6);
                 var up = Lin(a, upW, upB); Lap(7);
                 up.gelu_(); Lap(8);
-                var down = Lin(up, dnW, dnB).add_(a); Lap(9);
+                var down = Lin(up, dnW, dnB).add_(a, Scalars.One); Lap(9);
                 x = nn.functional.layer_norm(down, [h], ones(h), zeros(h), 1e-12); Lap(10);
             }
         }
@@ -153,8 +154,8 @@ internal static class Profile
                 using var s2 = NewDisposeScope();
                 for (var l = 0; l < L; l++)
                 {
-                    nn.functional.layer_norm(x + x, [h], lnw, lnb, 1e-12);
-                    nn.functional.layer_norm(x + x, [h], lnw, lnb, 1e-12);
+                    nn.functional.layer_norm(x.add(x, Scalars.One), [h], lnw, lnb, 1e-12);
+                    nn.functional.layer_norm(x.add(x, Scalars.One), [h], lnw, lnb, 1e-12);
                     xi.gelu();
                     q.transpose(1, 2).reshape(b, s, h);
                 }

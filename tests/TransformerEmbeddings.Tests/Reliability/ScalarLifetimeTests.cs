@@ -114,6 +114,27 @@ public sealed class ScalarLifetimeTests
         Assert.Contains(here, f => f.EndsWith("TorchSharp.torch+Tensor::square()", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Nor_do_the_benchmarks()
+    {
+        // Built with the solution (dotnet test on the .sln builds every project first): a benchmark that loses a run to a
+        // libtorch exception is a measurement lost, so the harness keeps its scalars alive as the library does.
+        var build = new DirectoryInfo(AppContext.BaseDirectory); // …/tests/<project>/bin/<configuration>/<framework>/
+        var framework = build.Name;
+        var configuration = build.Parent!.Name;
+        var root = build;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "TransformerEmbeddings.sln"))) root = root.Parent;
+        Assert.NotNull(root);
+        var harness = new[] { "TransformerEmbeddings.Benchmarks/TransformerEmbeddings.Benchmarks.dll", "TransformerEmbeddings.KernelCheck/TransformerEmbeddings.KernelCheck.dll", "TransformerEmbeddings.Reliability/te-reliability.dll" }
+            .Select(p => Path.Combine(root!.FullName, "benchmarks", Path.GetDirectoryName(p)!, "bin", configuration, framework, Path.GetFileName(p)))
+            .ToArray();
+        var missing = harness.Where(p => !File.Exists(p)).ToList();
+        if (missing.Count > 0 && Environment.GetEnvironmentVariable("CI") != "true") return; // only this project was built
+        Assert.True(missing.Count == 0, "Not built: " + string.Join(", ", missing));
+        var found = TemporaryScalarScan.Find(typeof(torch).Assembly.Location, harness);
+        Assert.True(found.Count == 0, $"{found.Count} calls in the benchmarks hand libtorch a temporary scalar (use Runtime/Scalars):\n{string.Join("\n", found)}");
+    }
+
     /// <summary>Never run: what <see cref="TemporaryScalarScan"/> must report (a number made a scalar at the call site; a
     /// tensor sum whose alpha TorchSharp makes; <c>square()</c>, whose exponent it makes).</summary>
     private static Tensor TemporaryScalarsForTheScan(Tensor x, Tensor y) => (x + y).clamp_min(1e-9).square();
