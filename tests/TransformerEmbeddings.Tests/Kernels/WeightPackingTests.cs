@@ -108,5 +108,14 @@ public sealed class WeightPackingTests
         Assert.Equal(2, arena.Blocks);
         arena.Reserve(1 << 20); // room is left: nothing new
         Assert.Equal(2, arena.Blocks);
+
+        // A model larger than the cap gets one capped block ahead and the rest as it packs (a managed array stays < 2 GB).
+        var capped = new WeightArena(maxReserve: 24L << 20);
+        capped.Reserve(5L << 30);
+        Assert.Equal(1, capped.Blocks);
+        capped.Allocate<float>(6L << 20, out _); // 24 MB: fits the reserved block exactly
+        Assert.Equal(1, capped.Blocks);
+        capped.Allocate<float>(1, out _);
+        Assert.Equal(2, capped.Blocks);
     }
 }

@@ -10,6 +10,12 @@ internal sealed unsafe class WeightArena
 {
     private const long BlockBytes = 16 << 20, HugePage = 2 << 20, Alignment = 64;
     private readonly object gate = new();
+    private readonly long maxReserve;
+
+    /// <summary>An empty arena.</summary>
+    /// <param name="maxReserve">The most <see cref="Reserve"/> maps ahead (one managed array holds it).</param>
+    public WeightArena(long maxReserve = 1L << 30) => this.maxReserve = maxReserve;
+
     private readonly List<byte[]> blocks = [];
     private byte* next;
     private long left;
@@ -46,6 +52,7 @@ internal sealed unsafe class WeightArena
     public void Reserve(long bytes)
     {
         if (bytes <= 0) return;
+        bytes = Math.Min(bytes, maxReserve); // one block (a managed array); a larger model maps the rest as it packs
         lock (gate)
         {
             if (bytes > left) AddBlock(Math.Max((bytes + HugePage - 1) & ~(HugePage - 1), BlockBytes));
