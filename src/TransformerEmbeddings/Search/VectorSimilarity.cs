@@ -1,3 +1,4 @@
+using TransformerEmbeddings.Runtime;
 using TransformerEmbeddings.Pooling;
 using static TorchSharp.torch;
 
@@ -21,6 +22,7 @@ internal static class VectorSimilarity
         CheckDimensions(a, b);
         var result = new float[a.Count, b.Count];
         if (a.Count == 0 || b.Count == 0) return result;
+        NativeRuntime.EnsureLoaded(); // vectors need no model: this may be the process's first libtorch call
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var scores = Scores(Prepare(a.View(), function), Prepare(b.View(), function), function).contiguous();
@@ -37,6 +39,7 @@ internal static class VectorSimilarity
         for (var q = 0; q < best.Length; q++) best[q] = new TopList(k);
         if (k > 0 && queries.Count > 0)
         {
+            NativeRuntime.EnsureLoaded(); // vectors need no model: this may be the process's first libtorch call
             using var outer = NewDisposeScope();
             using var _ = no_grad();
             var allQueries = Prepare(queries.View(), function);
