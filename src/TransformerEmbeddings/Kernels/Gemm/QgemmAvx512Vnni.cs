@@ -36,30 +36,30 @@ internal static unsafe class QgemmAvx512Vnni
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply(int* a, short* b, int pc, float* c, int ldc, int rows, float* rowScales, float* colScales, float* bias)
     {
-        const int columns = QgemmAvx512.Columns;
-        int* sums = stackalloc int[QgemmAvx512.Rows * columns];
+        int* sums = stackalloc int[QgemmAvx512.Rows * QgemmAvx512.Columns];
         Loop(a, b, pc, sums);
-        var s0 = Avx512F.LoadVector512(colScales);
-        var s1 = Avx512F.LoadVector512(colScales + 16);
-        var s2 = Avx512F.LoadVector512(colScales + 32);
-        for (int r = 0; r < rows; r++, sums += columns)
-            QgemmAvx512.Flush(c + (long)r * ldc, Avx512F.LoadVector512(sums), Avx512F.LoadVector512(sums + 16), Avx512F.LoadVector512(sums + 32),
-                rowScales[r], s0, s1, s2, bias);
+        FlushTile(sums, c, ldc, rows, rowScales, colScales, bias);
     }
 
     /// <summary>The same sums with the tile's rows read where they lie (no packing pass); a short tile repeats its last row.</summary>
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MultiplyRows(int* a, int lda, short* b, int pc, float* c, int ldc, int rows, float* rowScales, float* colScales, float* bias)
     {
-        const int columns = QgemmAvx512.Columns;
         int** starts = stackalloc int*[QgemmAvx512.Rows];
         for (int r = 0; r < QgemmAvx512.Rows; r++) starts[r] = a + Math.Min(r, rows - 1) * (long)lda;
-        int* sums = stackalloc int[QgemmAvx512.Rows * columns];
+        int* sums = stackalloc int[QgemmAvx512.Rows * QgemmAvx512.Columns];
         LoopRows(starts, b, pc, sums);
+        FlushTile(sums, c, ldc, rows, rowScales, colScales, bias);
+    }
+
+    /// <summary>The tile's exact int32 sums (8 × 48) to fp32 rows of c, as <see cref="QgemmAvx512.Flush"/> does for the intrinsics kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FlushTile(int* sums, float* c, int ldc, int rows, float* rowScales, float* colScales, float* bias)
+    {
         var s0 = Avx512F.LoadVector512(colScales);
         var s1 = Avx512F.LoadVector512(colScales + 16);
         var s2 = Avx512F.LoadVector512(colScales + 32);
-        for (int r = 0; r < rows; r++, sums += columns)
+        for (int r = 0; r < rows; r++, sums += QgemmAvx512.Columns)
             QgemmAvx512.Flush(c + (long)r * ldc, Avx512F.LoadVector512(sums), Avx512F.LoadVector512(sums + 16), Avx512F.LoadVector512(sums + 32),
                 rowScales[r], s0, s1, s2, bias);
     }
