@@ -235,16 +235,14 @@ internal sealed class CheckpointLoader : IDisposable
         foreach (var (key, (file, info)) in tensors)
         {
             if (!IsFloat(info.DType) || info.ByteLength == 0) continue;
-            var size = info.DType.ElementSize();
             for (long start = 0; start < info.ByteLength; start += buffer.Length)
             {
                 var length = (int)Math.Min(buffer.Length, info.ByteLength - start);
                 var bytes = buffer.AsSpan(0, length);
                 if (file.Read(file.DataStart + info.ByteOffset + start, bytes) != length)
                     throw new WeightLoadingException(file.FilePath, key, "the file ends inside this tensor; was it truncated while loading?");
-                var at = NonFiniteValues.IndexOfFirst(bytes, info.DType);
-                if (at < 0) continue;
-                found[key] = $"element {start / size + at} (of {info.ElementCount}) is {NonFiniteValues.Describe(bytes, info.DType, at)}";
+                if (NonFiniteIn(bytes, start, info) is not { } what) continue;
+                found[key] = what;
                 break;
             }
         }
@@ -319,17 +317,18 @@ internal sealed class CheckpointLoader : IDisposable
     /// <summary>The first NaN or ±Inf among a tensor's values (its index and value, for the message), or null.</summary>
     private static unsafe string? FirstNonFinite(byte* p, SafeTensorInfo info)
     {
-        if (info.ByteLength == 0) return null;
-        var size = info.DType.ElementSize();
         const long chunk = 1L << 30; // spans hold at most 2 GiB
         for (long start = 0; start < info.ByteLength; start += chunk)
-        {
-            var bytes = new ReadOnlySpan<byte>(p + start, (int)Math.Min(chunk, info.ByteLength - start));
-            var at = NonFiniteValues.IndexOfFirst(bytes, info.DType);
-            if (at < 0) continue;
-            return $"element {start / size + at} (of {info.ElementCount}) is {NonFiniteValues.Describe(bytes, info.DType, at)}";
-        }
+            if (NonFiniteIn(new ReadOnlySpan<byte>(p + start, (int)Math.Min(chunk, info.ByteLength - start)), start, info) is { } what)
+                return what;
         return null;
+    }
+
+    /// <summary>The first NaN or ±Inf in <paramref name="bytes"/>, the tensor's bytes from <paramref name="start"/> on, or null.</summary>
+    private static string? NonFiniteIn(ReadOnlySpan<byte> bytes, long start, SafeTensorInfo info)
+    {
+        var at = NonFiniteValues.IndexOfFirst(bytes, info.DType);
+        return at < 0 ? null : $"element {start / info.DType.ElementSize() + at} (of {info.ElementCount}) is {NonFiniteValues.Describe(bytes, info.DType, at)}";
     }
 
     /// <summary>NaN or ±Inf in a weight is refused with the tensor's name and the first element's index.</summary>
