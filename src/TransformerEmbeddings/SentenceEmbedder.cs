@@ -454,6 +454,20 @@ public sealed class SentenceEmbedder : IDisposable
     }
 
     /// <summary>Whether the pipeline's vectors are unit length (it ends with Normalize and no truncation follows).</summary>
+    /// <summary>
+    /// How many passes of an embedding run go side by side, and on how many threads each (<see cref="BatchOptions.ParallelPasses"/>):
+    /// by default two on a CPU with two or more threads, unless a pooling function (the caller's code, maybe not
+    /// thread-safe) runs after each pass or this libtorch's threads cannot be limited per thread.
+    /// </summary>
+    internal (int Count, int Threads) ParallelPasses(int? requested)
+    {
+        var threads = torch.get_num_threads();
+        if (requested == 1 || Model.Device.type != DeviceType.CPU || pipeline.PoolingFunction is not null || !Runtime.ComputeThreads.CanLimit)
+            return (1, threads);
+        var count = requested ?? (threads >= 2 ? 2 : 1);
+        return count < 2 ? (1, threads) : (count, Math.Max(1, threads / count));
+    }
+
     internal bool EndsNormalized => pipeline.AfterPooling.Count > 0 && pipeline.AfterPooling[^1] is null && TruncateDimension is null;
 
     /// <summary>Special tokens the tokenizer adds to one text ([CLS] and [SEP]: 2).</summary>

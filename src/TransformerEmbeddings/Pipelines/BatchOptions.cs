@@ -17,6 +17,15 @@ public sealed record BatchOptions
     /// every earlier text of the window is done, so this bounds memory. Default 2048.</summary>
     public int SortWindow { get; init; } = 2048;
 
+    /// <summary>
+    /// How many forward passes run side by side on the CPU, each on its share of the threads. Null (default): two when
+    /// the model runs on a CPU with two or more threads and no <see cref="SentenceEmbedderOptions.PoolingFunction"/> is
+    /// set (a pass spread over every core waits at each kernel's barrier and idles the other cores in its serial parts;
+    /// two passes keep both busy), otherwise one. 1: one pass at a time on every thread; N: N passes, each on its
+    /// share of the threads (at least one). The vectors are the same bits either way.
+    /// </summary>
+    public int? ParallelPasses { get; init; }
+
     /// <summary>The defaults.</summary>
     public static BatchOptions Default { get; } = new();
 
@@ -24,6 +33,7 @@ public sealed record BatchOptions
     {
         if (MaxTokensPerBatch < 1) throw new ArgumentOutOfRangeException(nameof(MaxTokensPerBatch), MaxTokensPerBatch, "The token budget of a batch must be at least 1.");
         if (MaxTextsPerBatch < 1) throw new ArgumentOutOfRangeException(nameof(MaxTextsPerBatch), MaxTextsPerBatch, "A batch must hold at least 1 text.");
+        if (ParallelPasses is < 1) throw new ArgumentOutOfRangeException(nameof(ParallelPasses), ParallelPasses, "At least 1 pass must run at a time.");
         if (SortWindow < 1) throw new ArgumentOutOfRangeException(nameof(SortWindow), SortWindow, "The sort window must hold at least 1 text.");
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using TransformerEmbeddings.Pooling;
 using TransformerEmbeddings.Tokenization;
@@ -37,6 +38,7 @@ internal sealed class EmbeddingRun
         if (options.LongTexts == LongTextHandling.SlidingWindow && options.Output != EmbeddingOutput.SentenceVector)
             throw new ArgumentException("LongTextHandling.SlidingWindow averages sentence vectors; it cannot give token vectors.", nameof(options));
         Limit = embedder.MaxSequenceLength;
+        Lanes = embedder.ParallelPasses(options.Batching.ParallelPasses);
         prompt = options.Prompt ?? embedder.ResolvePrompt(options.PromptName);
         promptTokens = embedder.PromptTokens(prompt);
         var content = Limit - embedder.SpecialTokenCount;
@@ -51,6 +53,9 @@ internal sealed class EmbeddingRun
     public int Limit { get; }
 
     private int Overlap { get; }
+
+    /// <summary>How many passes run side by side (<see cref="PassLanes"/>), and on how many threads each.</summary>
+    private (int Count, int Threads) Lanes { get; }
 
     public int WindowSize => options.Batching.SortWindow;
 
@@ -215,18 +220,36 @@ internal sealed class EmbeddingRun
             }
         }
 
-        /// <summary>Runs the next pass that holds a text still to do; false when none is left.</summary>
+        /// <summary>Runs the next passes that hold a text still to do (several side by side where the run allows); false when none is left.</summary>
         public bool Step()
         {
-            while (nextBatch < batches.Count)
+            var picked = new List<int[]>(run.Lanes.Count);
+            while (picked.Count < run.Lanes.Count && nextBatch < batches.Count)
             {
                 var batch = batches[nextBatch++];
-                if (!Needed(batch)) continue;
-                run.cancellation.ThrowIfCancellationRequested();
-                Run(batch);
+                if (Needed(batch)) picked.Add(batch);
+            }
+            if (picked.Count == 0) return false;
+            run.cancellation.ThrowIfCancellationRequested();
+            if (picked.Count == 1)
+            {
+                Apply(picked[0], Compute(picked[0]));
                 return true;
             }
-            return false;
+            var results = new PassResult?[picked.Count];
+            ExceptionDispatchInfo? failure = null;
+            try
+            {
+                PassLanes.Run(picked.Count, run.Lanes.Threads, i => results[i] = Compute(picked[i]));
+            }
+            catch (Exception e)
+            {
+                failure = ExceptionDispatchInfo.Capture(e);
+            }
+            // In order, up to a failed pass: what one pass at a time would have handed out before the error.
+            for (var i = 0; i < picked.Count && results[i] is { } result; i++) Apply(picked[i], result);
+            failure?.Throw();
+            return true;
         }
 
         private bool Needed(int[] batch)
@@ -261,7 +284,11 @@ internal sealed class EmbeddingRun
 
         public int Windows(int slot) => windows[slot];
 
-        private void Run(int[] batch)
+        /// <summary>One pass's vectors, copied out of its tensors: (batch, width) sentence vectors, or (batch, sequence, width) token vectors.</summary>
+        private sealed record PassResult(float[] Values, int Sequence, int Width);
+
+        /// <summary>Runs one pass; touches no state of the window, so passes can run side by side.</summary>
+        private PassResult Compute(int[] batch)
         {
             var embedder = run.embedder;
             using var call = embedder.EnterCall(); // the embedder's Dispose waits for this pass
@@ -287,53 +314,62 @@ internal sealed class EmbeddingRun
             {
                 using var output = embedder.Encode(inputs);
                 var s = output.SequenceLength;
-                long real = 0;
-                for (var j = 0; j < batch.Length; j++) real += UnitLength(batch[j]);
-                run.tokens += real;
-                run.padded += (long)s * batch.Length;
-
                 if (run.options.Output == EmbeddingOutput.TokenVectors)
                 {
                     var states = output.LastHiddenState.to(ScalarType.Float32).cpu().contiguous();
-                    var h = (int)states.shape[2];
-                    var data = MemoryMarshal.Cast<byte, float>(states.bytes);
-                    for (var j = 0; j < batch.Length; j++)
-                    {
-                        var slot = unitSlot[batch[j]];
-                        if (first + slot < skipBelow) continue;
-                        var n = UnitLength(batch[j]);
-                        data.Slice(j * s * h, n * h).CopyTo(target.Rent(slot, first + slot, n * h));
-                        rows[slot] = n;
-                        ready[slot] = true;
-                    }
+                    return new PassResult(MemoryMarshal.Cast<byte, float>(states.bytes).ToArray(), s, (int)states.shape[2]);
                 }
-                else
+                int[]? prompts = null;
+                for (var j = 0; j < batch.Length; j++)
                 {
-                    int[]? prompts = null;
-                    for (var j = 0; j < batch.Length; j++)
+                    if (unitPrompt[batch[j]] == 0) continue;
+                    prompts ??= new int[batch.Length];
+                    prompts[j] = unitPrompt[batch[j]];
+                }
+                var pooled = embedder.Pool(output, prompts, run.options.TruncateDimension, run.options.Normalize);
+                return new PassResult(MemoryMarshal.Cast<byte, float>(pooled.bytes).ToArray(), s, (int)pooled.shape[1]);
+            }
+        }
+
+        /// <summary>Hands one pass's vectors to their texts and counts its tokens (in pass order, on the stepping thread).</summary>
+        private void Apply(int[] batch, PassResult result)
+        {
+            var s = result.Sequence;
+            long real = 0;
+            for (var j = 0; j < batch.Length; j++) real += UnitLength(batch[j]);
+            run.tokens += real;
+            run.padded += (long)s * batch.Length;
+            var data = result.Values.AsSpan();
+            if (run.options.Output == EmbeddingOutput.TokenVectors)
+            {
+                var h = result.Width;
+                for (var j = 0; j < batch.Length; j++)
+                {
+                    var slot = unitSlot[batch[j]];
+                    if (first + slot < skipBelow) continue;
+                    var n = UnitLength(batch[j]);
+                    data.Slice(j * s * h, n * h).CopyTo(target.Rent(slot, first + slot, n * h));
+                    rows[slot] = n;
+                    ready[slot] = true;
+                }
+            }
+            else
+            {
+                var d = result.Width;
+                for (var j = 0; j < batch.Length; j++)
+                {
+                    var u = batch[j];
+                    var slot = unitSlot[u];
+                    if (first + slot < skipBelow) continue;
+                    var row = data.Slice(j * d, d);
+                    rows[slot] = 1;
+                    if (unitIds[u] is null)
                     {
-                        if (unitPrompt[batch[j]] == 0) continue;
-                        prompts ??= new int[batch.Length];
-                        prompts[j] = unitPrompt[batch[j]];
+                        row.CopyTo(target.Rent(slot, first + slot, d));
+                        ready[slot] = --remaining[slot] == 0;
+                        continue;
                     }
-                    var pooled = embedder.Pool(output, prompts, run.options.TruncateDimension, run.options.Normalize);
-                    var d = (int)pooled.shape[1];
-                    var data = MemoryMarshal.Cast<byte, float>(pooled.bytes);
-                    for (var j = 0; j < batch.Length; j++)
-                    {
-                        var u = batch[j];
-                        var slot = unitSlot[u];
-                        if (first + slot < skipBelow) continue;
-                        var row = data.Slice(j * d, d);
-                        rows[slot] = 1;
-                        if (unitIds[u] is null)
-                        {
-                            row.CopyTo(target.Rent(slot, first + slot, d));
-                            ready[slot] = --remaining[slot] == 0;
-                            continue;
-                        }
-                        Accumulate(slot, u, row);
-                    }
+                    Accumulate(slot, u, row);
                 }
             }
             unreported = true;

@@ -89,18 +89,24 @@ internal abstract unsafe class CpuLinear : LinearKernel
     /// <summary>The kernel: x (rows × K) → y (rows × N), both valid for the call.</summary>
     protected abstract void Run(float* x, int rows, float* y, int threads, bool gelu);
 
-    /// <summary>The packed weights, made on the first call from the weight read once as fp32 (a race packs twice and keeps one).</summary>
+    /// <summary>The packed weights, made on the first call from the weight read once as fp32 (passes side by side wait for one packing).</summary>
     protected T Packed<T>(Packer<T> pack) where T : class
     {
         if (Volatile.Read(ref packed) is T ready) return ready;
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var w = Stacked(weights!);
-        var b = biases!.Length == 0 ? null : Stacked(biases);
-        var made = pack(MemoryMarshal.Cast<byte, float>(w.bytes), b is null ? default : MemoryMarshal.Cast<byte, float>(b.bytes));
-        Interlocked.CompareExchange(ref packed, made, null);
-        return (T)packed!;
+        lock (packing)
+        {
+            if (packed is T done) return done;
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var w = Stacked(weights!);
+            var b = biases!.Length == 0 ? null : Stacked(biases);
+            var made = pack(MemoryMarshal.Cast<byte, float>(w.bytes), b is null ? default : MemoryMarshal.Cast<byte, float>(b.bytes));
+            Volatile.Write(ref packed, made);
+            return made;
+        }
     }
+
+    private readonly object packing = new();
 
     /// <summary>The parts as one contiguous fp32 CPU tensor (a temporary of the packing's dispose scope when stacked).</summary>
     private static Tensor Stacked(Tensor[] parts) =>
