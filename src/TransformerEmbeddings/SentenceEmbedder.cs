@@ -225,7 +225,7 @@ public sealed class SentenceEmbedder : IDisposable
     /// </summary>
     /// <param name="texts">The texts.</param>
     /// <param name="options">Prompt, normalisation, truncation, batching, long texts; the folder's pipeline when null.</param>
-    /// <param name="progress">Told after every forward pass (texts, tokens, tokens/s, texts cut at the limit).</param>
+    /// <param name="progress">Told after every forward pass, or pair of passes run side by side (texts, tokens, tokens/s, texts cut at the limit).</param>
     /// <param name="cancellationToken">Checked between forward passes.</param>
     /// <returns>(texts, dimension) embeddings.</returns>
     /// <exception cref="ArgumentException">The prompt name is unknown, or token vectors were asked for (use <see cref="EmbedStream"/>).</exception>
@@ -267,7 +267,7 @@ public sealed class SentenceEmbedder : IDisposable
     /// </summary>
     /// <param name="texts">The texts, read once.</param>
     /// <param name="options">Per-call options; the folder's pipeline when null.</param>
-    /// <param name="progress">Told after every forward pass.</param>
+    /// <param name="progress">Told after every forward pass, or pair of passes run side by side.</param>
     /// <param name="cancellationToken">Checked between forward passes.</param>
     /// <returns>One result per text, in input order.</returns>
     public IEnumerable<EmbeddedText> EmbedStream(IEnumerable<string> texts, EmbeddingOptions? options = null,
@@ -329,7 +329,7 @@ public sealed class SentenceEmbedder : IDisposable
     /// </summary>
     /// <param name="texts">The texts, read once.</param>
     /// <param name="options">Per-call options; the folder's pipeline when null.</param>
-    /// <param name="progress">Told after every forward pass.</param>
+    /// <param name="progress">Told after every forward pass, or pair of passes run side by side.</param>
     /// <param name="cancellationToken">Checked between forward passes and while waiting for texts.</param>
     /// <returns>One result per text, in input order.</returns>
     public async IAsyncEnumerable<EmbeddedText> EmbedAsync(IAsyncEnumerable<string> texts, EmbeddingOptions? options = null,
