@@ -26,6 +26,9 @@ public static class NativeRuntime
     /// <summary>The original <c>libLibTorchSharp</c> that was found next to TorchSharp, if any.</summary>
     public static string? OriginalLibraryPath { get; private set; }
 
+    /// <summary>Whether glibc keeps blocks below 32 MB in the heap for reuse (this class set its thresholds).</summary>
+    internal static bool HeapKeepsActivations { get; private set; }
+
     /// <summary>libtorch's handle where this class loaded it (Linux x64), else zero.</summary>
     private static IntPtr LibTorch { get; set; }
 
@@ -53,7 +56,11 @@ public static class NativeRuntime
             if (_ready) return;
             if (OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64)
             {
-                if (KeepActivationsInTheHeap()) MapHeapForLibTorch();
+                if (KeepActivationsInTheHeap())
+                {
+                    HeapKeepsActivations = true;
+                    MapHeapForLibTorch();
+                }
                 PrepareLinux();
             }
             try
