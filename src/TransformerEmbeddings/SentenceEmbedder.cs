@@ -225,7 +225,7 @@ public sealed class SentenceEmbedder : IDisposable
     /// </summary>
     /// <param name="texts">The texts.</param>
     /// <param name="options">Prompt, normalisation, truncation, batching, long texts; the folder's pipeline when null.</param>
-    /// <param name="progress">Told after every forward pass, or pair of passes run side by side (texts, tokens, tokens/s, texts cut at the limit).</param>
+    /// <param name="progress">Told after every forward pass, or group of passes run side by side (texts, tokens, tokens/s, texts cut at the limit).</param>
     /// <param name="cancellationToken">Checked between forward passes.</param>
     /// <returns>(texts, dimension) embeddings.</returns>
     /// <exception cref="ArgumentException">The prompt name is unknown, or token vectors were asked for (use <see cref="EmbedStream"/>).</exception>
@@ -267,7 +267,7 @@ public sealed class SentenceEmbedder : IDisposable
     /// </summary>
     /// <param name="texts">The texts, read once.</param>
     /// <param name="options">Per-call options; the folder's pipeline when null.</param>
-    /// <param name="progress">Told after every forward pass, or pair of passes run side by side.</param>
+    /// <param name="progress">Told after every forward pass, or group of passes run side by side.</param>
     /// <param name="cancellationToken">Checked between forward passes.</param>
     /// <returns>One result per text, in input order.</returns>
     public IEnumerable<EmbeddedText> EmbedStream(IEnumerable<string> texts, EmbeddingOptions? options = null,
@@ -329,7 +329,7 @@ public sealed class SentenceEmbedder : IDisposable
     /// </summary>
     /// <param name="texts">The texts, read once.</param>
     /// <param name="options">Per-call options; the folder's pipeline when null.</param>
-    /// <param name="progress">Told after every forward pass, or pair of passes run side by side.</param>
+    /// <param name="progress">Told after every forward pass, or group of passes run side by side.</param>
     /// <param name="cancellationToken">Checked between forward passes and while waiting for texts.</param>
     /// <returns>One result per text, in input order.</returns>
     public async IAsyncEnumerable<EmbeddedText> EmbedAsync(IAsyncEnumerable<string> texts, EmbeddingOptions? options = null,
@@ -454,9 +454,12 @@ public sealed class SentenceEmbedder : IDisposable
     }
 
     /// <summary>Whether the pipeline's vectors are unit length (it ends with Normalize and no truncation follows).</summary>
+    /// <summary>The most passes side by side by default (one per thread on CPUs with up to this many threads).</summary>
+    private const int MaxDefaultPasses = 4;
+
     /// <summary>
     /// How many passes of an embedding run go side by side, and on how many threads each (<see cref="BatchOptions.ParallelPasses"/>):
-    /// by default two on a CPU with two or more threads, unless a pooling function (the caller's code, maybe not
+    /// by default one per thread on a CPU with 2–4 threads, unless a pooling function (the caller's code, maybe not
     /// thread-safe) runs after each pass or this libtorch's threads cannot be limited per thread.
     /// </summary>
     internal (int Count, int Threads) ParallelPasses(int? requested)
@@ -464,7 +467,9 @@ public sealed class SentenceEmbedder : IDisposable
         var threads = torch.get_num_threads();
         if (requested == 1 || Model.Device.type != DeviceType.CPU || pipeline.PoolingFunction is not null || !Runtime.ComputeThreads.CanLimit)
             return (1, threads);
-        var count = requested ?? (threads >= 2 ? 2 : 1);
+        // By default one pass per thread on small CPUs, where each pass then runs its kernels on its own thread; with
+        // more threads, passes sharing the kernel workers are not measured yet, so one pass keeps them all.
+        var count = requested ?? (threads is >= 2 and <= MaxDefaultPasses ? threads : 1);
         return count < 2 ? (1, threads) : (count, Math.Max(1, threads / count));
     }
 

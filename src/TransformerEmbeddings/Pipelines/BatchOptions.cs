@@ -18,10 +18,10 @@ public sealed record BatchOptions
     public int SortWindow { get; init; } = 2048;
 
     /// <summary>
-    /// How many forward passes run side by side on the CPU, each on its share of the threads. Null (default): two when
-    /// the model runs on a CPU with two or more threads and no <see cref="SentenceEmbedderOptions.PoolingFunction"/> is
-    /// set (a pass spread over every core waits at each kernel's barrier and idles the other cores in its serial parts;
-    /// two passes keep both busy), otherwise one. 1: one pass at a time on every thread; N: N passes, each on its
+    /// How many forward passes run side by side on the CPU, each on its share of the threads. Null (default): one per
+    /// thread when the model runs on a CPU with 2–4 threads and no <see cref="SentenceEmbedderOptions.PoolingFunction"/>
+    /// is set (a pass spread over every core waits at each kernel's barrier and idles the other cores in its serial parts;
+    /// one pass per core has neither), otherwise one. 1: one pass at a time on every thread; N: N passes, each on its
     /// share of the threads (at least one). The vectors are the same bits either way.
     /// </summary>
     public int? ParallelPasses { get; init; }
