@@ -453,10 +453,6 @@ public sealed class SentenceEmbedder : IDisposable
         return x.to(ScalarType.Float32).cpu().contiguous();
     }
 
-    /// <summary>Whether the pipeline's vectors are unit length (it ends with Normalize and no truncation follows).</summary>
-    /// <summary>The most passes side by side by default (one per thread on CPUs with up to this many threads).</summary>
-    private const int MaxDefaultPasses = 4;
-
     /// <summary>
     /// How many passes of an embedding run go side by side, and on how many threads each (<see cref="BatchOptions.ParallelPasses"/>):
     /// by default one per thread on a CPU with 2–4 threads, unless a pooling function (the caller's code, maybe not
@@ -467,12 +463,11 @@ public sealed class SentenceEmbedder : IDisposable
         var threads = torch.get_num_threads();
         if (requested == 1 || Model.Device.type != DeviceType.CPU || pipeline.PoolingFunction is not null || !Runtime.ComputeThreads.CanLimit)
             return (1, threads);
-        // By default one pass per thread on small CPUs, where each pass then runs its kernels on its own thread; with
-        // more threads, passes sharing the kernel workers are not measured yet, so one pass keeps them all.
-        var count = requested ?? (threads is >= 2 and <= MaxDefaultPasses ? threads : 1);
+        var count = requested ?? PassLanes.DefaultLanes(threads);
         return count < 2 ? (1, threads) : (count, Math.Max(1, threads / count));
     }
 
+    /// <summary>Whether the pipeline's vectors are unit length (it ends with Normalize and no truncation follows).</summary>
     internal bool EndsNormalized => pipeline.AfterPooling.Count > 0 && pipeline.AfterPooling[^1] is null && TruncateDimension is null;
 
     /// <summary>Special tokens the tokenizer adds to one text ([CLS] and [SEP]: 2).</summary>

@@ -16,6 +16,10 @@ internal static class PassLanes
     private static readonly object StartGate = new();
     private static int started;
 
+    /// <summary>Passes side by side by default: one per thread on CPUs with 2–4 threads; with more, two passes would share
+    /// the kernels' worker threads (correct, not measured yet), so one pass keeps them all.</summary>
+    public static int DefaultLanes(int threads) => threads is >= 2 and <= 4 ? threads : 1;
+
     /// <summary>Runs <c>pass(i)</c> for i in [0, <paramref name="count"/>), each limited to <paramref name="threadsEach"/> threads.</summary>
     /// <exception cref="Exception">The first failing pass's exception (by index), once every pass has ended.</exception>
     public static void Run(int count, int threadsEach, Action<int> pass)
