@@ -8,7 +8,7 @@ namespace TransformerEmbeddings.Pipelines;
 /// Runs forward passes side by side, each on its own thread with its share of the cores (<see cref="ComputeThreads"/>):
 /// the caller runs the first, background threads the others. One pass split over every core waits at each of its
 /// kernels' barriers and leaves the other cores idle while it runs its serial parts (inputs, small libtorch operators,
-/// pooling); two passes on a core each have neither. Background threads start on first use and stay for the process.
+/// pooling); one pass per core has neither. Background threads start on first use and stay for the process.
 /// </summary>
 internal static class PassLanes
 {
