@@ -23,7 +23,7 @@ public sealed class ParallelPassesTests
         {
             var reports = new List<EmbeddingProgress>();
             var options = new EmbeddingOptions { Batching = batching with { ParallelPasses = passes } };
-            var streamed = embedder.EmbedStream(texts, options, new Inline(reports.Add)).ToList();
+            var streamed = embedder.EmbedStream(texts, options, new StreamingTests.Inline(reports.Add)).ToList();
             Assert.Equal(Enumerable.Range(0, texts.Count).Select(i => (long)i), streamed.Select(r => r.Index));
             for (var i = 0; i < texts.Count; i++) Assert.Equal(one.RowArray(i), streamed[i].Values);
             Assert.Equal(texts.Count, reports[^1].Texts);
@@ -101,10 +101,5 @@ public sealed class ParallelPassesTests
         Assert.Equal(1, after);
         Assert.Equal(before, other);
         Assert.Equal(before, get_num_threads());
-    }
-
-    private sealed class Inline(Action<EmbeddingProgress> report) : IProgress<EmbeddingProgress>
-    {
-        public void Report(EmbeddingProgress value) => report(value);
     }
 }
