@@ -50,9 +50,9 @@ public sealed class QgemmTests
     public void Quantize_marks_rows_with_NaN_or_infinity()
     {
         foreach (var bad in new[] { float.NaN, float.PositiveInfinity })
-            foreach (int at in new[] { 0, 9, 20 }) // in the vector body and the scalar tail
+            foreach (int at in new[] { 0, 9, 20, 27 }) // in the 16- and 8-lane bodies and the scalar tail
             {
-                var x = KernelTables.Random(new Random(at), 21);
+                var x = KernelTables.Random(new Random(at), 29);
                 x[at] = bad;
                 Assert.True(float.IsNaN(QuantizeRow(x).Scale), $"{bad} at {at}");
             }

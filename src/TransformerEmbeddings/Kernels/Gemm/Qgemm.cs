@@ -198,18 +198,33 @@ internal static unsafe class Qgemm
         int i = 0;
         float max = 0;
         bool nan = false;
+        // maxps drops NaNs: they are tracked apart. The largest |x| is the same whatever the order or width.
+        if (Avx512F.IsSupported)
+        {
+            var absMask = Vector512.Create(0x7FFFFFFF).AsSingle();
+            var max16 = Vector512<float>.Zero;
+            var nan16 = Vector512<float>.Zero;
+            for (; i + 16 <= k; i += 16)
+            {
+                var v = Avx512F.LoadVector512(x + i);
+                max16 = Avx512F.Max(max16, Vector512.BitwiseAnd(v, absMask));
+                nan16 = Vector512.BitwiseOr(nan16, Avx512F.CompareUnordered(v, v));
+            }
+            nan = nan16 != Vector512<float>.Zero;
+            max = VectorMath.HorizontalMax(Avx.Max(max16.GetLower(), max16.GetUpper()));
+        }
         if (Avx2.IsSupported)
         {
             var absMask = Vector256.Create(0x7FFFFFFF).AsSingle();
-            var max8 = Vector256<float>.Zero;
-            var nan8 = Vector256<float>.Zero; // maxps drops NaNs: track them apart
+            var max8 = Vector256.Create(max);
+            var nan8 = Vector256<float>.Zero;
             for (; i + 8 <= k; i += 8)
             {
                 var v = Avx.LoadVector256(x + i);
                 max8 = Avx.Max(max8, Avx.And(v, absMask));
                 nan8 = Avx.Or(nan8, Avx.CompareUnordered(v, v));
             }
-            nan = Avx.MoveMask(nan8) != 0;
+            nan |= Avx.MoveMask(nan8) != 0;
             max = VectorMath.HorizontalMax(max8);
         }
         for (; i < k; i++)
@@ -221,6 +236,13 @@ internal static unsafe class Qgemm
         float inverse = max > 0 && float.IsFinite(max) ? Levels / max : 0;
         *scale = float.IsFinite(max) ? max / Levels : float.NaN;
         i = 0;
+        if (Avx512F.IsSupported)
+        {
+            // vpmovsdw saturates as packssdw does: the same shorts as the 8-lane loop, in order.
+            var inv16 = Vector512.Create(inverse);
+            for (; i + 16 <= k; i += 16)
+                Avx.Store(q + i, Avx512F.ConvertToVector256Int16WithSaturation(Avx512F.ConvertToVector512Int32(Avx512F.Multiply(Avx512F.LoadVector512(x + i), inv16))));
+        }
         if (Avx2.IsSupported)
         {
             var inv8 = Vector256.Create(inverse);

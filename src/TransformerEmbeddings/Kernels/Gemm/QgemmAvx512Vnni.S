@@ -2,11 +2,13 @@
 # bytes; assemble-vnni.sh regenerates them). .NET exposes no 512-bit vpdpwssd, so the loop is written here.
 #
 #   offset 0: void qgemm_avx512_vnni(int* a, short* b, int pc, int* sums)          System V AMD64: rdi, rsi, edx, rcx
-#   offset 8: void qgemm_avx512_vnni_rows(int** rows, short* b, int pc, int* sums)
+#   offset 8: void qgemm_avx512_vnni_rows(int** rows, short* b, int pc, Flush* out)
 #
 # a: pc × 8 activation pairs (two int16 in each int32, ActivationPanels); rows: the 8 tile rows' first pairs where
 # they lie (quantised rows, unpacked; a short tile repeats its last row); b: pc × 48 weight pairs (Int16Weights);
-# sums: the 8 × 48 exact int32 sums, row-major. The code starts with a jump to each entry, so the caller finds them
+# sums: the 8 × 48 exact int32 sums, row-major. The in-place entry writes fp32 instead, as QgemmAvx512.Flush does:
+# c[r][j] = fma(float(sum[r][j]), colScales[j] · rowScales[r], bias[j] or c[r][j]) for r < rows, with
+# out = { float* c; long ldc (floats); long rows; float* rowScales; float* colScales; float* bias (null: add to c) }. The code starts with a jump to each entry, so the caller finds them
 # at fixed offsets without a linker. vpdpwssd is vpmaddwd + vpaddd in one instruction, without saturation;
 # 12-bit operands and at most 192 pairs never reach 2^31, so the sums equal the other kernels' bit for bit.
 #
@@ -37,6 +39,30 @@
     vpdpwssd    \acc0, zmm0, \x
     vpdpwssd    \acc1, zmm1, \x
     vpdpwssd    \acc2, zmm2, \x
+.endm
+
+# One row of the flush: stop after the tile's rows; scale = column scales · the row's scale (as the C# flush:
+# Multiply(s, r)), then c = fma(float(sums), scale, bias or c) and the next row of c.
+.macro FLUSHROW r, acc0, acc1, acc2
+    cmp         r9, \r
+    jle         5f
+    vbroadcastss zmm6, dword ptr [r10 + 4 * \r]
+    vmulps      zmm3, zmm0, zmm6
+    vmulps      zmm4, zmm1, zmm6
+    vmulps      zmm5, zmm2, zmm6
+    mov         rdx, rax
+    test        r11, r11
+    cmovnz      rdx, r11
+    vcvtdq2ps   \acc0, \acc0
+    vcvtdq2ps   \acc1, \acc1
+    vcvtdq2ps   \acc2, \acc2
+    vfmadd213ps \acc0, zmm3, [rdx]
+    vfmadd213ps \acc1, zmm4, [rdx + 64]
+    vfmadd213ps \acc2, zmm5, [rdx + 128]
+    vmovups     [rax], \acc0
+    vmovups     [rax + 64], \acc1
+    vmovups     [rax + 128], \acc2
+    add         rax, r8
 .endm
 
     .p2align 4
@@ -112,10 +138,26 @@ in_place:
     dec         edx
     jnz         3b
 
-4:
-    .irp r, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
-    vmovdqu32   [rcx + 64 * (\r - 8)], zmm\r
-    .endr
+4:  # the flush: rax = row r of c, r8 = ldc in bytes, r9 = rows, r10 = row scales, r11 = bias or 0, zmm0-2 = column scales
+    mov         rax, [rcx]
+    mov         r8,  [rcx + 8]
+    shl         r8,  2
+    mov         r9,  [rcx + 16]
+    mov         r10, [rcx + 24]
+    mov         r11, [rcx + 32]
+    vmovups     zmm0, [r11]
+    vmovups     zmm1, [r11 + 64]
+    vmovups     zmm2, [r11 + 128]
+    mov         r11, [rcx + 40]
+    FLUSHROW 0, zmm8,  zmm9,  zmm10
+    FLUSHROW 1, zmm11, zmm12, zmm13
+    FLUSHROW 2, zmm14, zmm15, zmm16
+    FLUSHROW 3, zmm17, zmm18, zmm19
+    FLUSHROW 4, zmm20, zmm21, zmm22
+    FLUSHROW 5, zmm23, zmm24, zmm25
+    FLUSHROW 6, zmm26, zmm27, zmm28
+    FLUSHROW 7, zmm29, zmm30, zmm31
+5:
     vzeroupper
     pop         r13
     pop         r12
