@@ -35,20 +35,49 @@ internal sealed class ComputeBackend
     public InstructionSet AddNorm => Table?.Isa ?? InstructionSet.None;
 
     /// <summary>The kernel for a linear layer with this (N, K) weight and (N) bias.</summary>
-    public LinearKernel Linear(Tensor weight, Tensor? bias) => (Plan.Linears, Table) switch
+    public LinearKernel Linear(Tensor weight, Tensor? bias) => Bound((Plan.Linears, Table) switch
     {
         (LinearMath.Float32, { } table) => new Float32Linear(weight, bias, table, arena),
         (LinearMath.Int16, { } table) => new Int16Linear(weight, bias, table, arena),
         _ => new TorchLinear(weight, bias),
-    };
+    });
 
     /// <summary>One kernel for weights stacked row-wise (attention's query, key and value) and their biases (one per weight, or none).</summary>
-    public LinearKernel Linear(IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases) => (Plan.Linears, Table) switch
+    public LinearKernel Linear(IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
     {
-        (LinearMath.Float32, { } table) => new Float32Linear(weights, biases, table, arena),
-        (LinearMath.Int16, { } table) => new Int16Linear(weights, biases, table, arena),
-        _ => TorchLinear.Stacked(weights, biases),
-    };
+        // Once stacked, the parts' own kernels are off the forward path: the stack is what gets packed ahead.
+        lock (packing) packable.RemoveAll(k => k.ReadsAnyOf(weights));
+        return Bound((Plan.Linears, Table) switch
+        {
+            (LinearMath.Float32, { } table) => new Float32Linear(weights, biases, table, arena),
+            (LinearMath.Int16, { } table) => new Int16Linear(weights, biases, table, arena),
+            _ => TorchLinear.Stacked(weights, biases),
+        });
+    }
+
+    private readonly object packing = new();
+    private List<CpuLinear> packable = [];
+
+    private LinearKernel Bound(LinearKernel kernel)
+    {
+        if (kernel is CpuLinear cpu)
+            lock (packing) packable.Add(cpu);
+        return kernel;
+    }
+
+    /// <summary>
+    /// The kernels bound since the last call that pack their weights on first use, in model order (for
+    /// <see cref="CpuLinear.Prepare"/> ahead of the first pass); later kernels start a new list.
+    /// </summary>
+    public IReadOnlyList<CpuLinear> TakePackedLinears()
+    {
+        lock (packing)
+        {
+            var taken = packable;
+            packable = [];
+            return taken;
+        }
+    }
 
     /// <summary>Maps the memory that <paramref name="values"/> linear-layer weights will take once packed (nothing when
     /// libtorch runs the linear layers).</summary>

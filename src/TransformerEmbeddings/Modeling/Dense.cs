@@ -26,6 +26,9 @@ internal sealed class Dense : nn.Module<Tensor, Tensor>
 
     public Tensor Weight => weight;
 
+    /// <summary>The kernel bound at load.</summary>
+    internal LinearKernel Kernel => kernel;
+
     /// <summary>The bias; every BERT linear layer has one (only a sentence-transformers Dense may not).</summary>
     public Tensor Bias => bias ?? throw new InvalidOperationException("This linear layer has no bias.");
 

@@ -89,6 +89,15 @@ internal abstract unsafe class CpuLinear : LinearKernel
     /// <summary>The kernel: x (rows × K) → y (rows × N), both valid for the call.</summary>
     protected abstract void Run(float* x, int rows, float* y, int threads, bool gelu);
 
+    /// <summary>Whether this kernel reads one of <paramref name="parts"/> (the same tensor object) as its weight.</summary>
+    public bool ReadsAnyOf(IReadOnlyList<Tensor> parts) => weights is not null && weights.Any(w => parts.Any(p => ReferenceEquals(p, w)));
+
+    /// <summary>Whether the weights are packed (by a call or by <see cref="Prepare"/>).</summary>
+    public bool IsPacked => Volatile.Read(ref packed) is not null;
+
+    /// <summary>Packs the weights now, on <paramref name="threads"/> threads, if no call has yet (a background head start).</summary>
+    public abstract void Prepare(int threads);
+
     /// <summary>The packed weights, made on the first call from the weight read once as fp32 (passes side by side wait for one packing).</summary>
     protected T Packed<T>(Packer<T> pack) where T : class
     {

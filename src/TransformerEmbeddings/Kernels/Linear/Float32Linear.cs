@@ -34,9 +34,15 @@ internal sealed unsafe class Float32Linear : CpuLinear
         new(PackedWeights.Pack(weight, bias, outFeatures, inFeatures, table.Sgemm.Columns), table.Sgemm);
 
     /// <inheritdoc/>
+    public override void Prepare(int threads) => Weights(threads);
+
+    private PackedWeights Weights(int threads) =>
+        Packed((weight, bias) => PackedWeights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena, threads));
+
+    /// <inheritdoc/>
     protected override void Run(float* x, int rows, float* y, int threads, bool gelu)
     {
-        var w = Packed((weight, bias) => PackedWeights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena, threads));
+        var w = Weights(threads);
         float* pw = w.Packed;
         fixed (float* pb = w.Bias)
         {

@@ -36,9 +36,15 @@ internal sealed unsafe class Int16Linear : CpuLinear
         new(Int16Weights.Pack(weight, bias, outFeatures, inFeatures, table.Qgemm.Columns), table.Qgemm);
 
     /// <inheritdoc/>
+    public override void Prepare(int threads) => Weights(threads);
+
+    private Int16Weights Weights(int threads) =>
+        Packed((weight, bias) => Int16Weights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena, threads));
+
+    /// <inheritdoc/>
     protected override void Run(float* x, int rows, float* y, int threads, bool gelu)
     {
-        var w = Packed((weight, bias) => Int16Weights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena, threads));
+        var w = Weights(threads);
         var q = ArrayPool<int>.Shared.Rent(checked(rows * w.Pairs));
         var scales = ArrayPool<float>.Shared.Rent(rows + kernel.Rows); // the last tile reads MR scales
         try
