@@ -148,43 +148,18 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
 
     /// <summary>
     /// A row of scores → its exponentials, unnormalised: divide, add the score bias and the mask, then exp(x − max) over
-    /// the S real keys (the padding past S is never read). Returns their sum; the caller divides, once per output row
-    /// when only the context is wanted (d values instead of S).
+    /// the S real keys. Returns their sum; the caller divides, once per output row when only the context is wanted (d
+    /// values instead of S). The vector forms run the last, partial group of keys as a whole vector with the keys past S
+    /// at −∞ (their exponentials are 0), so a sentence's odd length costs no scalar exp: the row has room, as it is padded
+    /// to whole panels of keys, and those lanes are never read after. The scalar form sums in double.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Exponentials(float* row, int s, float* bias, float* mask, float divisor, InstructionSet isa)
     {
-        int j = 0;
+        if (isa == InstructionSet.Avx512) return Exponentials512(row, s, bias, mask, divisor);
+        if (isa == InstructionSet.Avx2) return Exponentials256(row, s, bias, mask, divisor);
         float m = float.NegativeInfinity;
-        if (isa == InstructionSet.Avx512)
-        {
-            var div = Vector512.Create(divisor);
-            var max = Vector512.Create(float.NegativeInfinity);
-            for (; j + 16 <= s; j += 16)
-            {
-                var v = Avx512F.Divide(Avx512F.LoadVector512(row + j), div);
-                if (bias is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(bias + j));
-                if (mask is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(mask + j));
-                Avx512F.Store(row + j, v);
-                max = Avx512F.Max(max, v);
-            }
-            m = VectorMath.HorizontalMax(Avx.Max(max.GetLower(), max.GetUpper()));
-        }
-        else if (isa == InstructionSet.Avx2)
-        {
-            var div = Vector256.Create(divisor);
-            var max = Vector256.Create(float.NegativeInfinity);
-            for (; j + 8 <= s; j += 8)
-            {
-                var v = Avx.Divide(Avx.LoadVector256(row + j), div);
-                if (bias is not null) v = Avx.Add(v, Avx.LoadVector256(bias + j));
-                if (mask is not null) v = Avx.Add(v, Avx.LoadVector256(mask + j));
-                Avx.Store(row + j, v);
-                max = Avx.Max(max, v);
-            }
-            m = VectorMath.HorizontalMax(max);
-        }
-        for (; j < s; j++)
+        for (int j = 0; j < s; j++)
         {
             var v = row[j] / divisor;
             if (bias is not null) v += bias[j];
@@ -192,35 +167,89 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
             row[j] = v;
             m = v > m ? v : m;
         }
-
-        j = 0;
-        double z = 0; // the tail and the scalar kernel sum in double: one float accumulator over hundreds of keys drifts
-        if (isa == InstructionSet.Avx512)
-        {
-            var top = Vector512.Create(m);
-            var total = Vector512<float>.Zero;
-            for (; j + 16 <= s; j += 16)
-            {
-                var e = VectorMath.Exp(Avx512F.Subtract(Avx512F.LoadVector512(row + j), top));
-                Avx512F.Store(row + j, e);
-                total = Avx512F.Add(total, e);
-            }
-            z = Vector512.Sum(total);
-        }
-        if (isa >= InstructionSet.Avx2)
-        {
-            var top = Vector256.Create(m);
-            var total = Vector256<float>.Zero;
-            for (; j + 8 <= s; j += 8)
-            {
-                var e = VectorMath.Exp(Avx.Subtract(Avx.LoadVector256(row + j), top));
-                Avx.Store(row + j, e);
-                total = Avx.Add(total, e);
-            }
-            z += Vector256.Sum(total);
-        }
-        for (; j < s; j++) z += row[j] = VectorMath.Exp(row[j] - m);
+        double z = 0; // one float accumulator over hundreds of keys drifts
+        for (int j = 0; j < s; j++) z += row[j] = VectorMath.Exp(row[j] - m);
         return (float)z;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Exponentials512(float* row, int s, float* bias, float* mask, float divisor)
+    {
+        var div = Vector512.Create(divisor);
+        var max = Vector512.Create(float.NegativeInfinity);
+        float* tail = stackalloc float[16];
+        for (int j = 0; j < s; j += 16)
+        {
+            var v = Avx512F.Divide(Avx512F.LoadVector512(row + j), div);
+            if (s - j >= 16)
+            {
+                if (bias is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(bias + j));
+                if (mask is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(mask + j));
+            }
+            else
+            {
+                // The bias and mask rows end at S: their last values through a zero-padded copy.
+                if (bias is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(Tail(bias + j, s - j, tail, 16)));
+                if (mask is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(Tail(mask + j, s - j, tail, 16)));
+                v = Vector512.ConditionalSelect(Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(s - j)).AsSingle(), v,
+                    Vector512.Create(float.NegativeInfinity));
+            }
+            Avx512F.Store(row + j, v);
+            max = Avx512F.Max(max, v);
+        }
+        var top = Vector512.Create(VectorMath.HorizontalMax(Avx.Max(max.GetLower(), max.GetUpper())));
+        var total = Vector512<float>.Zero;
+        for (int j = 0; j < s; j += 16)
+        {
+            var e = VectorMath.Exp(Avx512F.Subtract(Avx512F.LoadVector512(row + j), top));
+            Avx512F.Store(row + j, e);
+            total = Avx512F.Add(total, e);
+        }
+        return Vector512.Sum(total);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Exponentials256(float* row, int s, float* bias, float* mask, float divisor)
+    {
+        var div = Vector256.Create(divisor);
+        var max = Vector256.Create(float.NegativeInfinity);
+        float* tail = stackalloc float[8];
+        for (int j = 0; j < s; j += 8)
+        {
+            var v = Avx.Divide(Avx.LoadVector256(row + j), div);
+            if (s - j >= 8)
+            {
+                if (bias is not null) v = Avx.Add(v, Avx.LoadVector256(bias + j));
+                if (mask is not null) v = Avx.Add(v, Avx.LoadVector256(mask + j));
+            }
+            else
+            {
+                if (bias is not null) v = Avx.Add(v, Avx.LoadVector256(Tail(bias + j, s - j, tail, 8)));
+                if (mask is not null) v = Avx.Add(v, Avx.LoadVector256(Tail(mask + j, s - j, tail, 8)));
+                v = Vector256.ConditionalSelect(Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(s - j)).AsSingle(), v,
+                    Vector256.Create(float.NegativeInfinity));
+            }
+            Avx.Store(row + j, v);
+            max = Avx.Max(max, v);
+        }
+        var top = Vector256.Create(VectorMath.HorizontalMax(max));
+        var total = Vector256<float>.Zero;
+        for (int j = 0; j < s; j += 8)
+        {
+            var e = VectorMath.Exp(Avx.Subtract(Avx.LoadVector256(row + j), top));
+            Avx.Store(row + j, e);
+            total = Avx.Add(total, e);
+        }
+        return Vector256.Sum(total);
+    }
+
+    /// <summary>The last n (&lt; lanes) values of a row copied into a zeroed buffer of one vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* Tail(float* values, int n, float* buffer, int lanes)
+    {
+        new Span<float>(buffer, lanes).Clear();
+        new ReadOnlySpan<float>(values, n).CopyTo(new Span<float>(buffer, n));
+        return buffer;
     }
 
     /// <summary>y = factor · x over n floats (y may be x).</summary>
