@@ -134,6 +134,77 @@ internal static class VectorMath
         return x * 0.5f * (1f + erf);
     }
 
+    private const float B1 = 0.0705230784f, B2 = 0.0422820123f, B3 = 0.0092705272f, B4 = 0.0001520143f, B5 = 0.0002765672f, B6 = 0.0000430638f;
+
+    /// <summary>
+    /// The fast mode's GELU, <c>x · Φ(x)</c> with erfc by Abramowitz–Stegun 7.1.28, <c>1 / (1 + b₁z + … + b₆z⁶)¹⁶</c>
+    /// (absolute error ≤ 3·10⁻⁷; the GELU within 1·10⁻⁶ of the exact one, far below the 12-bit products around it): a
+    /// polynomial, one division and four squarings, without the exponential of <see cref="Gelu(Vector512{float})"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> GeluFast(Vector512<float> x)
+    {
+        var z = Avx512F.Multiply(Vector512.AndNot(x, Vector512.Create(-0f)), Vector512.Create(InvSqrt2));
+        var p = Vector512.Create(B6);
+        p = Avx512F.FusedMultiplyAdd(p, z, Vector512.Create(B5));
+        p = Avx512F.FusedMultiplyAdd(p, z, Vector512.Create(B4));
+        p = Avx512F.FusedMultiplyAdd(p, z, Vector512.Create(B3));
+        p = Avx512F.FusedMultiplyAdd(p, z, Vector512.Create(B2));
+        p = Avx512F.FusedMultiplyAdd(p, z, Vector512.Create(B1));
+        p = Avx512F.FusedMultiplyAdd(p, z, Vector512.Create(1f));
+        var r = Avx512F.Divide(Vector512.Create(1f), p);
+        r = Avx512F.Multiply(r, r);
+        r = Avx512F.Multiply(r, r);
+        r = Avx512F.Multiply(r, r);
+        r = Avx512F.Multiply(r, r);
+        var half = Avx512F.Multiply(r, Vector512.Create(0.5f));                                   // ½ erfc(|x|/√2)
+        var phi = Vector512.ConditionalSelect(Avx512F.CompareGreaterThanOrEqual(x, Vector512<float>.Zero),
+            Avx512F.Subtract(Vector512.Create(1f), half), half);
+        return Avx512F.Multiply(x, phi);
+    }
+
+    /// <inheritdoc cref="GeluFast(Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> GeluFast(Vector256<float> x)
+    {
+        var z = Avx.Multiply(Avx.AndNot(Vector256.Create(-0f), x), Vector256.Create(InvSqrt2));
+        var p = Vector256.Create(B6);
+        p = Fma.MultiplyAdd(p, z, Vector256.Create(B5));
+        p = Fma.MultiplyAdd(p, z, Vector256.Create(B4));
+        p = Fma.MultiplyAdd(p, z, Vector256.Create(B3));
+        p = Fma.MultiplyAdd(p, z, Vector256.Create(B2));
+        p = Fma.MultiplyAdd(p, z, Vector256.Create(B1));
+        p = Fma.MultiplyAdd(p, z, Vector256.Create(1f));
+        var r = Avx.Divide(Vector256.Create(1f), p);
+        r = Avx.Multiply(r, r);
+        r = Avx.Multiply(r, r);
+        r = Avx.Multiply(r, r);
+        r = Avx.Multiply(r, r);
+        var half = Avx.Multiply(r, Vector256.Create(0.5f));
+        var phi = Avx.BlendVariable(half, Avx.Subtract(Vector256.Create(1f), half), Avx.CompareGreaterThanOrEqual(x, Vector256<float>.Zero));
+        return Avx.Multiply(x, phi);
+    }
+
+    /// <inheritdoc cref="GeluFast(Vector512{float})"/>
+    public static float GeluFast(float x)
+    {
+        float z = MathF.Abs(x) * InvSqrt2;
+        float p = B6;
+        p = MathF.FusedMultiplyAdd(p, z, B5);
+        p = MathF.FusedMultiplyAdd(p, z, B4);
+        p = MathF.FusedMultiplyAdd(p, z, B3);
+        p = MathF.FusedMultiplyAdd(p, z, B2);
+        p = MathF.FusedMultiplyAdd(p, z, B1);
+        p = MathF.FusedMultiplyAdd(p, z, 1f);
+        float r = 1f / p;
+        r *= r;
+        r *= r;
+        r *= r;
+        r *= r;
+        float half = r * 0.5f;
+        return x * (x >= 0 ? 1f - half : half);
+    }
+
     /// <summary>The horizontal maximum of eight floats.</summary>
     public static float HorizontalMax(Vector256<float> v)
     {

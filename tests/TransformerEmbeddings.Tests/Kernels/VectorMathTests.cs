@@ -57,6 +57,21 @@ public sealed class VectorMathTests
     }
 
     [Fact]
+    public void The_fast_modes_gelu_is_within_a_millionth_of_the_exact_one()
+    {
+        var xs = Grid(-12f, 12f, 24001);
+        var ys = Apply(xs, VectorMath.GeluFast);
+        using var reference = tensor(xs).to(ScalarType.Float64).gelu();
+        var exact = reference.data<double>().ToArray();
+        double worst = 0;
+        for (int i = 0; i < xs.Length; i++) worst = Math.Max(worst, Math.Abs(ys[i] - exact[i]));
+        Assert.InRange(worst, 0, 1e-6);
+        Assert.True(worst > 1e-8, "the fast GELU is an approximation; a perfect match means the test compares the wrong function");
+        Assert.Equal(0f, VectorMath.GeluFast(0f));
+        Assert.True(float.IsNaN(VectorMath.GeluFast(float.NaN)));
+    }
+
+    [Fact]
     public void Every_width_gives_the_same_bits()
     {
         // The kernels pick 16, 8 or 1 lanes by CPU and by what is left of a row: all must agree exactly.
@@ -65,6 +80,7 @@ public sealed class VectorMathTests
         {
             (VectorMath.Exp, VectorMath.Exp, VectorMath.Exp, "exp"),
             (VectorMath.Gelu, VectorMath.Gelu, VectorMath.Gelu, "gelu"),
+            (VectorMath.GeluFast, VectorMath.GeluFast, VectorMath.GeluFast, "fast gelu"),
         };
         foreach (var (v8, v16, v1, name) in expGelu)
         {

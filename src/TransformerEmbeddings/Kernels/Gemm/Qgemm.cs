@@ -44,7 +44,7 @@ internal static unsafe class Qgemm
         public int N;
         /// <summary>⌈N / NR⌉.</summary>
         public int Panels;
-        /// <summary>Apply the exact GELU to the finished outputs.</summary>
+        /// <summary>Apply the GELU to the finished outputs (the fast mode's, <see cref="Epilogue.GeluFast"/>).</summary>
         public bool Gelu;
         /// <summary>X already packed for every item (<see cref="Multiply"/> packs it once when several items share rows), or null.</summary>
         public float* PackedX;
@@ -161,7 +161,7 @@ internal static unsafe class Qgemm
                         Tile(kernel, inPlace, a, p.Pairs, w, pc, edge, nr, n, scales, p.WScale + col, bias);
                         for (int i = 0; i < n; i++) new ReadOnlySpan<float>(edge + i * nr, cols).CopyTo(new Span<float>(y + (long)i * p.LdY, cols));
                     }
-                    if (last && p.Gelu) Epilogue.Gelu(y, p.LdY, n, cols, kernel.Isa);
+                    if (last && p.Gelu) Epilogue.GeluFast(y, p.LdY, n, cols, kernel.Isa);
                 }
             }
         }
