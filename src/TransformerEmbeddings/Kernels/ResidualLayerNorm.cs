@@ -92,6 +92,38 @@ internal static unsafe class ResidualLayerNorm
         }
     }
 
+    /// <summary>LayerNorm of one row in place (no residual): the same arithmetic as the rows above after their addition.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void NormalizeRow(float* x, float* weight, float* bias, int h, float eps, bool vector)
+    {
+        if (vector)
+        {
+            var sum = Vector256<float>.Zero;
+            for (int j = 0; j < h; j += 8) sum = Avx.Add(sum, Avx.LoadVector256(x + j));
+            var mean = Vector256.Create(Vector256.Sum(sum) / h);
+            var squares = Vector256<float>.Zero;
+            for (int j = 0; j < h; j += 8)
+            {
+                var d = Avx.Subtract(Avx.LoadVector256(x + j), mean);
+                squares = Fma.MultiplyAdd(d, d, squares);
+            }
+            var inverse = Vector256.Create(1f / MathF.Sqrt(Vector256.Sum(squares) / h + eps));
+            for (int j = 0; j < h; j += 8)
+            {
+                var normalized = Avx.Multiply(Avx.Subtract(Avx.LoadVector256(x + j), mean), inverse);
+                Avx.Store(x + j, Fma.MultiplyAdd(normalized, Avx.LoadVector256(weight + j), Avx.LoadVector256(bias + j)));
+            }
+            return;
+        }
+        double total = 0;
+        for (int j = 0; j < h; j++) total += x[j];
+        float m = (float)(total / h);
+        double sq = 0;
+        for (int j = 0; j < h; j++) sq += (double)(x[j] - m) * (x[j] - m);
+        float inv = 1f / MathF.Sqrt((float)(sq / h) + eps);
+        for (int j = 0; j < h; j++) x[j] = MathF.FusedMultiplyAdd((x[j] - m) * inv, weight[j], bias[j]);
+    }
+
     private static void RowScalar(float* x, float* res, float* weight, float* bias, int h, float eps)
     {
         // Sums in double: one float accumulator over hundreds of values drifts further than the vector version's eight.

@@ -39,6 +39,9 @@ internal sealed class BertEmbeddings : nn.Module
     /// <param name="positionIds">(B, S).</param>
     public Tensor forward(Tensor inputsEmbeds, Tensor tokenTypeIds, Tensor positionIds)
     {
+        // The sum and its LayerNorm in one pass where the CPU kernels run; the same formula with libtorch otherwise.
+        if (layerNorm.TryForwardOfSum(inputsEmbeds, token_type_embeddings.Weight, tokenTypeIds, position_embeddings.Weight, positionIds) is { } fused)
+            return fused;
         var tokenTypes = token_type_embeddings.call(tokenTypeIds);
         var positions = position_embeddings.call(positionIds);
         var x = inputsEmbeds.add(tokenTypes, Scalars.One).add_(positions, Scalars.One);

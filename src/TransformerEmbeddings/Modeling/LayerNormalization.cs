@@ -31,6 +31,13 @@ internal sealed class LayerNormalization : nn.Module<Tensor, Tensor>
     /// <c>LayerNorm(x + residual)</c>, BERT's add &amp; norm. <paramref name="x"/> is a fresh buffer nobody else holds (a
     /// dense layer's output): it is overwritten and returned, or released here when libtorch computes the result.
     /// </summary>
+    /// <summary>
+    /// <c>LayerNorm((x + a[aIds]) + b[bIds])</c>, BERT's embedding sum, in one pass of the add &amp; norm kernels; null
+    /// where they do not take these tensors (then add and normalise with libtorch).
+    /// </summary>
+    public Tensor? TryForwardOfSum(Tensor x, Tensor a, Tensor aIds, Tensor b, Tensor bIds) =>
+        Kernels.EmbeddingLayerNorm.TryApply(x, a, aIds, b, bIds, weight, bias, eps, addNorm);
+
     public Tensor forward(Tensor x, Tensor residual)
     {
         if (addNorm != InstructionSet.None && ResidualLayerNorm.Accepts(x, residual, weight))
