@@ -191,7 +191,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
                 // The bias and mask rows end at S: their last values through a zero-padded copy.
                 if (bias is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(Tail(bias + j, s - j, tail, 16)));
                 if (mask is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(Tail(mask + j, s - j, tail, 16)));
-                v = Vector512.ConditionalSelect(Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(s - j)).AsSingle(), v,
+                v = Vector512.ConditionalSelect(Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(s - j)).AsSingle(), v,
                     Vector512.Create(float.NegativeInfinity));
             }
             Avx512F.Store(row + j, v);
@@ -226,7 +226,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
             {
                 if (bias is not null) v = Avx.Add(v, Avx.LoadVector256(Tail(bias + j, s - j, tail, 8)));
                 if (mask is not null) v = Avx.Add(v, Avx.LoadVector256(Tail(mask + j, s - j, tail, 8)));
-                v = Vector256.ConditionalSelect(Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(s - j)).AsSingle(), v,
+                v = Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(s - j)).AsSingle(), v,
                     Vector256.Create(float.NegativeInfinity));
             }
             Avx.Store(row + j, v);
