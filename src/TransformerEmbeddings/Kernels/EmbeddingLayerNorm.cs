@@ -32,14 +32,20 @@ internal static unsafe class EmbeddingLayerNorm
         if (isa == InstructionSet.None || x.dim() != 3 || !Float32Cpu(x) || !Float32Cpu(types) || !Float32Cpu(positions) || !Float32Cpu(weight) || !Float32Cpu(bias)
             || !Int64Cpu(typeIds) || !Int64Cpu(positionIds))
             return null;
+        // BERT's position ids are one row expanded over the batch (stride 0): a dense copy of the few ids is cheap.
+        using var typesDense = typeIds.is_contiguous() ? null : typeIds.contiguous();
+        using var positionsDense = positionIds.is_contiguous() ? null : positionIds.contiguous();
+        typeIds = typesDense ?? typeIds;
+        positionIds = positionsDense ?? positionIds;
         long h = x.shape[2], tokens = x.shape[0] * x.shape[1];
         if (types.dim() != 2 || positions.dim() != 2 || types.shape[1] != h || positions.shape[1] != h || weight.NumberOfElements != h || bias.NumberOfElements != h
             || typeIds.NumberOfElements != tokens || positionIds.NumberOfElements != tokens
             || !typeIds.shape.SequenceEqual(x.shape[..2]) || !positionIds.shape.SequenceEqual(x.shape[..2]))
             return null;
         long* t = (long*)TensorMemory.Bytes(typeIds), p = (long*)TensorMemory.Bytes(positionIds);
+        ulong typeRows = (ulong)types.shape[0], positionRows = (ulong)positions.shape[0]; // (shape is a native call: not in the loop)
         for (long i = 0; i < tokens; i++)
-            if ((ulong)t[i] >= (ulong)types.shape[0] || (ulong)p[i] >= (ulong)positions.shape[0]) return null;
+            if ((ulong)t[i] >= typeRows || (ulong)p[i] >= positionRows) return null;
         var y = TensorMemory.Output(x.shape);
         if (tokens == 0) return y;
         var job = new Job
@@ -55,7 +61,7 @@ internal static unsafe class EmbeddingLayerNorm
 
     private static bool Float32Cpu(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous();
 
-    private static bool Int64Cpu(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Int64 && t.is_contiguous();
+    private static bool Int64Cpu(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Int64;
 
     private struct Job
     {

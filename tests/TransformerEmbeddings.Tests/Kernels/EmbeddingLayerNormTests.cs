@@ -51,6 +51,20 @@ public sealed class EmbeddingLayerNormTests
     }
 
     [Fact]
+    public void Takes_position_ids_expanded_over_the_batch_as_BERT_makes_them()
+    {
+        using var scope = NewDisposeScope();
+        var (x, types, typeIds, positions, _, weight, bias) = Inputs(4, 9, 32, 2);
+        var positionIds = arange(9, dtype: ScalarType.Int64).unsqueeze(0).expand(4, 9);
+        Assert.False(positionIds.is_contiguous());
+        var sum = x.add(types.index_select(0, typeIds.reshape(-1)).view(x.shape)).add_(positions.index_select(0, positionIds.reshape(-1)).view(x.shape));
+        var expected = nn.functional.layer_norm(sum, [32], weight, bias, 1e-12);
+        var actual = EmbeddingLayerNorm.TryApply(x, types, typeIds, positions, positionIds, weight, bias, 1e-12, InstructionSet.Scalar);
+        Assert.NotNull(actual);
+        Assert.True((expected - actual!).abs().max().item<float>() < 2e-6f * expected.abs().max().item<float>());
+    }
+
+    [Fact]
     public void Leaves_to_libtorch_what_it_cannot_compute()
     {
         using var scope = NewDisposeScope();
