@@ -108,6 +108,8 @@ internal static unsafe class Scratch
 {
     [ThreadStatic] private static float[]? panels;
     [ThreadStatic] private static float[]? attention;
+    [ThreadStatic] private static float[]? quantized;
+    [ThreadStatic] private static float[]? rowScales;
 
     /// <summary>At least <paramref name="floats"/> floats for packed activations, valid until this thread asks again.</summary>
     public static float* Panels(long floats) => Get(ref panels, floats);
@@ -115,10 +117,20 @@ internal static unsafe class Scratch
     /// <summary>At least <paramref name="floats"/> floats for the attention kernel (separate from <see cref="Panels"/>, which its products use).</summary>
     public static float* Attention(long floats) => Get(ref attention, floats);
 
+    /// <summary>
+    /// At least <paramref name="values"/> 32-bit values for a product's quantised activations, valid until this thread
+    /// asks again. Kept rather than rented per call: batch after batch of other lengths took fresh pool arrays, and their
+    /// first writes were a third of a `te embed` run's page faults after its first pass.
+    /// </summary>
+    public static int* Quantized(long values) => (int*)Get(ref quantized, values);
+
+    /// <summary>At least <paramref name="floats"/> floats for a product's per-row activation scales, as <see cref="Quantized"/>.</summary>
+    public static float* RowScales(long floats) => Get(ref rowScales, floats);
+
     private static float* Get(ref float[]? buffer, long floats)
     {
         if (buffer is null || buffer.Length < floats)
-            buffer = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(floats, 4096)), pinned: true);
+            buffer = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(floats, Math.Max(4096, (buffer?.Length ?? 0) * 3L / 2))), pinned: true);
         return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
     }
 }

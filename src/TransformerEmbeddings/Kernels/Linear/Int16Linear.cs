@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using TransformerEmbeddings.Kernels.Gemm;
 using static TorchSharp.torch;
@@ -45,28 +44,19 @@ internal sealed unsafe class Int16Linear : CpuLinear
     protected override void Run(float* x, int rows, float* y, int threads, bool gelu)
     {
         var w = Weights(threads);
-        var q = ArrayPool<int>.Shared.Rent(checked(rows * w.Pairs));
-        var scales = ArrayPool<float>.Shared.Rent(rows + kernel.Rows); // the last tile reads MR scales
-        try
+        // This thread's scratch, not pooled arrays: see Scratch.Quantized.
+        int* q = Scratch.Quantized(checked((long)rows * w.Pairs));
+        float* scales = Scratch.RowScales(rows + kernel.Rows); // the last tile reads MR scales
+        fixed (float* pws = w.Scales)
+        fixed (float* pb = w.Bias)
         {
-            fixed (int* pq = q)
-            fixed (float* ps = scales)
-            fixed (float* pws = w.Scales)
-            fixed (float* pb = w.Bias)
+            var problem = new Qgemm.Problem
             {
-                var problem = new Qgemm.Problem
-                {
-                    X = pq, XScale = ps, W = w.Packed, WScale = pws, Bias = pb, Y = y, LdY = OutFeatures,
-                    Rows = rows, Pairs = w.Pairs, N = OutFeatures, Panels = w.Panels, Gelu = gelu,
-                    Source = x, K = InFeatures, // quantised by the GEMM's own passes
-                };
-                Qgemm.Multiply(in kernel, in problem, threads);
-            }
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(q);
-            ArrayPool<float>.Shared.Return(scales);
+                X = q, XScale = scales, W = w.Packed, WScale = pws, Bias = pb, Y = y, LdY = OutFeatures,
+                Rows = rows, Pairs = w.Pairs, N = OutFeatures, Panels = w.Panels, Gelu = gelu,
+                Source = x, K = InFeatures, // quantised by the GEMM's own passes
+            };
+            Qgemm.Multiply(in kernel, in problem, threads);
         }
     }
 }
