@@ -77,6 +77,37 @@ internal static unsafe class ResidualLayerNorm
             Avx.Store(x + j, v);
             sum = Avx.Add(sum, v);
         }
+        Normalize256(x, sum, weight, bias, h, eps);
+    }
+
+    private static void RowScalar(float* x, float* res, float* weight, float* bias, int h, float eps)
+    {
+        // Sums in double: one float accumulator over hundreds of values drifts further than the vector version's eight.
+        double sum = 0;
+        for (int j = 0; j < h; j++) sum += x[j] = x[j] + res[j];
+        NormalizeScalar(x, sum, weight, bias, h, eps);
+    }
+
+    /// <summary>LayerNorm of one row in place (no residual): the same arithmetic as the rows above after their addition.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void NormalizeRow(float* x, float* weight, float* bias, int h, float eps, bool vector)
+    {
+        if (vector)
+        {
+            var sum = Vector256<float>.Zero;
+            for (int j = 0; j < h; j += 8) sum = Avx.Add(sum, Avx.LoadVector256(x + j));
+            Normalize256(x, sum, weight, bias, h, eps);
+            return;
+        }
+        double total = 0;
+        for (int j = 0; j < h; j++) total += x[j];
+        NormalizeScalar(x, total, weight, bias, h, eps);
+    }
+
+    /// <summary>Two-pass variance from the row's sum (eight lanes), then γ · x̂ + β in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Normalize256(float* x, Vector256<float> sum, float* weight, float* bias, int h, float eps)
+    {
         var mean = Vector256.Create(Vector256.Sum(sum) / h);
         var squares = Vector256<float>.Zero;
         for (int j = 0; j < h; j += 8)
@@ -92,43 +123,9 @@ internal static unsafe class ResidualLayerNorm
         }
     }
 
-    /// <summary>LayerNorm of one row in place (no residual): the same arithmetic as the rows above after their addition.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void NormalizeRow(float* x, float* weight, float* bias, int h, float eps, bool vector)
+    /// <summary>The same from a sum in double, one value at a time.</summary>
+    private static void NormalizeScalar(float* x, double sum, float* weight, float* bias, int h, float eps)
     {
-        if (vector)
-        {
-            var sum = Vector256<float>.Zero;
-            for (int j = 0; j < h; j += 8) sum = Avx.Add(sum, Avx.LoadVector256(x + j));
-            var mean = Vector256.Create(Vector256.Sum(sum) / h);
-            var squares = Vector256<float>.Zero;
-            for (int j = 0; j < h; j += 8)
-            {
-                var d = Avx.Subtract(Avx.LoadVector256(x + j), mean);
-                squares = Fma.MultiplyAdd(d, d, squares);
-            }
-            var inverse = Vector256.Create(1f / MathF.Sqrt(Vector256.Sum(squares) / h + eps));
-            for (int j = 0; j < h; j += 8)
-            {
-                var normalized = Avx.Multiply(Avx.Subtract(Avx.LoadVector256(x + j), mean), inverse);
-                Avx.Store(x + j, Fma.MultiplyAdd(normalized, Avx.LoadVector256(weight + j), Avx.LoadVector256(bias + j)));
-            }
-            return;
-        }
-        double total = 0;
-        for (int j = 0; j < h; j++) total += x[j];
-        float m = (float)(total / h);
-        double sq = 0;
-        for (int j = 0; j < h; j++) sq += (double)(x[j] - m) * (x[j] - m);
-        float inv = 1f / MathF.Sqrt((float)(sq / h) + eps);
-        for (int j = 0; j < h; j++) x[j] = MathF.FusedMultiplyAdd((x[j] - m) * inv, weight[j], bias[j]);
-    }
-
-    private static void RowScalar(float* x, float* res, float* weight, float* bias, int h, float eps)
-    {
-        // Sums in double: one float accumulator over hundreds of values drifts further than the vector version's eight.
-        double sum = 0;
-        for (int j = 0; j < h; j++) sum += x[j] = x[j] + res[j];
         float mean = (float)(sum / h);
         double squares = 0;
         for (int j = 0; j < h; j++) squares += (double)(x[j] - mean) * (x[j] - mean);
