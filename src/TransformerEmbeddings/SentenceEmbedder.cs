@@ -225,7 +225,7 @@ public sealed class SentenceEmbedder : IDisposable
     /// </summary>
     /// <param name="texts">The texts.</param>
     /// <param name="options">Prompt, normalisation, truncation, batching, long texts; the folder's pipeline when null.</param>
-    /// <param name="progress">Told after every forward pass, or group of passes run side by side (texts, tokens, tokens/s, texts cut at the limit).</param>
+    /// <param name="progress">Told as forward passes finish, in order (texts, tokens, tokens/s, texts cut at the limit).</param>
     /// <param name="cancellationToken">Checked between forward passes.</param>
     /// <returns>(texts, dimension) embeddings.</returns>
     /// <exception cref="ArgumentException">The prompt name is unknown, or token vectors were asked for (use <see cref="EmbedStream"/>).</exception>
@@ -267,7 +267,7 @@ public sealed class SentenceEmbedder : IDisposable
     /// </summary>
     /// <param name="texts">The texts, read once.</param>
     /// <param name="options">Per-call options; the folder's pipeline when null.</param>
-    /// <param name="progress">Told after every forward pass, or group of passes run side by side.</param>
+    /// <param name="progress">Told as forward passes finish, in order.</param>
     /// <param name="cancellationToken">Checked between forward passes.</param>
     /// <returns>One result per text, in input order.</returns>
     public IEnumerable<EmbeddedText> EmbedStream(IEnumerable<string> texts, EmbeddingOptions? options = null,
@@ -308,12 +308,19 @@ public sealed class SentenceEmbedder : IDisposable
     {
         var target = new EmbeddingRun.PerTextTarget(texts.Count);
         var window = run.Begin(texts, start, target);
-        while (true)
+        try
         {
+            while (true)
+            {
+                while (window.TryNext(out var slot)) yield return Result(window, target, slot, start);
+                if (!window.Step()) break;
+            }
             while (window.TryNext(out var slot)) yield return Result(window, target, slot, start);
-            if (!window.Step()) break;
         }
-        while (window.TryNext(out var slot)) yield return Result(window, target, slot, start);
+        finally
+        {
+            window.Stop(); // a caller that stops reading: passes running ahead end before the model may be disposed
+        }
     }
 
     private static EmbeddedText Result(EmbeddingRun.Window window, EmbeddingRun.PerTextTarget target, int slot, long start)
@@ -329,7 +336,7 @@ public sealed class SentenceEmbedder : IDisposable
     /// </summary>
     /// <param name="texts">The texts, read once.</param>
     /// <param name="options">Per-call options; the folder's pipeline when null.</param>
-    /// <param name="progress">Told after every forward pass, or group of passes run side by side.</param>
+    /// <param name="progress">Told as forward passes finish, in order.</param>
     /// <param name="cancellationToken">Checked between forward passes and while waiting for texts.</param>
     /// <returns>One result per text, in input order.</returns>
     public async IAsyncEnumerable<EmbeddedText> EmbedAsync(IAsyncEnumerable<string> texts, EmbeddingOptions? options = null,
@@ -361,12 +368,19 @@ public sealed class SentenceEmbedder : IDisposable
                 var target = new EmbeddingRun.PerTextTarget(buffer.Count);
                 var batchTexts = buffer.ToArray();
                 var window = await Task.Run(() => run.Begin(batchTexts, start, target), cancellationToken).ConfigureAwait(false);
-                while (true)
+                try
                 {
+                    while (true)
+                    {
+                        while (window.TryNext(out var slot)) yield return Result(window, target, slot, start);
+                        if (!await Task.Run(window.Step, cancellationToken).ConfigureAwait(false)) break;
+                    }
                     while (window.TryNext(out var slot)) yield return Result(window, target, slot, start);
-                    if (!await Task.Run(window.Step, cancellationToken).ConfigureAwait(false)) break;
                 }
-                while (window.TryNext(out var slot)) yield return Result(window, target, slot, start);
+                finally
+                {
+                    window.Stop();
+                }
                 start += buffer.Count;
                 buffer.Clear();
             }

@@ -1,6 +1,6 @@
 namespace TransformerEmbeddings.Pipelines;
 
-/// <summary>How far one embedding call has come; reported after every forward pass (or passes run side by side) and once at the end.</summary>
+/// <summary>How far one embedding call has come; reported as forward passes finish (in order) and once at the end.</summary>
 /// <param name="Texts">Texts whose results were handed out, in input order.</param>
 /// <param name="Tokens">Real (unpadded) tokens run through the model.</param>
 /// <param name="PaddedTokens">Tokens the forward passes computed, padding included.</param>

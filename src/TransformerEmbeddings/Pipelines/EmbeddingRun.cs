@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using TransformerEmbeddings.Pooling;
 using TransformerEmbeddings.Tokenization;
@@ -54,7 +53,7 @@ internal sealed class EmbeddingRun
 
     private int Overlap { get; }
 
-    /// <summary>How many passes run side by side (<see cref="PassLanes"/>), and on how many threads each.</summary>
+    /// <summary>How many passes run side by side (<see cref="PassSchedule{T}"/>), and on how many threads each.</summary>
     private (int Count, int Threads) Lanes { get; }
 
     public int WindowSize => options.Batching.SortWindow;
@@ -134,7 +133,8 @@ internal sealed class EmbeddingRun
         private readonly List<int> unitPrompt = [];
         private readonly List<int> unitWeight = [];   // text tokens of a window
         private readonly List<int[]> batches;
-        private int nextBatch;
+        private PassSchedule<PassResult>? schedule;
+        private readonly List<(int Item, PassResult Result)> finished = [];
         private int nextEmit;
         private bool unreported;
 
@@ -220,37 +220,21 @@ internal sealed class EmbeddingRun
             }
         }
 
-        /// <summary>Runs the next passes that hold a text still to do (several side by side where the run allows); false when none is left.</summary>
+        /// <summary>
+        /// Runs the next pass that holds a text still to do and applies every finished pass in order (passes run ahead
+        /// on the other lanes meanwhile, <see cref="PassSchedule{T}"/>); false when none is left.
+        /// </summary>
         public bool Step()
         {
-            var picked = new List<int[]>(run.Lanes.Count);
-            while (picked.Count < run.Lanes.Count && nextBatch < batches.Count)
-            {
-                var batch = batches[nextBatch++];
-                if (Needed(batch)) picked.Add(batch);
-            }
-            if (picked.Count == 0) return false;
-            run.cancellation.ThrowIfCancellationRequested();
-            if (picked.Count == 1)
-            {
-                Apply(picked[0], Compute(picked[0]));
-                return true;
-            }
-            var results = new PassResult?[picked.Count];
-            ExceptionDispatchInfo? failure = null;
-            try
-            {
-                PassLanes.Run(picked.Count, run.Lanes.Threads, i => results[i] = Compute(picked[i]));
-            }
-            catch (Exception e)
-            {
-                failure = ExceptionDispatchInfo.Capture(e);
-            }
-            // In order, up to a failed pass: what one pass at a time would have handed out before the error.
-            for (var i = 0; i < picked.Count && results[i] is { } result; i++) Apply(picked[i], result);
-            failure?.Throw();
+            schedule ??= new PassSchedule<PassResult>(batches.Count, run.Lanes.Count, run.Lanes.Threads,
+                b => Needed(batches[b]), b => Compute(batches[b]), run.cancellation);
+            if (!schedule.Step(finished)) return false;
+            foreach (var (b, result) in finished) Apply(batches[b], result);
             return true;
         }
+
+        /// <summary>Starts no further pass and waits for the ones running (a caller that stops reading early).</summary>
+        public void Stop() => schedule?.Stop();
 
         private bool Needed(int[] batch)
         {
