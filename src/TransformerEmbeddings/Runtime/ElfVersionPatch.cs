@@ -14,9 +14,11 @@ internal static class ElfVersionPatch
     private const ushort VerFlgWeak = 0x2;
 
     /// <summary>Whether the file lists <paramref name="version"/> among its version requirements.</summary>
-    public static bool RequiresVersion(string path, string version)
+    public static bool RequiresVersion(string path, string version) => RequiresVersion(File.ReadAllBytes(path), version);
+
+    /// <summary>Whether the library's bytes declare a need for the version.</summary>
+    public static bool RequiresVersion(byte[] data, string version)
     {
-        var data = File.ReadAllBytes(path);
         var found = false;
         Walk(data, version, (_, _) => found = true);
         return found;

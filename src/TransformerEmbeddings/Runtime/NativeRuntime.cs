@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 
 namespace TransformerEmbeddings.Runtime;
 
@@ -161,10 +161,12 @@ public static class NativeRuntime
         if (!File.Exists(libtorch)) libtorch = FindNativeFile("libtorch.so") ?? libtorch;
         if (File.Exists(libtorch) && NativeLibrary.TryLoad(libtorch, out var handle)) LibTorch = handle;
 
-        if (!ElfVersionPatch.RequiresVersion(original, RequiredGlibcxx) || SystemHasGlibcxx(RequiredGlibcxx))
+        // Read once for the check and the cache key (this runs on te's critical path, right after libtorch's load).
+        var bytes = File.ReadAllBytes(original);
+        if (!ElfVersionPatch.RequiresVersion(bytes, RequiredGlibcxx) || SystemHasGlibcxx(RequiredGlibcxx))
             return;
 
-        var patched = EnsurePatchedCopy(original);
+        var patched = EnsurePatchedCopy(original, bytes);
         try
         {
             NativeLibrary.Load(patched);
@@ -178,10 +180,17 @@ public static class NativeRuntime
     }
 
     /// <summary>Copies and patches the library into a per-user cache folder, keyed by the original's hash.</summary>
-    internal static string EnsurePatchedCopy(string original, string? cacheRoot = null)
+    internal static string EnsurePatchedCopy(string original, string? cacheRoot = null) =>
+        EnsurePatchedCopy(original, File.ReadAllBytes(original), cacheRoot);
+
+    /// <summary>
+    /// <see cref="EnsurePatchedCopy(string, string?)"/> with the original's bytes already read (patched in place when the copy is made). The key is a 64-bit
+    /// xxHash of its content (a cache name, not a check against tampering: whoever can write the cache folder can replace
+    /// the copy anyway); a cryptographic hash loaded OpenSSL on every start, ~25 ms before the first vector.
+    /// </summary>
+    internal static string EnsurePatchedCopy(string original, byte[] bytes, string? cacheRoot = null)
     {
-        var bytes = File.ReadAllBytes(original);
-        var hash = Convert.ToHexString(SHA256.HashData(bytes))[..16].ToLowerInvariant();
+        var hash = Convert.ToHexString(XxHash64.Hash(bytes)).ToLowerInvariant();
         var dir = Path.Combine(cacheRoot ?? CacheRoot(), "native", hash);
         var target = Path.Combine(dir, Path.GetFileName(original));
         if (File.Exists(target)) return target;
