@@ -86,24 +86,24 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         // one S × S matrix streamed through memory three times (bert-base 8×512: 1 MB per head). The problems keep all S
         // rows, so every value is summed in the same order as with one block: the same bits.
         int block = BlockRows(s, width, job.Kernel.Rows);
-        float* keys = Scratch.Attention((long)d * width + 8 + (long)s * valueWidth + (long)block * width + Math.Max(width, valueWidth) + s);
+        float* keys = Scratch.Attention((long)d * width + 8 + (long)s * valueWidth + (long)block * width + Math.Max(width, valueWidth) + s + width);
         float* values = keys + (long)d * width + 8;               // (8: the packing's slack) values[(c / NR) · S · NR + j · NR + c % NR] = v_j[c]
         float* scores = values + (long)s * valueWidth;            // block × width
         float* zeros = scores + (long)block * width;
         new Span<float>(zeros, Math.Max(width, valueWidth)).Clear();
         float* rowScales = zeros + Math.Max(width, valueWidth);   // 1 / Σ exp per query row, times the head mask
+        // The mask over the whole padded row, −∞ past S: every query row adds it as whole vectors (no tail copy per row),
+        // and the keys past S drop out of the softmax (the zero keys' scores plus −∞).
+        float* keyMask = rowScales + s;
+        for (int j = 0; j < s; j++) keyMask[j] = mask is null ? 0f : mask[j];
+        for (int j = s; j < width; j++) keyMask[j] = float.NegativeInfinity;
         // keys[(j / NR) · d · NR + c · NR + j % NR] = k_j[c]: the keys' panels are the activation-panel layout of the key rows
         ActivationPanels.Pack(rows + hidden + head * d, stride, s, 0, d, nr, keys);
         for (int j = 0; j < s; j++)
         {
             float* value = rows + (long)j * stride + 2 * hidden + head * d;
             for (int c = 0; c < valueWidth; c += nr)
-            {
-                float* dst = values + (long)c * s + j * nr;
-                int n = Math.Min(nr, d - c);
-                new ReadOnlySpan<float>(value + c, n).CopyTo(new Span<float>(dst, n));
-                if (n < nr) new Span<float>(dst + n, nr - n).Clear();
-            }
+                CopyPadded(value + c, values + (long)c * s + j * nr, Math.Min(nr, d - c), nr);
         }
 
         float headScale = job.HeadMask is null ? 1f : job.HeadMask[head];
@@ -123,7 +123,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
                 float* row = window + (long)i * width;
                 // 1 / Σ exp times the head mask, applied to the context row below (d values instead of S); probabilities are a
                 // scaled copy, so capturing them leaves the computation, and its bits, as they are.
-                rowScales[i] = headScale / Exponentials(row, s, bias is null ? null : bias + (long)i * s, mask, job.Divisor, job.Kernel.Isa);
+                rowScales[i] = headScale / Exponentials(row, s, bias is null ? null : bias + (long)i * s, keyMask, job.Divisor, job.Kernel.Isa);
                 if (probabilities is not null) Scale(row, probabilities + (long)i * s, s, rowScales[i], job.Kernel.Isa);
             }
 
@@ -149,9 +149,10 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     /// <summary>
     /// A row of scores → its exponentials, unnormalised: divide, add the score bias and the mask, then exp(x − max) over
     /// the S real keys. Returns their sum; the caller divides, once per output row when only the context is wanted (d
-    /// values instead of S). The vector forms run the last, partial group of keys as a whole vector with the keys past S
-    /// at −∞ (their exponentials are 0), so a sentence's odd length costs no scalar exp: the row has room, as it is padded
-    /// to whole panels of keys, and those lanes are never read after. The scalar form sums in double.
+    /// values instead of S). <paramref name="mask"/> covers the row's whole vectors, −∞ past S (the item builds it once):
+    /// the vector forms run the last, partial group of keys as a whole vector whose keys past S are −∞ (their exponentials
+    /// are 0), so a sentence's odd length costs no scalar exp: the row has room, as it is padded to whole panels of keys,
+    /// and those lanes are never read after. The scalar form sums in double.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Exponentials(float* row, int s, float* bias, float* mask, float divisor, InstructionSet isa)
@@ -163,7 +164,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         {
             var v = row[j] / divisor;
             if (bias is not null) v += bias[j];
-            if (mask is not null) v += mask[j];
+            v += mask[j];
             row[j] = v;
             m = v > m ? v : m;
         }
@@ -181,19 +182,9 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         for (int j = 0; j < s; j += 16)
         {
             var v = Avx512F.Divide(Avx512F.LoadVector512(row + j), div);
-            if (s - j >= 16)
-            {
-                if (bias is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(bias + j));
-                if (mask is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(mask + j));
-            }
-            else
-            {
-                // The bias and mask rows end at S: their last values through a zero-padded copy.
-                if (bias is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(Tail(bias + j, s - j, tail, 16)));
-                if (mask is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(Tail(mask + j, s - j, tail, 16)));
-                v = Vector512.ConditionalSelect(Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(s - j)).AsSingle(), v,
-                    Vector512.Create(float.NegativeInfinity));
-            }
+            // The score bias row ends at S: its last values through a zero-padded copy.
+            if (bias is not null) v = Avx512F.Add(v, Avx512F.LoadVector512(s - j >= 16 ? bias + j : Tail(bias + j, s - j, tail, 16)));
+            v = Avx512F.Add(v, Avx512F.LoadVector512(mask + j));
             Avx512F.Store(row + j, v);
             max = Avx512F.Max(max, v);
         }
@@ -217,18 +208,8 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         for (int j = 0; j < s; j += 8)
         {
             var v = Avx.Divide(Avx.LoadVector256(row + j), div);
-            if (s - j >= 8)
-            {
-                if (bias is not null) v = Avx.Add(v, Avx.LoadVector256(bias + j));
-                if (mask is not null) v = Avx.Add(v, Avx.LoadVector256(mask + j));
-            }
-            else
-            {
-                if (bias is not null) v = Avx.Add(v, Avx.LoadVector256(Tail(bias + j, s - j, tail, 8)));
-                if (mask is not null) v = Avx.Add(v, Avx.LoadVector256(Tail(mask + j, s - j, tail, 8)));
-                v = Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(s - j)).AsSingle(), v,
-                    Vector256.Create(float.NegativeInfinity));
-            }
+            if (bias is not null) v = Avx.Add(v, Avx.LoadVector256(s - j >= 8 ? bias + j : Tail(bias + j, s - j, tail, 8)));
+            v = Avx.Add(v, Avx.LoadVector256(mask + j));
             Avx.Store(row + j, v);
             max = Avx.Max(max, v);
         }
@@ -250,6 +231,16 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         new Span<float>(buffer, lanes).Clear();
         new ReadOnlySpan<float>(values, n).CopyTo(new Span<float>(buffer, n));
         return buffer;
+    }
+
+    /// <summary>n (≤ width) floats copied, then zeros up to width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyPadded(float* src, float* dst, int n, int width)
+    {
+        int c = 0;
+        for (; c + 8 <= n; c += 8) Vector256.Store(Vector256.Load(src + c), dst + c);
+        for (; c < n; c++) dst[c] = src[c];
+        for (; c < width; c++) dst[c] = 0f;
     }
 
     /// <summary>y = factor · x over n floats (y may be x).</summary>
