@@ -107,6 +107,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         }
 
         float headScale = job.HeadMask is null ? 1f : job.HeadMask[head];
+        float* tail = stackalloc float[16]; // the score bias's last values, zero-padded (here: a method with stackalloc is never inlined)
         float* probabilities = job.Probabilities is null ? null : job.Probabilities + ((long)batch * nh + head) * s * s;
         float* output = job.Output + (long)batch * s * hidden + head * d;
         for (int i0 = 0; i0 < s; i0 += block)
@@ -123,7 +124,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
                 float* row = window + (long)i * width;
                 // 1 / Σ exp times the head mask, applied to the context row below (d values instead of S); probabilities are a
                 // scaled copy, so capturing them leaves the computation, and its bits, as they are.
-                rowScales[i] = headScale / Exponentials(row, s, bias is null ? null : bias + (long)i * s, keyMask, job.Divisor, job.Kernel.Isa);
+                rowScales[i] = headScale / Exponentials(row, s, bias is null ? null : bias + (long)i * s, keyMask, job.Divisor, job.Kernel.Isa, tail);
                 if (probabilities is not null) Scale(row, probabilities + (long)i * s, s, rowScales[i], job.Kernel.Isa);
             }
 
@@ -155,10 +156,10 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     /// and those lanes are never read after. The scalar form sums in double.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Exponentials(float* row, int s, float* bias, float* mask, float divisor, InstructionSet isa)
+    private static float Exponentials(float* row, int s, float* bias, float* mask, float divisor, InstructionSet isa, float* tail)
     {
-        if (isa == InstructionSet.Avx512) return Exponentials512(row, s, bias, mask, divisor);
-        if (isa == InstructionSet.Avx2) return Exponentials256(row, s, bias, mask, divisor);
+        if (isa == InstructionSet.Avx512) return Exponentials512(row, s, bias, mask, divisor, tail);
+        if (isa == InstructionSet.Avx2) return Exponentials256(row, s, bias, mask, divisor, tail);
         float m = float.NegativeInfinity;
         for (int j = 0; j < s; j++)
         {
@@ -174,11 +175,10 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Exponentials512(float* row, int s, float* bias, float* mask, float divisor)
+    private static float Exponentials512(float* row, int s, float* bias, float* mask, float divisor, float* tail)
     {
         var div = Vector512.Create(divisor);
         var max = Vector512.Create(float.NegativeInfinity);
-        float* tail = stackalloc float[16];
         for (int j = 0; j < s; j += 16)
         {
             var v = Avx512F.Divide(Avx512F.LoadVector512(row + j), div);
@@ -200,11 +200,10 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Exponentials256(float* row, int s, float* bias, float* mask, float divisor)
+    private static float Exponentials256(float* row, int s, float* bias, float* mask, float divisor, float* tail)
     {
         var div = Vector256.Create(divisor);
         var max = Vector256.Create(float.NegativeInfinity);
-        float* tail = stackalloc float[8];
         for (int j = 0; j < s; j += 8)
         {
             var v = Avx.Divide(Avx.LoadVector256(row + j), div);

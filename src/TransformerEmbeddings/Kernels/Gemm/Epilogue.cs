@@ -27,6 +27,23 @@ internal static unsafe class Epilogue
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GeluFast(float* c, int ldc, int rows, int cols, InstructionSet isa)
     {
+        if (isa == InstructionSet.Avx512 && cols == 48)
+        {
+            // The 512-bit kernels' whole tile: three independent vectors per row in flight, the constants loaded once per
+            // tile (an inner loop per row reloaded them for every row): 17–18 → 11 cycles a vector on Zen 5. The exact GELU's
+            // longer formula keeps the pipes busy either way (21 cycles a vector, unrolled or not).
+            for (int r = 0; r < rows; r++)
+            {
+                float* row = c + (long)r * ldc;
+                var a = VectorMath.GeluFast(Avx512F.LoadVector512(row));
+                var b = VectorMath.GeluFast(Avx512F.LoadVector512(row + 16));
+                var d = VectorMath.GeluFast(Avx512F.LoadVector512(row + 32));
+                Avx512F.Store(row, a);
+                Avx512F.Store(row + 16, b);
+                Avx512F.Store(row + 32, d);
+            }
+            return;
+        }
         for (int r = 0; r < rows; r++)
         {
             float* row = c + (long)r * ldc;
