@@ -83,6 +83,24 @@ public sealed class CpuAttentionTests
         Assert.True((expectedProbabilities - torchProbe.Probabilities!).abs().max().item<float>() < 1e-6f);
     }
 
+    [Theory]
+    [MemberData(nameof(KernelTables.Runnable), MemberType = typeof(KernelTables))]
+    public void Capturing_probabilities_leaves_the_context_bit_for_bit_as_it_is(string isaName)
+    {
+        // Sentences (≤ 32 keys) take a straight-line softmax unless probabilities are captured: both must give the same bits.
+        var isa = KernelTables.Parse(isaName);
+        var kernel = new CpuAttention(3, 32, KernelTable.For(isa));
+        foreach (var length in new[] { 1, 5, 16, 17, 23, 32, 33 })
+        {
+            using var scope = NewDisposeScope();
+            var projected = randn(4, length, 3 * 3 * 32) * 3;
+            var mask = PaddingMask(4, length);
+            var plain = kernel.Forward(projected, mask, null, null);
+            var captured = kernel.Forward(projected, mask, null, new AttentionProbe(wantsProbabilities: true, null));
+            Assert.True(plain.bytes.SequenceEqual(captured.bytes), $"{isa}, {length} keys: the context changed with the capture");
+        }
+    }
+
     [Fact]
     public void Hands_what_it_cannot_compute_to_libtorch()
     {
