@@ -204,6 +204,17 @@ internal static unsafe class Qgemm
             var absMask = Vector512.Create(0x7FFFFFFF).AsSingle();
             var max16 = Vector512<float>.Zero;
             var nan16 = Vector512<float>.Zero;
+            // Two vectors a step: two independent max chains (vmaxps waits for the previous result).
+            var max16b = Vector512<float>.Zero;
+            for (; i + 32 <= k; i += 32)
+            {
+                var v = Avx512F.LoadVector512(x + i);
+                var w = Avx512F.LoadVector512(x + i + 16);
+                max16 = Avx512F.Max(max16, Vector512.BitwiseAnd(v, absMask));
+                max16b = Avx512F.Max(max16b, Vector512.BitwiseAnd(w, absMask));
+                nan16 = Vector512.BitwiseOr(nan16, Vector512.BitwiseOr(Avx512F.CompareUnordered(v, v), Avx512F.CompareUnordered(w, w)));
+            }
+            max16 = Avx512F.Max(max16, max16b);
             for (; i + 16 <= k; i += 16)
             {
                 var v = Avx512F.LoadVector512(x + i);
