@@ -70,7 +70,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         public SgemmKernel Kernel;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)] // its stackalloc is written before it is read
     private static void Item(void* context, int item)
     {
         ref var job = ref Unsafe.AsRef<Job>(context);

@@ -54,7 +54,7 @@ internal static unsafe class Sgemm
     private static int KBlockFor(int rows, int k) => rows <= WholeKUpToRows ? k : KBlock;
 
     /// <summary>Computes rows [<paramref name="r0"/>, <paramref name="r1"/>) × panels [<paramref name="p0"/>, <paramref name="p1"/>) on this thread.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)] // its stackalloc is written before it is read
     public static void Run(in SgemmKernel kernel, in Problem p, int r0, int r1, int p0, int p1)
     {
         int mr = kernel.Rows, nr = kernel.Columns, rows = r1 - r0;
