@@ -279,6 +279,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     private static void CopyPadded(float* src, float* dst, int n, int width)
     {
         int c = 0;
+        for (; c + 16 <= n; c += 16) Vector512.Store(Vector512.Load(src + c), dst + c);
         for (; c + 8 <= n; c += 8) Vector256.Store(Vector256.Load(src + c), dst + c);
         for (; c < n; c++) dst[c] = src[c];
         for (; c < width; c++) dst[c] = 0f;
@@ -289,6 +290,11 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     private static void Scale(float* x, float* y, int n, float factor, InstructionSet isa)
     {
         int j = 0;
+        if (isa == InstructionSet.Avx512)
+        {
+            var f16 = Vector512.Create(factor);
+            for (; j + 16 <= n; j += 16) Avx512F.Store(y + j, Avx512F.Multiply(Avx512F.LoadVector512(x + j), f16));
+        }
         if (isa >= InstructionSet.Avx2)
         {
             var f = Vector256.Create(factor);
