@@ -52,7 +52,7 @@ internal static unsafe class EmbeddingLayerNorm
         {
             X = TensorMemory.Floats(x), Y = TensorMemory.Floats(y), Types = TensorMemory.Floats(types), Positions = TensorMemory.Floats(positions),
             TypeIds = t, PositionIds = p, Weight = TensorMemory.Floats(weight), Bias = TensorMemory.Floats(bias),
-            Rows = checked((int)tokens), H = checked((int)h), Eps = (float)eps, Vector = isa >= InstructionSet.Avx2 && h % 8 == 0,
+            Rows = checked((int)tokens), H = checked((int)h), Eps = (float)eps, Lanes = ResidualLayerNorm.Lanes(isa, checked((int)h)),
         };
         int items = (job.Rows + RowsPerItem - 1) / RowsPerItem;
         TileWorkers.For(items, tokens * h < (1L << 17) ? 1 : get_num_threads(), &job, &Item);
@@ -69,7 +69,7 @@ internal static unsafe class EmbeddingLayerNorm
         public long* TypeIds, PositionIds;
         public int Rows, H;
         public float Eps;
-        public bool Vector;
+        public int Lanes;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -81,7 +81,7 @@ internal static unsafe class EmbeddingLayerNorm
         {
             float* x = job.X + (long)r * h, y = job.Y + (long)r * h;
             float* type = job.Types + job.TypeIds[r] * h, position = job.Positions + job.PositionIds[r] * h;
-            if (job.Vector)
+            if (job.Lanes >= 8)
             {
                 for (int j = 0; j < h; j += 8)
                     Avx.Store(y + j, Avx.Add(Avx.Add(Avx.LoadVector256(x + j), Avx.LoadVector256(type + j)), Avx.LoadVector256(position + j)));
@@ -90,7 +90,7 @@ internal static unsafe class EmbeddingLayerNorm
             {
                 for (int j = 0; j < h; j++) y[j] = (x[j] + type[j]) + position[j];
             }
-            ResidualLayerNorm.NormalizeRow(y, job.Weight, job.Bias, h, job.Eps, job.Vector);
+            ResidualLayerNorm.NormalizeRow(y, job.Weight, job.Bias, h, job.Eps, job.Lanes);
         }
     }
 }
