@@ -26,13 +26,13 @@ internal static class GemmProbe
             // The library's attention kernel alone on bert-base and MiniLM shapes: ms and GFLOP/s of its two products.
             Console.WriteLine("| B×nh×S×hd | CpuAttention ms (best) | GFLOP/s (4·B·S²·H) |");
             Console.WriteLine("|---|---:|---:|");
-            foreach (var (b, nh, s, hd) in new[] { (32, 12, 128, 32), (8, 12, 512, 32), (32, 12, 128, 64), (8, 12, 512, 64) })
+            foreach (var (b, nh, s, hd) in new[] { (32, 12, 12, 32), (32, 12, 16, 32), (32, 12, 24, 32), (32, 12, 32, 32), (32, 12, 48, 32), (32, 12, 64, 32), (32, 12, 128, 32), (8, 12, 512, 32), (32, 12, 128, 64), (8, 12, 512, 64) })
             {
                 using var scope = NewDisposeScope();
                 var kernel = new TransformerEmbeddings.Kernels.Attention.CpuAttention(nh, hd, TransformerEmbeddings.Kernels.KernelTable.For(o.Isa ?? TransformerEmbeddings.Kernels.KernelTable.Best));
                 var proj = randn(new long[] { b, s, 3 * nh * hd });
                 var t = Best(() => kernel.Forward(proj, null, null, null).Dispose(), 10);
-                Console.WriteLine($"| {b}×{nh}×{s}×{hd} | {t:F2} | {4.0 * b * s * s * nh * hd / t / 1e6:F0} |");
+                Console.WriteLine($"| {b}×{nh}×{s}×{hd} | {t:F3} | {4.0 * b * s * s * nh * hd / t / 1e6:F0} | {t * 1e6 / (b * nh):F0} ns/item |");
             }
             return 0;
         }

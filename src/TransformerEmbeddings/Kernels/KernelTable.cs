@@ -9,14 +9,15 @@ namespace TransformerEmbeddings.Kernels;
 /// </summary>
 internal sealed class KernelTable
 {
-    private static readonly KernelTable Scalar = new(InstructionSet.Scalar, SgemmScalar.Kernel, SgemmScalar.Kernel, QgemmScalar.Kernel);
+    private static readonly KernelTable Scalar = new(InstructionSet.Scalar, SgemmScalar.Kernel, SgemmScalar.Kernel, SgemmScalar.Kernel, QgemmScalar.Kernel);
 
-    private KernelTable(InstructionSet isa, SgemmKernel sgemm, SgemmKernel narrow, QgemmKernel qgemm, bool avx512Vnni = false)
+    private KernelTable(InstructionSet isa, SgemmKernel sgemm, SgemmKernel narrow, SgemmKernel fewKeys, QgemmKernel qgemm, bool avx512Vnni = false)
     {
         Avx512Vnni = avx512Vnni;
         Isa = isa;
         Sgemm = sgemm;
         NarrowSgemm = narrow;
+        FewKeysSgemm = fewKeys;
         Qgemm = qgemm;
     }
 
@@ -28,6 +29,9 @@ internal sealed class KernelTable
 
     /// <summary>The fp32 micro-kernel for attention's products (16 or 32 columns: a 48-wide tile would multiply up to a third padding on a 32-channel head).</summary>
     public SgemmKernel NarrowSgemm { get; }
+
+    /// <summary>The fp32 micro-kernel for the scores of at most 16 keys (a short sentence): 16 columns, no wider than <see cref="NarrowSgemm"/>.</summary>
+    public SgemmKernel FewKeysSgemm { get; }
 
     /// <summary>The 12-bit integer micro-kernel of the fast mode.</summary>
     public QgemmKernel Qgemm { get; }
@@ -69,7 +73,7 @@ internal sealed class KernelTable
         };
     }
 
-    private static readonly Lazy<KernelTable> Avx2Table = new(() => new(InstructionSet.Avx2, SgemmAvx2.Kernel, SgemmAvx2.Kernel, QgemmAvx2.Kernel));
-    private static readonly Lazy<KernelTable> Avx512Table = new(() => new(InstructionSet.Avx512, SgemmAvx512.Kernel, SgemmAvx512Narrow.Kernel, QgemmAvx512.Kernel));
-    private static readonly Lazy<KernelTable> Avx512VnniTable = new(() => new(InstructionSet.Avx512, SgemmAvx512.Kernel, SgemmAvx512Narrow.Kernel, QgemmAvx512Vnni.Kernel, avx512Vnni: true));
+    private static readonly Lazy<KernelTable> Avx2Table = new(() => new(InstructionSet.Avx2, SgemmAvx2.Kernel, SgemmAvx2.Kernel, SgemmAvx2.Kernel, QgemmAvx2.Kernel));
+    private static readonly Lazy<KernelTable> Avx512Table = new(() => new(InstructionSet.Avx512, SgemmAvx512.Kernel, SgemmAvx512Narrow.Kernel, SgemmAvx512Narrow.Half, QgemmAvx512.Kernel));
+    private static readonly Lazy<KernelTable> Avx512VnniTable = new(() => new(InstructionSet.Avx512, SgemmAvx512.Kernel, SgemmAvx512Narrow.Kernel, SgemmAvx512Narrow.Half, QgemmAvx512Vnni.Kernel, avx512Vnni: true));
 }

@@ -38,10 +38,10 @@ internal sealed class AttentionCore : IDisposable
     /// <returns>The context, heads merged, (B, S, H): the input of the block's output projection.</returns>
     public Tensor Forward(Tensor x, Tensor? additiveMask, Tensor? scoreBias, int layer, ForwardTrace? trace)
     {
-        var qkv = projection.Forward(x);                                          // (B, S, 3H): query, key, value
         var probe = trace?.Probe(layer);
-        var context = attention.Forward(qkv, additiveMask, scoreBias, probe);    // (B, S, H)
-        if (trace is not null)
+        // (B, S, H) from qkv = projection(x), (B, S, 3H): query, key, value — kept only when the trace records them
+        var context = attention.Forward(x, projection, additiveMask, scoreBias, probe, keepProjections: trace is not null, out var qkv);
+        if (trace is not null && qkv is not null)
         {
             var (b, s) = (x.shape[0], x.shape[1]);
             var split = qkv.view(b, s, 3, heads, headDim).permute(2, 0, 3, 1, 4); // (3, B, nh, S, hd)
@@ -62,7 +62,7 @@ internal sealed class AttentionCore : IDisposable
             }
             trace.Record(HookPoint.Contexts, layer, context.view(b, s, heads, headDim).permute(0, 2, 1, 3));
         }
-        qkv.Dispose(); // recorded q/k/v are views: they keep the storage
+        qkv?.Dispose(); // recorded q/k/v are views: they keep the storage
         return context;
     }
 

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TransformerEmbeddings.Kernels;
 using TransformerEmbeddings.Kernels.Attention;
+using TransformerEmbeddings.Kernels.Linear;
 using TransformerEmbeddings.Runtime;
 using Xunit;
 using static TorchSharp.torch;
@@ -87,10 +88,10 @@ public sealed class CpuAttentionTests
     [MemberData(nameof(KernelTables.Runnable), MemberType = typeof(KernelTables))]
     public void Capturing_probabilities_leaves_the_context_bit_for_bit_as_it_is(string isaName)
     {
-        // Sentences (≤ 32 keys) take a straight-line softmax unless probabilities are captured: both must give the same bits.
+        // Sentences (≤ 64 keys) take a straight-line softmax unless probabilities are captured: both must give the same bits.
         var isa = KernelTables.Parse(isaName);
         var kernel = new CpuAttention(3, 32, KernelTable.For(isa));
-        foreach (var length in new[] { 1, 5, 16, 17, 23, 32, 33 })
+        foreach (var length in new[] { 1, 5, 16, 17, 23, 32, 33, 40, 48, 49, 64, 65 })
         {
             using var scope = NewDisposeScope();
             var projected = randn(4, length, 3 * 3 * 32) * 3;
@@ -99,6 +100,39 @@ public sealed class CpuAttentionTests
             var captured = kernel.Forward(projected, mask, null, new AttentionProbe(wantsProbabilities: true, null));
             Assert.True(plain.bytes.SequenceEqual(captured.bytes), $"{isa}, {length} keys: the context changed with the capture");
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelTables.Runnable), MemberType = typeof(KernelTables))]
+    public void Projects_and_attends_a_few_sequences_at_a_time_with_the_bits_of_one_product(string isaName)
+    {
+        // The kernel projects query, key and value group by group (about 48 tokens) and attends each group while it is in
+        // cache: context and kept projection must be those of one product over the batch, then attention.
+        var table = KernelTable.For(KernelTables.Parse(isaName));
+        int heads = 3, headDim = 16, hidden = heads * headDim;
+        var rng = new Random(7);
+        float[] Values(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2 - 1) * scale)).ToArray();
+        var w = Values(3 * hidden * hidden, 0.3);
+        var b = Values(3 * hidden, 0.1);
+        var kernel = new CpuAttention(heads, headDim, table);
+        foreach (var projection in new CpuLinear[] { Float32Linear.FromWeights(w, b, 3 * hidden, hidden, table), Int16Linear.FromWeights(w, b, 3 * hidden, hidden, table) })
+            foreach (var (batch, length) in new[] { (7, 20), (3, 1), (2, 60), (5, 13) })
+            {
+                using var scope = NewDisposeScope();
+                var x = randn(batch, length, hidden);
+                var mask = PaddingMask(batch, length);
+                var qkv = projection.Forward(x);
+                var expected = kernel.Forward(qkv, mask, null, null);
+
+                var grouped = kernel.Forward(x, projection, mask, null, null, keepProjections: false, out var none);
+                Assert.Null(none);
+                Assert.True(expected.bytes.SequenceEqual(grouped.bytes), $"{table} {projection.GetType().Name} {batch}×{length}: the context differs");
+
+                var kept = kernel.Forward(x, projection, mask, null, null, keepProjections: true, out var projections);
+                Assert.NotNull(projections);
+                Assert.True(qkv.bytes.SequenceEqual(projections!.bytes), $"{table} {projection.GetType().Name} {batch}×{length}: the kept projection differs");
+                Assert.True(expected.bytes.SequenceEqual(kept.bytes));
+            }
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using TransformerEmbeddings.Kernels.Linear;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Kernels.Attention;
@@ -21,6 +22,36 @@ internal abstract class AttentionKernel
     /// <param name="probe">What to record or alter (probabilities, head mask), or null.</param>
     /// <returns>A new (B, S, H) tensor owned by the caller, heads merged.</returns>
     public abstract Tensor Forward(Tensor qkv, Tensor? additiveMask, Tensor? scoreBias, AttentionProbe? probe);
+
+    /// <summary>
+    /// Projects <paramref name="x"/> to query, key and value with <paramref name="projection"/>, then attends: the
+    /// context of <see cref="Forward(Tensor, Tensor?, Tensor?, AttentionProbe?)"/> on <c>projection.Forward(x)</c>.
+    /// A kernel may interleave the two (the CPU kernel does, a few sequences at a time, so the projections it reads are
+    /// still in cache); the numbers are the same.
+    /// </summary>
+    /// <param name="x">(B, S, H).</param>
+    /// <param name="projection">The fused (3H, H) query, key and value product.</param>
+    /// <param name="additiveMask">As <see cref="Forward(Tensor, Tensor?, Tensor?, AttentionProbe?)"/>.</param>
+    /// <param name="scoreBias">As <see cref="Forward(Tensor, Tensor?, Tensor?, AttentionProbe?)"/>.</param>
+    /// <param name="probe">As <see cref="Forward(Tensor, Tensor?, Tensor?, AttentionProbe?)"/>.</param>
+    /// <param name="keepProjections">Whether the caller wants the (B, S, 3H) projection too (hook points record its query, key and value).</param>
+    /// <param name="projections">The projection, owned by the caller, when <paramref name="keepProjections"/>; else null.</param>
+    /// <returns>A new (B, S, H) tensor owned by the caller, heads merged.</returns>
+    public virtual Tensor Forward(Tensor x, LinearKernel projection, Tensor? additiveMask, Tensor? scoreBias, AttentionProbe? probe,
+        bool keepProjections, out Tensor? projections)
+    {
+        var qkv = projection.Forward(x);
+        try
+        {
+            var context = Forward(qkv, additiveMask, scoreBias, probe);
+            projections = keepProjections ? qkv : null;
+            return context;
+        }
+        finally
+        {
+            if (!keepProjections) qkv.Dispose();
+        }
+    }
 
     /// <summary>Checks a score bias against the batch: (heads, S, S) or (B, heads, S, S).</summary>
     /// <returns>Whether it holds one (heads, S, S) block per row of the batch (false: one block for every row).</returns>

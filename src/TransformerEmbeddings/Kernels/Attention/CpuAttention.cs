@@ -3,6 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using TorchSharp;
 using TransformerEmbeddings.Kernels.Gemm;
+using TransformerEmbeddings.Kernels.Linear;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Kernels.Attention;
@@ -24,18 +25,68 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     /// <inheritdoc/>
     public override Tensor Forward(Tensor qkv, Tensor? additiveMask, Tensor? scoreBias, AttentionProbe? probe)
     {
-        if (qkv.device_type != DeviceType.CPU || qkv.dtype != ScalarType.Float32 || qkv.dim() != 3 || qkv.shape[1] > MaxLength
-            || (additiveMask is not null && (additiveMask.dtype != ScalarType.Float32 || additiveMask.device_type != DeviceType.CPU))
-            || (scoreBias is not null && (scoreBias.dtype != ScalarType.Float32 || scoreBias.device_type != DeviceType.CPU)))
-            return fallback.Forward(qkv, additiveMask, scoreBias, probe);
-        int b = checked((int)qkv.shape[0]), s = checked((int)qkv.shape[1]), h = heads * headDim;
+        if (!Computes(qkv, additiveMask, scoreBias)) return fallback.Forward(qkv, additiveMask, scoreBias, probe);
+        int h = heads * headDim;
         if (qkv.shape[2] != 3 * h) throw new ArgumentException($"Expected (B, S, {3 * h}), got ({string.Join(", ", qkv.shape)}).", nameof(qkv));
+        var p = qkv.is_contiguous() ? qkv : qkv.contiguous();
+        try
+        {
+            return Attend(p, projection: null, null, additiveMask, scoreBias, probe);
+        }
+        finally
+        {
+            if (!ReferenceEquals(p, qkv)) p.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The projection and the attention a few sequences at a time (about <see cref="GroupRows"/> tokens): each group's
+    /// query, key and value are read by its attention items while the product has just left them in L2, where the whole
+    /// batch's projection (megabytes) would be read back from L3 or memory, head by head (cold, an item costs twice as
+    /// much). Rows are projected independently, so the numbers are those of one product over the batch.
+    /// </summary>
+    public override Tensor Forward(Tensor x, LinearKernel projection, Tensor? additiveMask, Tensor? scoreBias, AttentionProbe? probe,
+        bool keepProjections, out Tensor? projections)
+    {
+        int h = heads * headDim;
+        if (projection is not CpuLinear linear || linear.OutFeatures != 3 * h || x.dim() != 3 || x.shape[2] != linear.InFeatures
+            || !Computes(x, additiveMask, scoreBias))
+            return base.Forward(x, projection, additiveMask, scoreBias, probe, keepProjections, out projections);
+        var input = x.is_contiguous() ? x : x.contiguous();
+        try
+        {
+            projections = keepProjections ? TensorMemory.Output([x.shape[0], x.shape[1], 3 * h]) : null;
+            return Attend(projections, linear, input, additiveMask, scoreBias, probe);
+        }
+        finally
+        {
+            if (!ReferenceEquals(input, x)) input.Dispose();
+        }
+    }
+
+    /// <summary>Tokens per group of sequences projected and attended together: the product's row block (<see cref="GemmSplit.RowsPerItem"/>),
+    /// so its weights stream past the group once and nothing of the group's projection is evicted before it is read.</summary>
+    internal const int GroupRows = GemmSplit.RowsPerItem;
+
+    /// <summary>Whether this kernel takes the call: CPU fp32, (B, S, ·) with S ≤ <see cref="MaxLength"/>, masks alike.</summary>
+    private static bool Computes(Tensor t, Tensor? additiveMask, Tensor? scoreBias) =>
+        t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.dim() == 3 && t.shape[1] <= MaxLength
+        && (additiveMask is null || (additiveMask.dtype == ScalarType.Float32 && additiveMask.device_type == DeviceType.CPU))
+        && (scoreBias is null || (scoreBias.dtype == ScalarType.Float32 && scoreBias.device_type == DeviceType.CPU));
+
+    /// <summary>
+    /// The attention over a contiguous (B, S, 3H) projection — given (<paramref name="projection"/> null), or made here
+    /// from <paramref name="x"/> group by group into <paramref name="qkv"/> (kept) or, when null, a scratch of one group.
+    /// </summary>
+    private Tensor Attend(Tensor? qkv, CpuLinear? projection, Tensor? x, Tensor? additiveMask, Tensor? scoreBias, AttentionProbe? probe)
+    {
+        var source = qkv ?? x!;
+        int b = checked((int)source.shape[0]), s = checked((int)source.shape[1]), h = heads * headDim, stride = 3 * h;
         var biasPerRow = scoreBias is not null && PerRow(scoreBias, b, heads, s);
         var y = TensorMemory.Output([b, s, h]);
         var probabilities = probe is { WantsProbabilities: true } ? empty(b, heads, s, s) : null;
         if (probe is not null) probe.Probabilities = probabilities;
         if (b * s == 0) return y;
-        var p = qkv.is_contiguous() ? qkv : qkv.contiguous();
         var m = additiveMask is null ? null : additiveMask.is_contiguous() ? additiveMask : additiveMask.contiguous();
         var bias = scoreBias is null ? null : scoreBias.is_contiguous() ? scoreBias : scoreBias.contiguous();
         using var headMask = probe?.HeadMask?.to(ScalarType.Float32).cpu().contiguous();
@@ -43,40 +94,74 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         {
             var job = new Job
             {
-                Projected = TensorMemory.Floats(p), Mask = m is null ? null : TensorMemory.Floats(m), Output = TensorMemory.Floats(y),
+                Mask = m is null ? null : TensorMemory.Floats(m), Output = TensorMemory.Floats(y),
                 Bias = bias is null ? null : TensorMemory.Floats(bias), BiasPerRow = biasPerRow,
                 Probabilities = probabilities is null ? null : TensorMemory.Floats(probabilities),
                 HeadMask = headMask is null ? null : TensorMemory.Floats(headMask),
                 Length = s, Heads = heads, HeadDim = headDim, Divisor = MathF.Sqrt(headDim), Kernel = table.NarrowSgemm,
+                ScoreKernel = s <= table.FewKeysSgemm.Columns ? table.FewKeysSgemm : table.NarrowSgemm,
             };
-            long work = (long)b * heads * s * s * headDim;
-            TileWorkers.For(b * heads, work < (1L << 16) ? 1 : get_num_threads(), &job, &Item);
+            float* all = qkv is null ? null : TensorMemory.Floats(qkv);
+            int threads = get_num_threads();
+            if (projection is null)
+            {
+                job.Projected = all;
+                Run(ref job, 0, b, threads);
+                return y;
+            }
+            // A group's projection goes straight into the kept tensor, or into this thread's scratch.
+            int group = Math.Clamp(GroupRows * threads / s, 1, b); // each thread a row block of the product
+            float* scratch = all is null ? Scratch.Projections((long)group * s * stride) : null;
+            float* input = TensorMemory.Floats(x!);
+            for (int g0 = 0; g0 < b; g0 += group)
+            {
+                int count = Math.Min(group, b - g0), rows = count * s;
+                float* projected = all is null ? scratch : all + (long)g0 * s * stride;
+                projection.Forward(new ReadOnlySpan<float>(input + (long)g0 * s * projection.InFeatures, rows * projection.InFeatures),
+                    new Span<float>(projected, rows * stride), rows, threads);
+                job.Projected = projected - (long)g0 * s * stride; // items index the whole batch
+                Run(ref job, g0, count, threads);
+            }
         }
         finally
         {
-            if (!ReferenceEquals(p, qkv)) p.Dispose();
             if (m is not null && !ReferenceEquals(m, additiveMask)) m.Dispose();
             if (bias is not null && !ReferenceEquals(bias, scoreBias)) bias.Dispose();
         }
         return y;
     }
 
+    /// <summary>Runs the items of sequences [first, first + count).</summary>
+    private void Run(ref Job job, int first, int count, int threads)
+    {
+        long work = (long)count * heads * job.Length * job.Length * headDim;
+        job.FirstItem = first * heads;
+        fixed (Job* state = &job)
+            TileWorkers.For(count * heads, work < (1L << 16) ? 1 : threads, state, &GroupItem);
+    }
+
+    private static void GroupItem(void* context, int item) => Item(context, ((Job*)context)->FirstItem + item);
+
     private struct Job
     {
         public float* Projected, Mask, Output, Probabilities, HeadMask, Bias;
         public bool BiasPerRow;
         public int Length, Heads, HeadDim;
+        /// <summary>The first item of the sequences being run (a group's).</summary>
+        public int FirstItem;
         public float Divisor;
         public SgemmKernel Kernel;
+        /// <summary>The scores' kernel: <see cref="KernelTable.FewKeysSgemm"/> when the keys fit its width (no zero keys multiplied).</summary>
+        public SgemmKernel ScoreKernel;
     }
 
     [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)] // its stackalloc is written before it is read
     private static void Item(void* context, int item)
     {
         ref var job = ref Unsafe.AsRef<Job>(context);
-        int s = job.Length, d = job.HeadDim, nh = job.Heads, hidden = nh * d, stride = 3 * hidden, nr = job.Kernel.Columns;
+        int s = job.Length, d = job.HeadDim, nh = job.Heads, hidden = nh * d, stride = 3 * hidden, nr = job.Kernel.Columns, keyNr = job.ScoreKernel.Columns;
         int batch = item / nh, head = item % nh;
-        int width = (s + nr - 1) / nr * nr;                      // keys padded to whole panels
+        int width = (s + keyNr - 1) / keyNr * keyNr;             // keys padded to whole panels
         int valueWidth = (d + nr - 1) / nr * nr;                  // value channels padded to whole panels
         float* rows = job.Projected + (long)batch * s * stride;
         float* mask = job.Mask is null ? null : job.Mask + (long)batch * s;
@@ -98,7 +183,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
         for (int j = 0; j < s; j++) keyMask[j] = mask is null ? 0f : mask[j];
         for (int j = s; j < width; j++) keyMask[j] = float.NegativeInfinity;
         // keys[(j / NR) · d · NR + c · NR + j % NR] = k_j[c]: the keys' panels are the activation-panel layout of the key rows
-        ActivationPanels.Pack(rows + hidden + head * d, stride, s, 0, d, nr, keys);
+        ActivationPanels.Pack(rows + hidden + head * d, stride, s, 0, d, keyNr, keys);
         for (int j = 0; j < s; j++)
         {
             float* value = rows + (long)j * stride + 2 * hidden + head * d;
@@ -116,10 +201,10 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
             float* window = scores - (long)i0 * width; // row i of the scores lives at window + i · width for i in [i0, i1)
 
             // scores = q · kᵀ   (rows i0..i1 of S × width; the zero keys of the last panel are masked out below)
-            var qk = new Sgemm.Problem { X = rows + head * d, LdX = stride, W = keys, Bias = zeros, Y = window, LdY = width, Rows = s, K = d, N = width, Panels = width / nr };
-            Sgemm.Run(in job.Kernel, in qk, i0, i1, 0, qk.Panels);
+            var qk = new Sgemm.Problem { X = rows + head * d, LdX = stride, W = keys, Bias = zeros, Y = window, LdY = width, Rows = s, K = d, N = width, Panels = width / keyNr };
+            Sgemm.Run(in job.ScoreKernel, in qk, i0, i1, 0, qk.Panels);
 
-            if (job.Kernel.Isa == InstructionSet.Avx512 && bias is null && probabilities is null && s <= 32)
+            if (job.Kernel.Isa == InstructionSet.Avx512 && bias is null && probabilities is null && s <= ShortRowKeys)
                 ShortRows512(window, width, i0, i1, s, keyMask, job.Divisor, headScale, rowScales);
             else
             for (int i = i0; i < i1; i++)
@@ -203,41 +288,78 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     }
 
     /// <summary>
-    /// <see cref="Exponentials512"/> for rows of at most 32 keys (a sentence), without a score bias: each row's one or two
+    /// <see cref="Exponentials512"/> for rows of at most 64 keys (a sentence), without a score bias: each row's one to four
     /// vectors in straight-line code, so the division, mask and exp constants are loaded once for all the rows instead of
-    /// once per row and loop. The same operations in the same order: the same bits.
+    /// once per row and loop, and one row's chain of max, exp and sum overlaps the next row's. The same operations in the
+    /// same order: the same bits.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ShortRows512(float* window, int width, int i0, int i1, int s, float* mask, float divisor, float headScale, float* rowScales)
     {
+        if (s <= 16) ShortRows512<One>(window, width, i0, i1, mask, divisor, headScale, rowScales);
+        else if (s <= 32) ShortRows512<Two>(window, width, i0, i1, mask, divisor, headScale, rowScales);
+        else if (s <= 48) ShortRows512<Three>(window, width, i0, i1, mask, divisor, headScale, rowScales);
+        else ShortRows512<Four>(window, width, i0, i1, mask, divisor, headScale, rowScales);
+    }
+
+    /// <summary>The longest rows <see cref="ShortRows512"/> takes.</summary>
+    private const int ShortRowKeys = 64;
+
+    /// <summary>Vectors per score row, as a type: the JIT compiles one straight-line softmax per count.</summary>
+    private interface IVectors
+    {
+        static abstract int Count { get; }
+    }
+
+    private struct One : IVectors { public static int Count => 1; }
+
+    private struct Two : IVectors { public static int Count => 2; }
+
+    private struct Three : IVectors { public static int Count => 3; }
+
+    private struct Four : IVectors { public static int Count => 4; }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ShortRows512<TVectors>(float* window, int width, int i0, int i1, float* mask, float divisor, float headScale, float* rowScales)
+        where TVectors : struct, IVectors
+    {
+        int n = TVectors.Count;
         var div = Vector512.Create(divisor);
         var mask0 = Avx512F.LoadVector512(mask);
-        if (s <= 16)
-        {
-            for (int i = i0; i < i1; i++)
-            {
-                float* row = window + (long)i * width;
-                var v = Avx512F.Add(Avx512F.Divide(Avx512F.LoadVector512(row), div), mask0);
-                var top = Vector512.Create(VectorMath.HorizontalMax(Avx.Max(v.GetLower(), v.GetUpper())));
-                var e = VectorMath.Exp(Avx512F.Subtract(v, top));
-                Avx512F.Store(row, e);
-                rowScales[i] = headScale / Vector512.Sum(Avx512F.Add(Vector512<float>.Zero, e));
-            }
-            return;
-        }
-        var mask1 = Avx512F.LoadVector512(mask + 16);
+        var mask1 = n > 1 ? Avx512F.LoadVector512(mask + 16) : default;
+        var mask2 = n > 2 ? Avx512F.LoadVector512(mask + 32) : default;
+        var mask3 = n > 3 ? Avx512F.LoadVector512(mask + 48) : default;
         for (int i = i0; i < i1; i++)
         {
             float* row = window + (long)i * width;
             var v0 = Avx512F.Add(Avx512F.Divide(Avx512F.LoadVector512(row), div), mask0);
-            var v1 = Avx512F.Add(Avx512F.Divide(Avx512F.LoadVector512(row + 16), div), mask1);
-            var max = Avx512F.Max(v0, v1);
+            var max = v0;
+            Vector512<float> v1 = default, v2 = default, v3 = default;
+            if (n > 1) max = Avx512F.Max(max, v1 = Avx512F.Add(Avx512F.Divide(Avx512F.LoadVector512(row + 16), div), mask1));
+            if (n > 2) max = Avx512F.Max(max, v2 = Avx512F.Add(Avx512F.Divide(Avx512F.LoadVector512(row + 32), div), mask2));
+            if (n > 3) max = Avx512F.Max(max, v3 = Avx512F.Add(Avx512F.Divide(Avx512F.LoadVector512(row + 48), div), mask3));
             var top = Vector512.Create(VectorMath.HorizontalMax(Avx.Max(max.GetLower(), max.GetUpper())));
-            var e0 = VectorMath.Exp(Avx512F.Subtract(v0, top));
-            var e1 = VectorMath.Exp(Avx512F.Subtract(v1, top));
-            Avx512F.Store(row, e0);
-            Avx512F.Store(row + 16, e1);
-            rowScales[i] = headScale / Vector512.Sum(Avx512F.Add(Avx512F.Add(Vector512<float>.Zero, e0), e1));
+            var e = VectorMath.Exp(Avx512F.Subtract(v0, top));
+            Avx512F.Store(row, e);
+            var total = Avx512F.Add(Vector512<float>.Zero, e);
+            if (n > 1)
+            {
+                e = VectorMath.Exp(Avx512F.Subtract(v1, top));
+                Avx512F.Store(row + 16, e);
+                total = Avx512F.Add(total, e);
+            }
+            if (n > 2)
+            {
+                e = VectorMath.Exp(Avx512F.Subtract(v2, top));
+                Avx512F.Store(row + 32, e);
+                total = Avx512F.Add(total, e);
+            }
+            if (n > 3)
+            {
+                e = VectorMath.Exp(Avx512F.Subtract(v3, top));
+                Avx512F.Store(row + 48, e);
+                total = Avx512F.Add(total, e);
+            }
+            rowScales[i] = headScale / Vector512.Sum(total);
         }
     }
 

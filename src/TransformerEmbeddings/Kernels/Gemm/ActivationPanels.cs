@@ -110,6 +110,7 @@ internal static unsafe class Scratch
     [ThreadStatic] private static float[]? attention;
     [ThreadStatic] private static float[]? quantized;
     [ThreadStatic] private static float[]? rowScales;
+    [ThreadStatic] private static float[]? projections;
 
     /// <summary>At least <paramref name="floats"/> floats for packed activations, valid until this thread asks again.</summary>
     public static float* Panels(long floats) => Get(ref panels, floats);
@@ -123,6 +124,9 @@ internal static unsafe class Scratch
     /// first writes were a third of a `te embed` run's page faults after its first pass.
     /// </summary>
     public static int* Quantized(long values) => (int*)Get(ref quantized, values);
+
+    /// <summary>At least <paramref name="floats"/> floats for a group of sequences' query, key and value (the attention kernel's projection, read while in cache).</summary>
+    public static float* Projections(long floats) => Get(ref projections, floats);
 
     /// <summary>At least <paramref name="floats"/> floats for a product's per-row activation scales, as <see cref="Quantized"/>.</summary>
     public static float* RowScales(long floats) => Get(ref rowScales, floats);
