@@ -134,7 +134,7 @@ public sealed class TransformerModel : IDisposable
             var early = backend = new ComputeBackend(ComputePlan.Resolve(options.Precision, false, options.Cpu ?? CpuFeatures.Current, options.Kernels));
             var values = loader.LayerMatrixValues();
             _ = Task.Run(() => early.ReserveLinearWeights(values));
-            if (early.Table is not null) KernelCode.Compile();
+            if (early.Table is { } table) KernelCode.Compile(table.Isa);
         }
         // Still waiting for libtorch: a first encoding now compiles the tokenizer's generic code (~20–30 ms of JIT) that the
         // first pass would otherwise compile after it (one-line te embed: 0.80 → 0.77 s, median of 10). Best effort only:

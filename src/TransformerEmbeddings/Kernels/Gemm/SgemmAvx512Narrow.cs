@@ -41,25 +41,31 @@ internal static unsafe class SgemmAvx512Narrow
         else Tile<Twelve, One>(a, lda, b, kc, c, ldc, rows, bias);
     }
 
-    /// <summary>A tile size the JIT compiles a kernel for (its branches on <see cref="Count"/> fold away).</summary>
-    private interface ITileSize
+    /// <summary>A tile height the JIT compiles a kernel for (its branches on <see cref="Count"/> fold away).</summary>
+    private interface ITileRows
     {
         static abstract int Count { get; }
     }
 
-    private struct Four : ITileSize { public static int Count => 4; }
+    /// <summary>A tile width in vectors of 16 columns, as <see cref="ITileRows"/>.</summary>
+    private interface ITileVectors
+    {
+        static abstract int Count { get; }
+    }
 
-    private struct Eight : ITileSize { public static int Count => 8; }
+    private struct Four : ITileRows { public static int Count => 4; }
 
-    private struct Twelve : ITileSize { public static int Count => 12; }
+    private struct Eight : ITileRows { public static int Count => 8; }
 
-    private struct One : ITileSize { public static int Count => 1; }
+    private struct Twelve : ITileRows { public static int Count => 12; }
 
-    private struct Two : ITileSize { public static int Count => 2; }
+    private struct One : ITileVectors { public static int Count => 1; }
+
+    private struct Two : ITileVectors { public static int Count => 2; }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile<TRows, TVectors>(float* a, int lda, float* b, int kc, float* c, int ldc, int rows, float* bias)
-        where TRows : struct, ITileSize where TVectors : struct, ITileSize
+        where TRows : struct, ITileRows where TVectors : struct, ITileVectors
     {
         // Rows past the tile's last repeat it: their sums are computed and never stored.
         float* a0 = a, a1 = a + Math.Min(1, rows - 1) * (long)lda, a2 = a + Math.Min(2, rows - 1) * (long)lda, a3 = a + Math.Min(3, rows - 1) * (long)lda;
@@ -134,7 +140,7 @@ internal static unsafe class SgemmAvx512Narrow
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<TVectors>(float* c, Vector512<float> s0, Vector512<float> s1, float* bias) where TVectors : struct, ITileSize
+    private static void Store<TVectors>(float* c, Vector512<float> s0, Vector512<float> s1, float* bias) where TVectors : struct, ITileVectors
     {
         float* start = bias is not null ? bias : c;
         Avx512F.Store(c, Avx512F.Add(s0, Avx512F.LoadVector512(start)));
