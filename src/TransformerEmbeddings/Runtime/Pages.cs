@@ -41,6 +41,11 @@ internal static unsafe class Pages
         }
     }
 
+    /// <summary>The most one populating call maps. A call holds the process's memory map (<c>mmap_lock</c>) while it
+    /// fills pages, and every other thread's mmap, brk or mprotect waits for it: 86 MB in one call held the main
+    /// thread's allocations for ~100 ms while a model loaded. Between 2 MB calls they get through.</summary>
+    private const long PopulateChunk = 2L << 20;
+
     private static void Advise(void* p, long bytes, int advice)
     {
         if (unavailable || bytes < 16 * PageSize) return; // small ranges: a few faults cost less than the call
@@ -48,7 +53,11 @@ internal static unsafe class Pages
         if (end <= start) return;
         try
         {
-            _ = madvise((void*)start, (nuint)(end - start), advice); // EINVAL on kernels before 5.14: the faults happen as before
+            // EINVAL on kernels before 5.14: the faults happen as before.
+            if (advice == HugePage) _ = madvise((void*)start, (nuint)(end - start), advice);
+            else
+                for (long at = start; at < end; at += PopulateChunk)
+                    if (madvise((void*)at, (nuint)Math.Min(PopulateChunk, end - at), advice) != 0) break;
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {

@@ -66,10 +66,7 @@ internal sealed unsafe class WeightArena
         {
             var start = (byte*)(((long)raw + HugePage - 1) & ~(HugePage - 1));
             Runtime.Pages.UseHugePages(start, bytes);
-            // One huge page per call: a call holds the process's memory map for as long as it fills pages, and a load
-            // reserving the exact mode's 86 MB in one call held the main thread's allocations (building the modules:
-            // 10 → 130 ms); between calls they get through.
-            for (long done = 0; done < bytes; done += HugePage) Runtime.Pages.PopulateForWrite(start + done, Math.Min(HugePage, bytes - done));
+            Runtime.Pages.PopulateForWrite(start, bytes); // in 2 MB calls, so the main thread's allocations get through meanwhile
             next = start;
         }
         left = bytes;
