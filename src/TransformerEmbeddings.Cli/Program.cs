@@ -8,7 +8,7 @@ using TransformerEmbeddings.Runtime;
 if (args.Length > 0 && args[0] is "embed" or "dump" or "search")
 {
     StartUp.BindNativeCalls();
-    _ = Task.Run(NativeRuntime.EnsureLoaded);
+    _ = NativeRuntime.LoadInBackground();
 }
 
 var root = new RootCommand("te: HuggingFace-exact BERT/RoBERTa encoders for .NET — tokenize, dump internals, embed texts, search them, download models.");

@@ -119,7 +119,7 @@ public sealed class TransformerModel : IDisposable
         var clock = Stopwatch.StartNew();
         // libtorch takes a few hundred milliseconds to load: read the config, build the tokenizer and check the weights meanwhile.
         NativeCalls.Bind(Path.Combine(folder, "config.json"));
-        var native = Task.Run(NativeRuntime.EnsureLoaded);
+        var native = NativeRuntime.LoadInBackground();
         var config = EncoderConfig.Load(folder);
         var tokenizer = TransformerTokenizer.Load(folder, new TokenizerOptions { MaxLength = options.MaxLength });
         tokenizer.CheckFits(config);
@@ -130,11 +130,12 @@ public sealed class TransformerModel : IDisposable
         if (ComputeDevice.IsCpu(options.Device))
         {
             // The CPU's plan needs no libtorch either: map the packed weights' memory (beside, as huge pages can take
-            // the kernel a while) and compile the kernels now, not in the first forward pass.
+            // the kernel a while) and compile the kernels (beside too: this thread is what the first vector waits for),
+            // not in the first forward pass.
             var early = backend = new ComputeBackend(ComputePlan.Resolve(options.Precision, false, options.Cpu ?? CpuFeatures.Current, options.Kernels));
             var values = loader.LayerMatrixValues();
             _ = Task.Run(() => early.ReserveLinearWeights(values));
-            if (early.Table is { } table) KernelCode.Compile(table.Isa);
+            if (early.Table is { } table) _ = Task.Run(() => KernelCode.Compile(table.Isa));
         }
         // Still waiting for libtorch: a first encoding now compiles the tokenizer's generic code (~20–30 ms of JIT) that the
         // first pass would otherwise compile after it (one-line te embed: 0.80 → 0.77 s, median of 10). Best effort only:

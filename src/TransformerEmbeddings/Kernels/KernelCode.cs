@@ -6,7 +6,8 @@ namespace TransformerEmbeddings.Kernels;
 /// <summary>
 /// Compiles the kernels ahead of their first call. They are <see cref="MethodImplOptions.AggressiveOptimization"/>
 /// (ReadyToRun leaves them to the JIT so that they use this CPU's instructions), so each is jitted on its first call,
-/// inside the first forward pass; a model load calls this while libtorch loads, when the thread has nothing else to do.
+/// inside the first forward pass; a model load runs this on a thread-pool thread while libtorch loads and the caller
+/// reads the tokenizer and the weights (on the caller's thread it held up a one-line <c>te embed</c> by ~25 ms).
 /// Only the bound instruction set's micro-kernels (a type named for another set is skipped: their JIT was a third of
 /// this), and a generic kernel for each of its tile sizes (type arguments: the declaring type's structs that meet
 /// the constraint, such as <c>SgemmAvx512Narrow.Tile&lt;Four, Two&gt;</c>).

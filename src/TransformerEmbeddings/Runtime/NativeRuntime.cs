@@ -43,6 +43,27 @@ public static class NativeRuntime
         return LibTorch != IntPtr.Zero && NativeLibrary.TryGetExport(LibTorch, name, out address);
     }
 
+    private static Task? loading;
+
+    /// <summary>
+    /// <see cref="EnsureLoaded"/> on a thread of its own, started once per process: every caller gets the same task.
+    /// Not a thread-pool thread: the load runs for a few hundred milliseconds, and on a two-core machine two pool
+    /// threads held by it (one loading, one waiting for the lock) kept the model load's other background work
+    /// (mapping the packed weights' memory, compiling the kernels) queued until it ended.
+    /// </summary>
+    /// <returns>The load; faulted with <see cref="NativeRuntimeException"/> when it failed (a later call tries again).</returns>
+    internal static Task LoadInBackground()
+    {
+        if (_ready) return Task.CompletedTask;
+        var started = Volatile.Read(ref loading);
+        if (started is { IsFaulted: false }) return started;
+        var task = new Task(EnsureLoaded, TaskCreationOptions.LongRunning);
+        var other = Interlocked.CompareExchange(ref loading, task, started);
+        if (other != started) return other!;
+        task.Start(TaskScheduler.Default);
+        return task;
+    }
+
     /// <summary>
     /// Loads the native runtime once per process (idempotent, thread-safe). Called by every entry point of the
     /// library; call it yourself before using TorchSharp directly.

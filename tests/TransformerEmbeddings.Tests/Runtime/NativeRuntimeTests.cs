@@ -27,6 +27,18 @@ public sealed class NativeRuntimeTests
     }
 
     [Fact]
+    public async Task Loading_in_the_background_gives_every_caller_one_finished_load()
+    {
+        var loads = new Task[8];
+        Parallel.For(0, loads.Length, i => loads[i] = NativeRuntime.LoadInBackground());
+        await Task.WhenAll(loads);
+        Assert.All(loads, load => Assert.True(load.IsCompletedSuccessfully));
+        Assert.Same(NativeRuntime.LoadInBackground(), NativeRuntime.LoadInBackground()); // once loaded: the same finished task
+        using var t = TorchSharp.torch.ones(3);
+        Assert.Equal(3f, t.sum().item<float>());
+    }
+
+    [Fact]
     public void On_a_system_without_the_version_the_patched_copy_is_used_and_the_original_is_untouched()
     {
         var original = Original();
