@@ -1,4 +1,5 @@
 using TransformerEmbeddings.Kernels.Attention;
+using TransformerEmbeddings.Kernels.Gemm;
 using TransformerEmbeddings.Kernels.Linear;
 using TransformerEmbeddings.Runtime;
 using static TorchSharp.torch;
@@ -35,10 +36,13 @@ internal sealed class ComputeBackend
     public InstructionSet AddNorm => Table?.Isa ?? InstructionSet.None;
 
     /// <summary>The kernel for a linear layer with this (N, K) weight and (N) bias.</summary>
-    public LinearKernel Linear(Tensor weight, Tensor? bias) => Bound((Plan.Linears, Table) switch
+    /// <param name="weight">The weight.</param>
+    /// <param name="bias">The bias, or null.</param>
+    /// <param name="role">Where the layer sits: the fast mode quantises the attention output to 8 bits, the rest to 12.</param>
+    public LinearKernel Linear(Tensor weight, Tensor? bias, LinearRole role = LinearRole.Other) => Bound((Plan.Linears, Table) switch
     {
         (LinearMath.Float32, { } table) => new Float32Linear(weight, bias, table, arena),
-        (LinearMath.Int16, { } table) => new Int16Linear(weight, bias, table, arena),
+        (LinearMath.Int16, { } table) => new Int16Linear(weight, bias, table, arena, role == LinearRole.AttentionOutput ? Qgemm.ByteLevels : Qgemm.Levels),
         _ => new TorchLinear(weight, bias),
     });
 
@@ -53,6 +57,21 @@ internal sealed class ComputeBackend
             (LinearMath.Int16, { } table) => new Int16Linear(weights, biases, table, arena),
             _ => TorchLinear.Stacked(weights, biases),
         });
+    }
+
+    /// <summary>
+    /// Attention's query, key and value as one (3H, H) product. The fast mode quantises query and key to 8 bits (the
+    /// scores' softmax dilutes their error) and the value to 12 (its error reaches the output unweakened): one kernel
+    /// per block of columns, writing the one output.
+    /// </summary>
+    public LinearKernel QueryKeyValue(Tensor query, Tensor key, Tensor value, Tensor queryBias, Tensor keyBias, Tensor valueBias)
+    {
+        if (Plan.Linears != LinearMath.Int16 || Table is not { } table) return Linear([query, key, value], [queryBias, keyBias, valueBias]);
+        lock (packing) packable.RemoveAll(k => k.ReadsAnyOf([query, key, value]));
+        return Bound(new SplitLinear([
+            new Int16Linear([query, key], [queryBias, keyBias], table, arena, Qgemm.ByteLevels),
+            new Int16Linear([value], [valueBias], table, arena),
+        ]));
     }
 
     private readonly object packing = new();

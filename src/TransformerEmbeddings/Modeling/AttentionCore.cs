@@ -25,7 +25,7 @@ internal sealed class AttentionCore : IDisposable
     {
         this.heads = heads;
         this.headDim = headDim;
-        projection = w.Backend.Linear([query.Weight, key.Weight, value.Weight], [query.Bias, key.Bias, value.Bias]); // (3H, H): one product
+        projection = w.Backend.QueryKeyValue(query.Weight, key.Weight, value.Weight, query.Bias, key.Bias, value.Bias); // (3H, H): one product
         attention = w.Backend.Attention(heads, headDim);
     }
 

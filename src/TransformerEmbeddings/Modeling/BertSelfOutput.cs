@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Utils;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Kernels;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -13,7 +14,7 @@ internal sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
 
     public BertSelfOutput(WeightPath w, EncoderConfig config) : base("output")
     {
-        dense = new Dense(w["dense"], config.HiddenSize, config.HiddenSize);
+        dense = new Dense(w["dense"], config.HiddenSize, config.HiddenSize, role: LinearRole.AttentionOutput);
         layerNorm = new LayerNormalization(w["LayerNorm"], config.HiddenSize, config.LayerNormEps);
         RegisterComponents();
     }

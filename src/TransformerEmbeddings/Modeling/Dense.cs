@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Kernels;
 using TransformerEmbeddings.Kernels.Linear;
 using static TorchSharp.torch;
 
@@ -16,12 +17,12 @@ internal sealed class Dense : nn.Module<Tensor, Tensor>
     private readonly Parameter? bias;  // (out), or none
     private readonly LinearKernel kernel;
 
-    public Dense(WeightPath w, long inFeatures, long outFeatures, bool hasBias = true) : base(nameof(Dense))
+    public Dense(WeightPath w, long inFeatures, long outFeatures, bool hasBias = true, LinearRole role = LinearRole.Other) : base(nameof(Dense))
     {
         weight = w.Take("weight", outFeatures, inFeatures);
         bias = hasBias ? w.Take("bias", outFeatures) : null;
         RegisterComponents();
-        kernel = w.Backend.Linear(weight, bias);
+        kernel = w.Backend.Linear(weight, bias, role);
     }
 
     public Tensor Weight => weight;

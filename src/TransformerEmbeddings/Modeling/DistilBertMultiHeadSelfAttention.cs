@@ -1,5 +1,6 @@
 using TorchSharp;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Kernels;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -22,7 +23,7 @@ internal sealed class DistilBertMultiHeadSelfAttention : nn.Module
         q_lin = new Dense(w["q_lin"], config.HiddenSize, config.HiddenSize);
         k_lin = new Dense(w["k_lin"], config.HiddenSize, config.HiddenSize);
         v_lin = new Dense(w["v_lin"], config.HiddenSize, config.HiddenSize);
-        out_lin = new Dense(w["out_lin"], config.HiddenSize, config.HiddenSize);
+        out_lin = new Dense(w["out_lin"], config.HiddenSize, config.HiddenSize, role: LinearRole.AttentionOutput);
         RegisterComponents();
         core = new AttentionCore(w, q_lin, k_lin, v_lin, config.NumAttentionHeads, config.HeadDim);
     }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TransformerEmbeddings.Configuration;
+using TransformerEmbeddings.Kernels;
 using static TorchSharp.torch;
 
 namespace TransformerEmbeddings.Modeling;
@@ -21,7 +22,7 @@ internal sealed class MPNetSelfAttention : nn.Module
         q = new Dense(w["q"], config.HiddenSize, config.HiddenSize);
         k = new Dense(w["k"], config.HiddenSize, config.HiddenSize);
         v = new Dense(w["v"], config.HiddenSize, config.HiddenSize);
-        o = new Dense(w["o"], config.HiddenSize, config.HiddenSize);
+        o = new Dense(w["o"], config.HiddenSize, config.HiddenSize, role: LinearRole.AttentionOutput);
         RegisterComponents();
         core = new AttentionCore(w, q, k, v, config.NumAttentionHeads, config.HeadDim);
     }

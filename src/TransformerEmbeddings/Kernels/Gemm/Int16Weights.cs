@@ -2,14 +2,15 @@ namespace TransformerEmbeddings.Kernels.Gemm;
 
 /// <summary>
 /// A linear layer's (N × K) fp32 weight quantised once for <see cref="Qgemm"/>: symmetric per output channel to
-/// ±<see cref="Qgemm.Levels"/> (12 bits; a channel's scale is its largest |w| / 2047), stored as 16-bit integers in
+/// ±<see cref="Qgemm.Levels"/> (12 bits; a channel's scale is its largest |w| / 2047) or ±<see cref="Qgemm.ByteLevels"/>, stored as 16-bit integers in
 /// panels of NR channels, each panel pair-major (<c>panel[(p · NR + j) · 2 + e] = q[panel · NR + j, 2p + e]</c>),
 /// K padded with a zero to an even count.
 /// </summary>
 internal sealed unsafe class Int16Weights
 {
-    private Int16Weights(int outFeatures, int inFeatures, int width, WeightArena arena)
+    private Int16Weights(int outFeatures, int inFeatures, int width, int levels, WeightArena arena)
     {
+        Levels = levels;
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         Width = width;
@@ -21,6 +22,9 @@ internal sealed unsafe class Int16Weights
         Scales = GC.AllocateArray<float>(Panels * width, pinned: true);
         Bias = GC.AllocateArray<float>(Panels * width, pinned: true);
     }
+
+    /// <summary>The largest quantised magnitude (<see cref="Qgemm.Levels"/> or <see cref="Qgemm.ByteLevels"/>).</summary>
+    public int Levels { get; }
 
     /// <summary>N.</summary>
     public int OutFeatures { get; }
@@ -63,19 +67,21 @@ internal sealed unsafe class Int16Weights
     /// <param name="width">NR.</param>
     /// <param name="arena">Where the packed values go; their own memory when null.</param>
     /// <param name="threads">The most threads to pack panels on (the caller included).</param>
+    /// <param name="levels">The largest quantised magnitude: <see cref="Qgemm.Levels"/> or <see cref="Qgemm.ByteLevels"/>.</param>
     /// <exception cref="ArgumentException">A weight is NaN or infinite, or the sizes disagree.</exception>
-    public static Int16Weights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width, WeightArena? arena = null, int threads = 1)
+    public static Int16Weights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width, WeightArena? arena = null, int threads = 1, int levels = Qgemm.Levels)
     {
+        if (levels is not (Qgemm.Levels or Qgemm.ByteLevels)) throw new ArgumentOutOfRangeException(nameof(levels), levels, $"Expected {Qgemm.Levels} or {Qgemm.ByteLevels}.");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
         if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
-        var p = new Int16Weights(outFeatures, inFeatures, width, arena ?? new WeightArena());
+        var p = new Int16Weights(outFeatures, inFeatures, width, levels, arena ?? new WeightArena());
         fixed (float* w = weight)
         fixed (float* scales = p.Scales)
         {
-            var job = new PackJob { Weight = w, Packed = p.Packed, Scales = scales, N = outFeatures, K = inFeatures, Pairs = p.Pairs, Width = width, FirstBad = int.MaxValue };
+            var job = new PackJob { Weight = w, Packed = p.Packed, Scales = scales, N = outFeatures, K = inFeatures, Pairs = p.Pairs, Width = width, Levels = levels, FirstBad = int.MaxValue };
             // Loading a model packs every layer on its first pass: both cores halve what a user waits for.
             TileWorkers.For(p.Panels, threads, &job, &PackPanel);
             if (job.FirstBad != int.MaxValue) throw new ArgumentException($"Output channel {job.FirstBad} has a non-finite weight.", nameof(weight));
@@ -89,12 +95,12 @@ internal sealed unsafe class Int16Weights
         public float* Weight;
         public short* Packed;
         public float* Scales;
-        public int N, K, Pairs, Width, FirstBad;
+        public int N, K, Pairs, Width, Levels, FirstBad;
     }
 
     /// <summary>
-    /// One panel: each channel quantised as the activations are (<see cref="Qgemm.Quantize(float*, int, short*, int, float*)"/>:
-    /// the same multiply by 2047 / max and round to nearest even, so the same values), then its pairs spread NR apart.
+    /// One panel: each channel quantised as the activations are (<see cref="Qgemm.Quantize(float*, int, short*, int, float*, int)"/>:
+    /// the same multiply by levels / max and round to nearest even, so the same values), then its pairs spread NR apart.
     /// </summary>
     private static void PackPanel(void* context, int panel)
     {
@@ -107,7 +113,7 @@ internal sealed unsafe class Int16Weights
         for (int n = first; n < last; n++)
         {
             float scale;
-            Qgemm.Quantize(job.Weight + (long)n * job.K, job.K, row, job.Pairs, &scale);
+            Qgemm.Quantize(job.Weight + (long)n * job.K, job.K, row, job.Pairs, &scale, job.Levels);
             if (!float.IsFinite(scale))
             {
                 InterlockedMin(ref job.FirstBad, n);

@@ -6,15 +6,24 @@ namespace TransformerEmbeddings.Kernels.Gemm;
 
 /// <summary>
 /// The fast mode's GEMM driver, the same for every instruction set: <c>Y[m, n] = sx[m] · sw[n] · Σₖ qx[m, k] · qw[n, k]
-/// + b[n]</c> with activations quantised per row (<see cref="Quantize(float*, int, short*, int, float*)"/>) and weights
-/// per output channel (<see cref="Int16Weights"/>) to 12-bit integers. 12 bits rather than 8 because MiniLM's residual
-/// stream carries outlier channels ~20× the rest: 8-bit weights or activations cost up to 1 % of cosine, 12 bits about
+/// + b[n]</c> with activations quantised per row (<see cref="Quantize(float*, int, short*, int, float*, int)"/>) and weights
+/// per output channel (<see cref="Int16Weights"/>) to 12-bit integers (8-bit for the layers that take it:
+/// <see cref="ByteLevels"/>). 12 bits rather than 8 because MiniLM's residual stream carries outlier channels ~20× the
+/// rest: 8-bit weights and activations in the value, feed-forward or every layer cost up to 1 % of cosine, 12 bits about
 /// 1e-5. Exact 32-bit sums are flushed to fp32 every <see cref="KBlockPairs"/> pairs, before they could overflow.
 /// </summary>
 internal static unsafe class Qgemm
 {
     /// <summary>The largest quantised magnitude (12-bit symmetric).</summary>
     public const int Levels = 2047;
+
+    /// <summary>
+    /// The largest quantised magnitude of the layers that take 8 bits (symmetric): attention's query, key and output
+    /// projections, whose errors the softmax and the residual add dilute (docs/performance.md, "The int8 study"). Their
+    /// values still fit the 12-bit kernels, so every instruction set gives the same bits; AVX512-VNNI multiplies them
+    /// as bytes, at twice the rate (<see cref="Qgemm8"/>).
+    /// </summary>
+    public const int ByteLevels = 127;
 
     /// <summary>Input pairs per exact integer sum: 192 · 2 · 2047² &lt; 2³¹.</summary>
     public const int KBlockPairs = 192;
@@ -56,6 +65,8 @@ internal static unsafe class Qgemm
         public float* Source;
         /// <summary>K of <see cref="Source"/> (floats between its rows).</summary>
         public int K;
+        /// <summary>The largest quantised magnitude of <see cref="Source"/>'s rows: <see cref="Levels"/> or <see cref="ByteLevels"/>.</summary>
+        public int SourceLevels;
     }
 
     /// <summary>Runs the whole product on up to <paramref name="threads"/> threads.</summary>
@@ -122,7 +133,7 @@ internal static unsafe class Qgemm
     private static void QuantizeRows(in Problem p, int r0, int r1)
     {
         for (int r = r0; r < r1; r++)
-            Quantize(p.Source + (long)r * p.K, p.K, (short*)(p.X + (long)r * p.Pairs), p.Pairs, p.XScale + r);
+            Quantize(p.Source + (long)r * p.K, p.K, (short*)(p.X + (long)r * p.Pairs), p.Pairs, p.XScale + r, p.SourceLevels);
     }
 
     /// <summary>Computes rows [<paramref name="r0"/>, <paramref name="r1"/>) × panels [<paramref name="p0"/>, <paramref name="p1"/>) on this thread.</summary>
@@ -175,25 +186,35 @@ internal static unsafe class Qgemm
         else kernel.Multiply(a, w, pc, y, ldy, rows, rowScales, colScales, bias);
     }
 
-    /// <summary>Quantises one row (<see cref="Quantize(float*, int, short*, int, float*)"/>) into q (2·⌈K/2⌉ values).</summary>
+    /// <summary>Quantises one row (<see cref="Quantize(float*, int, short*, int, float*, int)"/>) into q (2·⌈K/2⌉ values).</summary>
     /// <returns>The row's scale: NaN when it holds a NaN or infinity.</returns>
-    public static float Quantize(ReadOnlySpan<float> x, Span<short> q)
+    public static float Quantize(ReadOnlySpan<float> x, Span<short> q, int levels = Levels)
     {
         int pairs = (x.Length + 1) / 2;
         if (q.Length < 2 * pairs) throw new ArgumentException($"Expected room for {2 * pairs} values.", nameof(q));
         float scale;
         fixed (float* px = x)
         fixed (short* pq = q)
-            Quantize(px, x.Length, pq, pairs, &scale);
+            Quantize(px, x.Length, pq, pairs, &scale, levels);
         return scale;
     }
 
     /// <summary>
-    /// Quantises a row of fp32 activations to ±<see cref="Levels"/> with one scale per row (largest |x| / 2047, rounded
-    /// to nearest even), writing 2·pairs shorts (a zero pads an odd K). A row holding a NaN or infinity gets a NaN scale
-    /// and zeros, so its outputs stay non-finite as in fp32 instead of turning into garbage integers.
+    /// Quantises a row of fp32 activations to ±<paramref name="levels"/> with one scale per row (largest |x| / levels,
+    /// rounded to nearest even), writing 2·pairs shorts (a zero pads an odd K). A row holding a NaN or infinity gets a NaN
+    /// scale and zeros, so its outputs stay non-finite as in fp32 instead of turning into garbage integers.
     /// </summary>
-    public static void Quantize(float* x, int k, short* q, int pairs, float* scale)
+    public static void Quantize(float* x, int k, short* q, int pairs, float* scale, int levels = Levels)
+    {
+        float max = MaxMagnitude(x, k);
+        float inverse = max > 0 && float.IsFinite(max) ? levels / max : 0;
+        *scale = float.IsFinite(max) ? max / levels : float.NaN;
+        Scale(x, k, inverse, q);
+        for (int i = k; i < 2 * pairs; i++) q[i] = 0;
+    }
+
+    /// <summary>The largest |x| of a row, NaN when it holds a NaN (the same whatever the order or width).</summary>
+    internal static float MaxMagnitude(float* x, int k)
     {
         int i = 0;
         float max = 0;
@@ -243,10 +264,13 @@ internal static unsafe class Qgemm
             nan |= float.IsNaN(x[i]);
             max = MathF.Max(max, MathF.Abs(x[i]));
         }
-        if (nan) max = float.NaN;
-        float inverse = max > 0 && float.IsFinite(max) ? Levels / max : 0;
-        *scale = float.IsFinite(max) ? max / Levels : float.NaN;
-        i = 0;
+        return nan ? float.NaN : max;
+    }
+
+    /// <summary>q[i] = x[i] · inverse rounded to nearest even, saturated to 16 bits.</summary>
+    private static void Scale(float* x, int k, float inverse, short* q)
+    {
+        int i = 0;
         if (Avx512F.IsSupported)
         {
             // vpmovsdw saturates as packssdw does: the same shorts as the 8-lane loop, in order.
@@ -266,7 +290,6 @@ internal static unsafe class Qgemm
             }
         }
         for (; i < k; i++) q[i] = (short)MathF.Round(x[i] * inverse, MidpointRounding.ToEven);
-        for (; i < 2 * pairs; i++) q[i] = 0;
     }
 
     private struct Job

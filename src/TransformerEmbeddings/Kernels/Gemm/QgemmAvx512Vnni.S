@@ -3,14 +3,21 @@
 #
 #   offset 0: void qgemm_avx512_vnni(int* a, short* b, int pc, int* sums)          System V AMD64: rdi, rsi, edx, rcx
 #   offset 8: void qgemm_avx512_vnni_rows(int** rows, short* b, int pc, Flush* out)
+#   offset 16: void qgemm_avx512_vnni_bytes(int** rows, sbyte* b, int pc, Flush* out)
 #
 # a: pc × 8 activation pairs (two int16 in each int32, ActivationPanels); rows: the 8 tile rows' first pairs where
 # they lie (quantised rows, unpacked; a short tile repeats its last row); b: pc × 48 weight pairs (Int16Weights);
 # sums: the 8 × 48 exact int32 sums, row-major. The in-place entry writes fp32 instead, as QgemmAvx512.Flush does:
 # c[r][j] = fma(float(sum[r][j]), colScales[j] · rowScales[r], bias[j] or c[r][j]) for r < rows, with
-# out = { float* c; long ldc (floats); long rows; float* rowScales; float* colScales; float* bias (null: add to c) }. The code starts with a jump to each entry, so the caller finds them
+# out = { float* c; long ldc (floats); long rows; float* rowScales; float* colScales; float* bias (null: add to c);
+# int* compensation (bytes entry only) }. The code starts with a jump to each entry, so the caller finds them
 # at fixed offsets without a linker. vpdpwssd is vpmaddwd + vpaddd in one instruction, without saturation;
 # 12-bit operands and at most 192 pairs never reach 2^31, so the sums equal the other kernels' bit for bit.
+#
+# The bytes entry runs the 8-bit layers (Qgemm8): rows of pc quads of unsigned bytes (q + 128), weights as
+# pc × 48 quads of signed bytes, vpdpbusd (four byte products a step, twice vpdpwssd's rate). Its flush subtracts
+# compensation[j] = 128 · Σ w[j] over the block first, which leaves Σ q · w: the 12-bit kernels' exact sums of the same
+# values, so the same bits.
 #
 # Registers: zmm0-2 one pair of 48 weight columns, zmm6/zmm7 an activation pair broadcast (alternating, so one row's
 # broadcast need not wait for the previous row's multiply-adds), zmm8-31 the 8 × 3 accumulators (row r, columns
@@ -24,6 +31,8 @@
     jmp         packed                  # offset 0
     .p2align 3
     jmp         in_place                # offset 8
+    .p2align 3
+    jmp         in_place_bytes          # offset 16
 
 # One row of the tile: broadcast its activation pair, multiply-add it with the three weight vectors.
 .macro ROW offset, acc0, acc1, acc2, x
@@ -41,11 +50,24 @@
     vpdpwssd    \acc2, zmm2, \x
 .endm
 
+# The same with four unsigned activation bytes (the broadcast) times four signed weight bytes.
+.macro ROWBYTES base, acc0, acc1, acc2, x
+    vpbroadcastd \x, dword ptr [\base + rdi]
+    vpdpbusd    \acc0, \x, zmm0
+    vpdpbusd    \acc1, \x, zmm1
+    vpdpbusd    \acc2, \x, zmm2
+.endm
+
 # One row of the flush: stop after the tile's rows; scale = column scales · the row's scale (as the C# flush:
 # Multiply(s, r)), then c = fma(float(sums), scale, bias or c) and the next row of c.
-.macro FLUSHROW r, acc0, acc1, acc2
+.macro FLUSHROW r, acc0, acc1, acc2, compensate=0
     cmp         r9, \r
     jle         5f
+    .if \compensate
+    vpsubd      \acc0, \acc0, [rsi]
+    vpsubd      \acc1, \acc1, [rsi + 64]
+    vpsubd      \acc2, \acc2, [rsi + 128]
+    .endif
     vbroadcastss zmm6, dword ptr [r10 + 4 * \r]
     vmulps      zmm3, zmm0, zmm6
     vmulps      zmm4, zmm1, zmm6
@@ -100,8 +122,7 @@ packed:
     ret
 
 # In place: the eight row pointers in rax, r8-r11, rbx, r12, r13 (the last three callee-saved: pushed), one offset rdi.
-    .p2align 4
-in_place:
+.macro PROLOGUE
     push        rbx
     push        r12
     push        r13
@@ -117,6 +138,44 @@ in_place:
     vpxord      zmm\r, zmm\r, zmm\r
     .endr
     xor         edi, edi
+.endm
+
+# The flush's registers: rax = row r of c, r8 = ldc in bytes, r9 = rows, r10 = row scales, r11 = bias or 0,
+# zmm0-2 = column scales; rsi = the compensation (bytes entry).
+.macro FLUSHSETUP
+    mov         rax, [rcx]
+    mov         r8,  [rcx + 8]
+    shl         r8,  2
+    mov         r9,  [rcx + 16]
+    mov         r10, [rcx + 24]
+    mov         r11, [rcx + 32]
+    vmovups     zmm0, [r11]
+    vmovups     zmm1, [r11 + 64]
+    vmovups     zmm2, [r11 + 128]
+    mov         r11, [rcx + 40]
+    mov         rsi, [rcx + 48]
+.endm
+
+.macro FLUSH compensate
+    FLUSHROW 0, zmm8,  zmm9,  zmm10, \compensate
+    FLUSHROW 1, zmm11, zmm12, zmm13, \compensate
+    FLUSHROW 2, zmm14, zmm15, zmm16, \compensate
+    FLUSHROW 3, zmm17, zmm18, zmm19, \compensate
+    FLUSHROW 4, zmm20, zmm21, zmm22, \compensate
+    FLUSHROW 5, zmm23, zmm24, zmm25, \compensate
+    FLUSHROW 6, zmm26, zmm27, zmm28, \compensate
+    FLUSHROW 7, zmm29, zmm30, zmm31, \compensate
+5:
+    vzeroupper
+    pop         r13
+    pop         r12
+    pop         rbx
+    ret
+.endm
+
+    .p2align 4
+in_place:
+    PROLOGUE
     test        edx, edx
     jle         4f
 
@@ -138,28 +197,35 @@ in_place:
     dec         edx
     jnz         3b
 
-4:  # the flush: rax = row r of c, r8 = ldc in bytes, r9 = rows, r10 = row scales, r11 = bias or 0, zmm0-2 = column scales
-    mov         rax, [rcx]
-    mov         r8,  [rcx + 8]
-    shl         r8,  2
-    mov         r9,  [rcx + 16]
-    mov         r10, [rcx + 24]
-    mov         r11, [rcx + 32]
-    vmovups     zmm0, [r11]
-    vmovups     zmm1, [r11 + 64]
-    vmovups     zmm2, [r11 + 128]
-    mov         r11, [rcx + 40]
-    FLUSHROW 0, zmm8,  zmm9,  zmm10
-    FLUSHROW 1, zmm11, zmm12, zmm13
-    FLUSHROW 2, zmm14, zmm15, zmm16
-    FLUSHROW 3, zmm17, zmm18, zmm19
-    FLUSHROW 4, zmm20, zmm21, zmm22
-    FLUSHROW 5, zmm23, zmm24, zmm25
-    FLUSHROW 6, zmm26, zmm27, zmm28
-    FLUSHROW 7, zmm29, zmm30, zmm31
-5:
-    vzeroupper
-    pop         r13
-    pop         r12
-    pop         rbx
-    ret
+4:  # the flush
+    FLUSHSETUP
+    FLUSH 0
+
+# In place, bytes: the same registers; one quad of every row a step.
+    .p2align 4
+in_place_bytes:
+    PROLOGUE
+    test        edx, edx
+    jle         7f
+
+    .p2align 4
+6:  # one input quad: 48 columns × 8 rows
+    vmovdqu8    zmm0, [rsi]
+    vmovdqu8    zmm1, [rsi + 64]
+    vmovdqu8    zmm2, [rsi + 128]
+    ROWBYTES rax, zmm8,  zmm9,  zmm10, zmm6
+    ROWBYTES r8,  zmm11, zmm12, zmm13, zmm7
+    ROWBYTES r9,  zmm14, zmm15, zmm16, zmm6
+    ROWBYTES r10, zmm17, zmm18, zmm19, zmm7
+    ROWBYTES r11, zmm20, zmm21, zmm22, zmm6
+    ROWBYTES rbx, zmm23, zmm24, zmm25, zmm7
+    ROWBYTES r12, zmm26, zmm27, zmm28, zmm6
+    ROWBYTES r13, zmm29, zmm30, zmm31, zmm7
+    add         rsi, 192                # 48 columns × 4 bytes
+    add         rdi, 4                  # the next quad of every row
+    dec         edx
+    jnz         6b
+
+7:  # the flush, less the compensation
+    FLUSHSETUP
+    FLUSH 1

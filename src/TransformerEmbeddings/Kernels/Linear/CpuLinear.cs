@@ -68,7 +68,7 @@ internal abstract unsafe class CpuLinear : LinearKernel
         var contiguous = x.is_contiguous() ? x : x.contiguous();
         try
         {
-            Run(TensorMemory.Floats(contiguous), rows, TensorMemory.Floats(y), torch.get_num_threads(), gelu);
+            Run(TensorMemory.Floats(contiguous), rows, TensorMemory.Floats(y), OutFeatures, torch.get_num_threads(), gelu);
         }
         finally
         {
@@ -83,17 +83,17 @@ internal abstract unsafe class CpuLinear : LinearKernel
         if (x.Length < (long)rows * InFeatures || y.Length < (long)rows * OutFeatures) throw new ArgumentException("Buffers too small.");
         fixed (float* px = x)
         fixed (float* py = y)
-            Run(px, rows, py, threads, gelu);
+            Run(px, rows, py, OutFeatures, threads, gelu);
     }
 
-    /// <summary>The kernel: x (rows × K) → y (rows × N), both valid for the call.</summary>
-    protected abstract void Run(float* x, int rows, float* y, int threads, bool gelu);
+    /// <summary>The kernel: x (rows × K) → y (rows × N, rows <paramref name="ldy"/> floats apart), both valid for the call.</summary>
+    protected internal abstract void Run(float* x, int rows, float* y, int ldy, int threads, bool gelu);
 
     /// <summary>Whether this kernel reads one of <paramref name="parts"/> (the same tensor object) as its weight.</summary>
     public bool ReadsAnyOf(IReadOnlyList<Tensor> parts) => weights is not null && weights.Any(w => parts.Any(p => ReferenceEquals(p, w)));
 
     /// <summary>Whether the weights are packed (by a call or by <see cref="Prepare"/>).</summary>
-    public bool IsPacked => Volatile.Read(ref packed) is not null;
+    public virtual bool IsPacked => Volatile.Read(ref packed) is not null;
 
     /// <summary>Packs the weights now, on <paramref name="threads"/> threads, if no call has yet (a background head start).</summary>
     public abstract void Prepare(int threads);

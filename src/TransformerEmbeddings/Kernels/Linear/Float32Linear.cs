@@ -40,7 +40,7 @@ internal sealed unsafe class Float32Linear : CpuLinear
         Packed((weight, bias) => PackedWeights.Pack(weight, bias, OutFeatures, InFeatures, kernel.Columns, arena, threads));
 
     /// <inheritdoc/>
-    protected override void Run(float* x, int rows, float* y, int threads, bool gelu)
+    protected internal override void Run(float* x, int rows, float* y, int ldy, int threads, bool gelu)
     {
         var w = Weights(threads);
         float* pw = w.Packed;
@@ -48,7 +48,7 @@ internal sealed unsafe class Float32Linear : CpuLinear
         {
             var problem = new Sgemm.Problem
             {
-                X = x, LdX = InFeatures, W = pw, Bias = pb, Y = y, LdY = OutFeatures,
+                X = x, LdX = InFeatures, W = pw, Bias = pb, Y = y, LdY = ldy,
                 Rows = rows, K = InFeatures, N = OutFeatures, Panels = w.Panels, Gelu = gelu,
             };
             Sgemm.Multiply(in kernel, in problem, threads);
