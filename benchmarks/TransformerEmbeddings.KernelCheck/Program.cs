@@ -8,7 +8,8 @@ using TransformerEmbeddings.Kernels.Linear;
 
 // The library's CPU GEMMs without libtorch, for machines where only this app can be copied (publish it self-contained):
 // 1. checks the 12-bit integer kernel of every instruction set this CPU runs against the same integer arithmetic done
-//    in 64-bit, and that every instruction set gives the same bits (fp32 and integer);
+//    in 64-bit, and that every instruction set gives the same bits (fp32 and integer; the 8-bit layers' byte kernel
+//    included where AVX512-VNNI runs);
 // 2. times the fp32 and the integer kernels of every instruction set on all-MiniLM-L6-v2's shapes, on 1 thread and
 //    on every core, against the measured FMA peak. `--shapes 1024x768x3072,...` times other M×K×N (bert-base's, say),
 //    `--timing-only` skips the checks.
@@ -64,13 +65,24 @@ foreach (var (m, k, n) in args.Contains("--timing-only") ? [] : new[] { (1, 1, 1
         if (!ok) failures++;
         Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {table} {m}×{k}×{n}: integer kernel within {worst:E1} of the sum's range; same bits as {tables[0]}: {same}");
     }
+    if (Qgemm8.IsAvailable)
+    {
+        // The 8-bit layers: bytes (vpdpbusd) against the 16-bit kernels on the same 8-bit values.
+        var expected = new float[m * n];
+        Int16Linear.FromWeights(w, b, n, k, tables[0], Qgemm.ByteLevels).Forward(x, expected, m);
+        var bytes = new float[m * n];
+        Int16Linear.FromWeightsAsBytes(w, b, n, k).Forward(x, bytes, m, threads: Environment.ProcessorCount);
+        bool same = expected.AsSpan().SequenceEqual(bytes);
+        if (!same) failures++;
+        Console.WriteLine($"{(same ? "ok  " : "FAIL")} bytes {m}×{k}×{n}: the 8-bit byte kernel gives the bits of the 16-bit kernels: {same}");
+    }
 }
 
 Console.WriteLine();
 double peak = TransformerEmbeddings.Benchmarks.FmaPeak.Gflops(1) / 2, peakAll = TransformerEmbeddings.Benchmarks.FmaPeak.Gflops(Environment.ProcessorCount) / 2; // GMAC/s
 Console.WriteLine(string.Create(culture, $"fp32 FMA peak (this build's widest vectors, register-only loop): {peak:F0} GMAC/s on 1 thread, {peakAll:F0} on {Environment.ProcessorCount}"));
-Console.WriteLine("| ISA | M×K×N | threads | fp32 GEMM GMAC/s (best) | % of FMA peak | 12-bit GEMM GMAC/s (best) | 12-bit / fp32 |");
-Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
+Console.WriteLine("| ISA | M×K×N | threads | fp32 GEMM GMAC/s (best) | % of FMA peak | 12-bit GEMM GMAC/s (best) | 12-bit / fp32 | 8-bit bytes GMAC/s (best) |");
+Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|");
 foreach (var table in tables.Where(t => t.Isa != InstructionSet.Scalar))
 foreach (var (m, k, n) in timed)
 {
@@ -80,9 +92,10 @@ foreach (var (m, k, n) in timed)
     var y = new float[m * n];
     var f32 = Float32Linear.FromWeights(w, b, n, k, table);
     var i16 = Int16Linear.FromWeights(w, b, n, k, table);
+    var i8 = table.Avx512Vnni && Qgemm8.IsAvailable ? Int16Linear.FromWeightsAsBytes(w, b, n, k) : null;
     foreach (var threads in new[] { 1, Environment.ProcessorCount }.Distinct())
     {
-        double tf = double.MaxValue, ti = double.MaxValue;
+        double tf = double.MaxValue, ti = double.MaxValue, tb = double.MaxValue;
         int reps = Math.Clamp((int)(2e9 / ((double)m * k * n)), 5, 2000);
         for (int r = 0; r < reps; r++)
         {
@@ -92,9 +105,14 @@ foreach (var (m, k, n) in timed)
             sw.Restart();
             i16.Forward(x, y, m, threads);
             ti = Math.Min(ti, sw.Elapsed.TotalSeconds);
+            if (i8 is null) continue;
+            sw.Restart();
+            i8.Forward(x, y, m, threads);
+            tb = Math.Min(tb, sw.Elapsed.TotalSeconds);
         }
         double macs = (double)m * k * n;
-        Console.WriteLine(string.Create(culture, $"| {table} | {m}×{k}×{n} | {threads} | {macs / tf / 1e9:F0} | {100 * macs / tf / 1e9 / (threads == 1 ? peak : peakAll):F0} % | {macs / ti / 1e9:F0} | {tf / ti:F2} |"));
+        var bytesColumn = i8 is null ? "—" : string.Create(culture, $"{macs / tb / 1e9:F0}");
+        Console.WriteLine(string.Create(culture, $"| {table} | {m}×{k}×{n} | {threads} | {macs / tf / 1e9:F0} | {100 * macs / tf / 1e9 / (threads == 1 ? peak : peakAll):F0} % | {macs / ti / 1e9:F0} | {tf / ti:F2} | {bytesColumn} |"));
     }
 }
 return failures == 0 ? 0 : 1;
