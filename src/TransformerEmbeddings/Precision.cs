@@ -14,9 +14,9 @@ public enum Precision
 
     /// <summary>
     /// The fast mode: the quickest path this machine has that stays within cosine 0.999 of the exact result, chosen at
-    /// load by device and CPU features — on CPUs with AVX2, linear layers on 12-bit integers and attention's query, key
-    /// and output projections on 8-bit ones (weights per channel, activations per token; everything else fp32; cosine to
-    /// exact ≥ 0.9995 on STS-benchmark with all-MiniLM-L6-v2);
+    /// load by device and CPU features — on CPUs with AVX2, linear layers on 12-bit integers and attention's query and
+    /// output projections on 8-bit ones (weights per channel, activations per token; everything else fp32; cosine to
+    /// exact ≥ 0.9998 on STS-benchmark with all-MiniLM-L6-v2);
     /// bfloat16 on CPUs with AVX512-BF16 or AMX; float16 on CUDA; exact float32 where none applies.
     /// <see cref="TransformerModel.ComputePath"/> says which was chosen. Not exact.
     /// </summary>

@@ -62,7 +62,7 @@ internal sealed record ComputePlan(torch.ScalarType DType, LinearMath Linears, I
                 // AVX512-VNNI: the integer kernel is machine code where the OS lets it run (not Windows: another ABI).
                 bool vnni = chosen == InstructionSet.Avx512 && cpu.Avx512Vnni && Kernels.Gemm.QgemmAvx512Vnni.IsAvailable;
                 return new(torch.ScalarType.Float32, LinearMath.Int16, chosen,
-                    $"cpu float32, linear layers on 12-bit integers, attention's query, key and output on 8 (fast mode: {kernels}{(vnni ? ", AVX512-VNNI" : "")})", vnni);
+                    $"cpu float32, linear layers on 12-bit integers, attention's query and output on 8 (fast mode: {kernels}{(vnni ? ", AVX512-VNNI" : "")})", vnni);
             }
             return new(torch.ScalarType.Float32, LinearMath.Libtorch, InstructionSet.None, "cpu float32, exact (fast mode: no AVX2 on this CPU, libtorch)");
         }

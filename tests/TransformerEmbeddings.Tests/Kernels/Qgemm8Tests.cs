@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace TransformerEmbeddings.Tests.Kernels;
 
 /// <summary>
-/// The fast mode's 8-bit layers (attention's query, key and output): the same integer GEMM at
+/// The fast mode's 8-bit layers (attention's query and output): the same integer GEMM at
 /// <see cref="Qgemm.ByteLevels"/>, as 16-bit integers on every instruction set and as bytes (<see cref="Qgemm8"/>,
 /// <c>vpdpbusd</c>) where AVX512-VNNI runs, all with the same bits; their quantisation; the split query-key-value layer;
 /// and which layers the fast mode binds to 8 bits.
@@ -172,7 +172,7 @@ public sealed class Qgemm8Tests
     }
 
     [Fact]
-    public void The_fast_mode_gives_query_key_and_attention_output_8_bits_and_the_rest_12()
+    public void The_fast_mode_gives_query_and_attention_output_8_bits_and_the_rest_12()
     {
         var isa = KernelTable.Best == InstructionSet.None ? InstructionSet.Scalar : KernelTable.Best;
         var backend = new ComputeBackend(new ComputePlan(ScalarType.Float32, LinearMath.Int16, isa, "test", isa == InstructionSet.Avx512 && QgemmAvx512Vnni.IsAvailable));
@@ -181,7 +181,7 @@ public sealed class Qgemm8Tests
         Tensor B() => randn(24);
         var qkv = Assert.IsType<SplitLinear>(backend.QueryKeyValue(W(), W(), W(), B(), B(), B()));
         var levels = qkv.Parts.Cast<Int16Linear>().Select(p => (p.OutFeatures, p.Levels)).ToArray();
-        Assert.Equal([(48, Qgemm.ByteLevels), (24, Qgemm.Levels)], levels);
+        Assert.Equal([(24, Qgemm.ByteLevels), (48, Qgemm.Levels)], levels);
         var output = Assert.IsType<Int16Linear>(backend.Linear(W(), B(), LinearRole.AttentionOutput));
         Assert.Equal(Qgemm.ByteLevels, output.Levels);
         Assert.Equal(backend.Table!.Avx512Vnni && Qgemm8.IsAvailable, output.MultipliesBytes);

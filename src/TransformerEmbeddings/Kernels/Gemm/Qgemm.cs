@@ -18,7 +18,7 @@ internal static unsafe class Qgemm
     public const int Levels = 2047;
 
     /// <summary>
-    /// The largest quantised magnitude of the layers that take 8 bits (symmetric): attention's query, key and output
+    /// The largest quantised magnitude of the layers that take 8 bits (symmetric): attention's query and output
     /// projections, whose errors the softmax and the residual add dilute (docs/performance.md, "The int8 study"). Their
     /// values still fit the 12-bit kernels, so every instruction set gives the same bits; AVX512-VNNI multiplies them
     /// as bytes, at twice the rate (<see cref="Qgemm8"/>).

@@ -2,7 +2,7 @@ namespace TransformerEmbeddings.Kernels.Linear;
 
 /// <summary>
 /// One linear layer computed in column blocks by kernels of their own, each writing its columns of the one output: the
-/// fast mode's query and key at 8 bits beside the value at 12 (<see cref="ComputeBackend"/>). Every block reads the
+/// fast mode's query at 8 bits beside key and value at 12 (<see cref="ComputeBackend"/>). Every block reads the
 /// same input.
 /// </summary>
 internal sealed unsafe class SplitLinear : CpuLinear
