@@ -1,6 +1,7 @@
 using TorchSharp;
 using TransformerEmbeddings.Kernels;
 using TransformerEmbeddings.Kernels.Attention;
+using TransformerEmbeddings.Kernels.Gemm;
 using TransformerEmbeddings.Kernels.Linear;
 using TransformerEmbeddings.Runtime;
 using Xunit;
@@ -120,7 +121,12 @@ public sealed class CpuAttentionTests
         var w = Values(3 * hidden * hidden, 0.3);
         var b = Values(3 * hidden, 0.1);
         var kernel = new CpuAttention(heads, headDim, table);
-        foreach (var projection in new CpuLinear[] { Float32Linear.FromWeights(w, b, 3 * hidden, hidden, table), Int16Linear.FromWeights(w, b, 3 * hidden, hidden, table) })
+        // The fast mode's product: the query at 8 bits beside key and value at 12, one kernel per block of columns.
+        var split = new SplitLinear([
+            Int16Linear.FromWeights(w.AsSpan(0, hidden * hidden), b.AsSpan(0, hidden), hidden, hidden, table, Qgemm.ByteLevels),
+            Int16Linear.FromWeights(w.AsSpan(hidden * hidden), b.AsSpan(hidden), 2 * hidden, hidden, table),
+        ]);
+        foreach (var projection in new CpuLinear[] { Float32Linear.FromWeights(w, b, 3 * hidden, hidden, table), Int16Linear.FromWeights(w, b, 3 * hidden, hidden, table), split })
             foreach (var (batch, length) in new[] { (7, 20), (3, 1), (2, 60), (5, 13) })
             {
                 using var scope = NewDisposeScope();
