@@ -65,11 +65,7 @@ internal sealed unsafe class ByteWeights
     /// <exception cref="ArgumentException">A weight is NaN or infinite, or the sizes disagree.</exception>
     public static ByteWeights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width, WeightArena? arena = null, int threads = 1)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
-        if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
-        if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
+        Packing.CheckShapes(weight.Length, bias.Length, outFeatures, inFeatures, width);
         var p = new ByteWeights(outFeatures, inFeatures, width, arena ?? new WeightArena());
         fixed (float* w = weight)
         fixed (float* scales = p.Scales)
@@ -107,7 +103,7 @@ internal sealed unsafe class ByteWeights
                 Qgemm.Quantize(job.Weight + (long)n * job.K, job.K, row, 2 * job.Quads, &scale, Qgemm.ByteLevels);
                 if (!float.IsFinite(scale))
                 {
-                    InterlockedMin(ref job.FirstBad, n);
+                    Packing.LowerTo(ref job.FirstBad, n);
                     continue;
                 }
                 job.Scales[n] = scale;
@@ -123,11 +119,5 @@ internal sealed unsafe class ByteWeights
                 }
             }
         }
-    }
-
-    private static void InterlockedMin(ref int target, int value)
-    {
-        int seen;
-        while (value < (seen = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
     }
 }

@@ -72,11 +72,7 @@ internal sealed unsafe class Int16Weights
     public static Int16Weights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width, WeightArena? arena = null, int threads = 1, int levels = Qgemm.Levels)
     {
         if (levels is not (Qgemm.Levels or Qgemm.ByteLevels)) throw new ArgumentOutOfRangeException(nameof(levels), levels, $"Expected {Qgemm.Levels} or {Qgemm.ByteLevels}.");
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
-        if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
-        if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
+        Packing.CheckShapes(weight.Length, bias.Length, outFeatures, inFeatures, width);
         var p = new Int16Weights(outFeatures, inFeatures, width, levels, arena ?? new WeightArena());
         fixed (float* w = weight)
         fixed (float* scales = p.Scales)
@@ -116,7 +112,7 @@ internal sealed unsafe class Int16Weights
             Qgemm.Quantize(job.Weight + (long)n * job.K, job.K, row, job.Pairs, &scale, job.Levels);
             if (!float.IsFinite(scale))
             {
-                InterlockedMin(ref job.FirstBad, n);
+                Packing.LowerTo(ref job.FirstBad, n);
                 continue;
             }
             job.Scales[n] = scale;
@@ -125,11 +121,5 @@ internal sealed unsafe class Int16Weights
             for (int q = 0; q < job.Pairs; q++) d[(long)q * job.Width] = source[q];
         }
         }
-    }
-
-    private static void InterlockedMin(ref int target, int value)
-    {
-        int seen;
-        while (value < (seen = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
     }
 }

@@ -56,11 +56,7 @@ internal sealed unsafe class PackedWeights
     /// <param name="threads">The most threads to pack panels on (the caller included).</param>
     public static PackedWeights Pack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures, int width, WeightArena? arena = null, int threads = 1)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
-        if (weight.Length != (long)outFeatures * inFeatures) throw new ArgumentException($"Expected {outFeatures}×{inFeatures} weights, got {weight.Length}.", nameof(weight));
-        if (!bias.IsEmpty && bias.Length != outFeatures) throw new ArgumentException($"Expected {outFeatures} bias values, got {bias.Length}.", nameof(bias));
+        Packing.CheckShapes(weight.Length, bias.Length, outFeatures, inFeatures, width);
         var p = new PackedWeights(outFeatures, inFeatures, width, arena ?? new WeightArena());
         fixed (float* w = weight)
         {

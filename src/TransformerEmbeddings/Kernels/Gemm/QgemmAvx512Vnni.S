@@ -42,20 +42,13 @@
     vpdpwssd    \acc2, zmm2, \x
 .endm
 
-# The same for a row read in place: its pointer register plus the pair offset in rdi.
-.macro ROWAT base, acc0, acc1, acc2, x
+# The same for a row read in place: its pointer register plus the step's offset in rdi. vpdpwssd multiplies int16
+# pairs (symmetric operands); vpdpbusd four unsigned activation bytes (the broadcast) by four signed weight bytes.
+.macro ROWAT op, base, acc0, acc1, acc2, x
     vpbroadcastd \x, dword ptr [\base + rdi]
-    vpdpwssd    \acc0, zmm0, \x
-    vpdpwssd    \acc1, zmm1, \x
-    vpdpwssd    \acc2, zmm2, \x
-.endm
-
-# The same with four unsigned activation bytes (the broadcast) times four signed weight bytes.
-.macro ROWBYTES base, acc0, acc1, acc2, x
-    vpbroadcastd \x, dword ptr [\base + rdi]
-    vpdpbusd    \acc0, \x, zmm0
-    vpdpbusd    \acc1, \x, zmm1
-    vpdpbusd    \acc2, \x, zmm2
+    \op         \acc0, \x, zmm0
+    \op         \acc1, \x, zmm1
+    \op         \acc2, \x, zmm2
 .endm
 
 # One row of the flush: stop after the tile's rows; scale = column scales · the row's scale (as the C# flush:
@@ -173,59 +166,40 @@ packed:
     ret
 .endm
 
-    .p2align 4
-in_place:
+# The in-place loop, then its flush: per step, 48 columns of weights (load: their width) × one step of 8 rows (op).
+.macro IN_PLACE load, op, compensate
     PROLOGUE
     test        edx, edx
     jle         4f
 
     .p2align 4
-3:  # one input pair: 48 columns × 8 rows
-    vmovdqu16   zmm0, [rsi]
-    vmovdqu16   zmm1, [rsi + 64]
-    vmovdqu16   zmm2, [rsi + 128]
-    ROWAT rax, zmm8,  zmm9,  zmm10, zmm6
-    ROWAT r8,  zmm11, zmm12, zmm13, zmm7
-    ROWAT r9,  zmm14, zmm15, zmm16, zmm6
-    ROWAT r10, zmm17, zmm18, zmm19, zmm7
-    ROWAT r11, zmm20, zmm21, zmm22, zmm6
-    ROWAT rbx, zmm23, zmm24, zmm25, zmm7
-    ROWAT r12, zmm26, zmm27, zmm28, zmm6
-    ROWAT r13, zmm29, zmm30, zmm31, zmm7
-    add         rsi, 192                # 48 columns × 2 int16
-    add         rdi, 4                  # the next pair of every row
+3:  # one input step (a pair or a quad): 48 columns × 8 rows
+    \load       zmm0, [rsi]
+    \load       zmm1, [rsi + 64]
+    \load       zmm2, [rsi + 128]
+    ROWAT \op, rax, zmm8,  zmm9,  zmm10, zmm6
+    ROWAT \op, r8,  zmm11, zmm12, zmm13, zmm7
+    ROWAT \op, r9,  zmm14, zmm15, zmm16, zmm6
+    ROWAT \op, r10, zmm17, zmm18, zmm19, zmm7
+    ROWAT \op, r11, zmm20, zmm21, zmm22, zmm6
+    ROWAT \op, rbx, zmm23, zmm24, zmm25, zmm7
+    ROWAT \op, r12, zmm26, zmm27, zmm28, zmm6
+    ROWAT \op, r13, zmm29, zmm30, zmm31, zmm7
+    add         rsi, 192                # 48 columns × 4 bytes (two int16 or four bytes)
+    add         rdi, 4                  # the next step of every row
     dec         edx
     jnz         3b
 
-4:  # the flush
+4:  # the flush (less the compensation for bytes)
     FLUSHSETUP
-    FLUSH 0
+    FLUSH \compensate
+.endm
+
+    .p2align 4
+in_place:
+    IN_PLACE vmovdqu16, vpdpwssd, 0
 
 # In place, bytes: the same registers; one quad of every row a step.
     .p2align 4
 in_place_bytes:
-    PROLOGUE
-    test        edx, edx
-    jle         7f
-
-    .p2align 4
-6:  # one input quad: 48 columns × 8 rows
-    vmovdqu8    zmm0, [rsi]
-    vmovdqu8    zmm1, [rsi + 64]
-    vmovdqu8    zmm2, [rsi + 128]
-    ROWBYTES rax, zmm8,  zmm9,  zmm10, zmm6
-    ROWBYTES r8,  zmm11, zmm12, zmm13, zmm7
-    ROWBYTES r9,  zmm14, zmm15, zmm16, zmm6
-    ROWBYTES r10, zmm17, zmm18, zmm19, zmm7
-    ROWBYTES r11, zmm20, zmm21, zmm22, zmm6
-    ROWBYTES rbx, zmm23, zmm24, zmm25, zmm7
-    ROWBYTES r12, zmm26, zmm27, zmm28, zmm6
-    ROWBYTES r13, zmm29, zmm30, zmm31, zmm7
-    add         rsi, 192                # 48 columns × 4 bytes
-    add         rdi, 4                  # the next quad of every row
-    dec         edx
-    jnz         6b
-
-7:  # the flush, less the compensation
-    FLUSHSETUP
-    FLUSH 1
+    IN_PLACE vmovdqu8, vpdpbusd, 1
