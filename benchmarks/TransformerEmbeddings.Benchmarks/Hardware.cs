@@ -69,7 +69,7 @@ internal static class Hardware
         // On a shared machine one peak measurement can land in a busy moment: re-measure it after every shape and
         // report each forward against the best peak seen in the whole run (so the percentages are conservative).
         var results = new List<(int B, int S, double Ms, double Flops)>();
-        foreach (var (b, s) in Compare.Grid)
+        foreach (var (b, s) in o.Shapes ?? Compare.Grid)
         {
             var rows = Corpus.RandomIds(b, s, 30522);
             var times = Compare.Alternate([e], x => x.Forward(rows), o.GridSeconds, 3);

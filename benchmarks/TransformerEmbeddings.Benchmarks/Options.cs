@@ -18,6 +18,9 @@ internal sealed class Options
     public string Engine { get; set; } = "ours";
     public List<string> Rest { get; } = [];
 
+    /// <summary>The B×S shapes to run instead of the grid (<c>--shapes 8x512,32x128</c>).</summary>
+    public (int B, int S)[]? Shapes { get; set; }
+
     public double CosineTarget => Mode == "fast" ? 0.999 : 0.99999;
 
     /// <summary>Forces the library's kernels (scalar, avx2, avx512, none = libtorch only); the CPU's best when null.</summary>
@@ -57,6 +60,9 @@ internal sealed class Options
                 case "--no-startup": o.SkipStartup = true; break;
                 case "--with-libtorch": o.WithLibtorch = true; break;
                 case "--engine": o.Engine = Next(); break;
+                case "--shapes":
+                    o.Shapes = [.. Next().Split(',').Select(x => x.Split('x')).Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture)))];
+                    break;
                 case "--no-avx512-vnni": o.NoAvx512Vnni = true; break;
                 case "--with-intrinsics": o.WithIntrinsics = true; break;
                 case "--isa": o.Isa = Enum.Parse<TransformerEmbeddings.Kernels.InstructionSet>(Next(), ignoreCase: true); break;

@@ -38,7 +38,7 @@ switch (command)
               cli       [--mode exact|fast] [--reps R] [--sentences N] [--te-build]
                         te embed and the ONNX Runtime console (ort-embed) as whole processes on the STS dev file, alternating
               peak      [--threads N]   measured fp32 / bf16 matmul GFLOP/s (the hardware yardstick)
-              bert-base [--threads N]   random bert-base (12×768, 3072): forward GFLOP/s vs the measured peak
+              bert-base [--threads N] [--shapes BxS,…] [--grid-seconds T]  random bert-base (12×768, 3072): forward GFLOP/s vs the measured peak
               pipeline  [--mode exact|fast] [--texts N] [--no-search] [--no-stream]
                         padding with and without token-budget batches (STS dev), semantic search on 100k × 384, texts/s and RSS over N texts
               valuespace               vocabulary in value space on a random roberta-base: ms per search of 12 heads, peak RSS

@@ -271,30 +271,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Exponentials512(float* row, int s, float* bias, float* mask, float divisor, float* tail)
     {
-        var div = Vector512.Create(divisor);
-        var max = Vector512.Create(float.NegativeInfinity);
-        if (bias is null)
-        {
-            // Apart from the bias's loop: its call in the loop made the JIT keep the max and each value on the stack.
-            for (int j = 0; j < s; j += 16)
-            {
-                var v = Avx512F.Add(Avx512F.Divide(Avx512F.LoadVector512(row + j), div), Avx512F.LoadVector512(mask + j));
-                Avx512F.Store(row + j, v);
-                max = Avx512F.Max(max, v);
-            }
-        }
-        else
-        {
-            for (int j = 0; j < s; j += 16)
-            {
-                var v = Avx512F.Divide(Avx512F.LoadVector512(row + j), div);
-                // The score bias row ends at S: its last values through a zero-padded copy.
-                v = Avx512F.Add(v, Avx512F.LoadVector512(s - j >= 16 ? bias + j : Tail(bias + j, s - j, tail, 16)));
-                v = Avx512F.Add(v, Avx512F.LoadVector512(mask + j));
-                Avx512F.Store(row + j, v);
-                max = Avx512F.Max(max, v);
-            }
-        }
+        var max = bias is null ? Scaled512(row, s, mask, divisor) : ScaledBiased512(row, s, bias, mask, divisor, tail);
         var top = Vector512.Create(VectorMath.HorizontalMax(Avx.Max(max.GetLower(), max.GetUpper())));
         var total = Vector512<float>.Zero;
         for (int j = 0; j < s; j += 16)
@@ -304,6 +281,45 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
             total = Avx512F.Add(total, e);
         }
         return Vector512.Sum(total);
+    }
+
+    /// <summary>The row divided and masked in place; returns the lane-wise maximum. A loop of its own, without a call in
+    /// reach: sharing a method with the score bias's loop (whose tail copy calls out) made the JIT keep the running
+    /// maximum on the stack, a store and reload on every vector's dependency chain.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Scaled512(float* row, int s, float* mask, float divisor)
+    {
+        var div = Vector512.Create(divisor);
+        var max = Vector512.Create(float.NegativeInfinity);
+        for (int j = 0; j < s; j += 16)
+        {
+            var v = Avx512F.Add(Avx512F.Divide(Avx512F.LoadVector512(row + j), div), Avx512F.LoadVector512(mask + j));
+            Avx512F.Store(row + j, v);
+            max = Avx512F.Max(max, v);
+        }
+        return max;
+    }
+
+    /// <summary><see cref="Scaled512"/> with the score bias added after the division.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static Vector512<float> ScaledBiased512(float* row, int s, float* bias, float* mask, float divisor, float* tail)
+    {
+        // The score bias row ends at S: its last values through a zero-padded copy, made before the loop (the copy's
+        // call inside it made the JIT keep the loop's values on the stack).
+        int whole = s / 16 * 16;
+        float* last = whole < s ? Tail(bias + whole, s - whole, tail, 16) : null;
+        var div = Vector512.Create(divisor);
+        var max = Vector512.Create(float.NegativeInfinity);
+        for (int j = 0; j < s; j += 16) max = ScaledBiased(row + j, j < whole ? bias + j : last, mask + j, div, max);
+        return max;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ScaledBiased(float* row, float* bias, float* mask, Vector512<float> div, Vector512<float> max)
+    {
+        var v = Avx512F.Add(Avx512F.Add(Avx512F.Divide(Avx512F.LoadVector512(row), div), Avx512F.LoadVector512(bias)), Avx512F.LoadVector512(mask));
+        Avx512F.Store(row, v);
+        return Avx512F.Max(max, v);
     }
 
     /// <summary>
@@ -385,28 +401,7 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Exponentials256(float* row, int s, float* bias, float* mask, float divisor, float* tail)
     {
-        var div = Vector256.Create(divisor);
-        var max = Vector256.Create(float.NegativeInfinity);
-        if (bias is null)
-        {
-            for (int j = 0; j < s; j += 8)
-            {
-                var v = Avx.Add(Avx.Divide(Avx.LoadVector256(row + j), div), Avx.LoadVector256(mask + j));
-                Avx.Store(row + j, v);
-                max = Avx.Max(max, v);
-            }
-        }
-        else
-        {
-            for (int j = 0; j < s; j += 8)
-            {
-                var v = Avx.Divide(Avx.LoadVector256(row + j), div);
-                v = Avx.Add(v, Avx.LoadVector256(s - j >= 8 ? bias + j : Tail(bias + j, s - j, tail, 8)));
-                v = Avx.Add(v, Avx.LoadVector256(mask + j));
-                Avx.Store(row + j, v);
-                max = Avx.Max(max, v);
-            }
-        }
+        var max = bias is null ? Scaled256(row, s, mask, divisor) : ScaledBiased256(row, s, bias, mask, divisor, tail);
         var top = Vector256.Create(VectorMath.HorizontalMax(max));
         var total = Vector256<float>.Zero;
         for (int j = 0; j < s; j += 8)
@@ -416,6 +411,43 @@ internal sealed unsafe class CpuAttention(int heads, int headDim, KernelTable ta
             total = Avx.Add(total, e);
         }
         return Vector256.Sum(total);
+    }
+
+    /// <inheritdoc cref="Scaled512"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Scaled256(float* row, int s, float* mask, float divisor)
+    {
+        var div = Vector256.Create(divisor);
+        var max = Vector256.Create(float.NegativeInfinity);
+        for (int j = 0; j < s; j += 8)
+        {
+            var v = Avx.Add(Avx.Divide(Avx.LoadVector256(row + j), div), Avx.LoadVector256(mask + j));
+            Avx.Store(row + j, v);
+            max = Avx.Max(max, v);
+        }
+        return max;
+    }
+
+    /// <inheritdoc cref="ScaledBiased512"/>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static Vector256<float> ScaledBiased256(float* row, int s, float* bias, float* mask, float divisor, float* tail)
+    {
+        // The score bias row ends at S: its last values through a zero-padded copy, made before the loop (the copy's
+        // call inside it made the JIT keep the loop's values on the stack).
+        int whole = s / 8 * 8;
+        float* last = whole < s ? Tail(bias + whole, s - whole, tail, 8) : null;
+        var div = Vector256.Create(divisor);
+        var max = Vector256.Create(float.NegativeInfinity);
+        for (int j = 0; j < s; j += 8) max = ScaledBiased(row + j, j < whole ? bias + j : last, mask + j, div, max);
+        return max;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ScaledBiased(float* row, float* bias, float* mask, Vector256<float> div, Vector256<float> max)
+    {
+        var v = Avx.Add(Avx.Add(Avx.Divide(Avx.LoadVector256(row), div), Avx.LoadVector256(bias)), Avx.LoadVector256(mask));
+        Avx.Store(row, v);
+        return Avx.Max(max, v);
     }
 
     /// <summary>The last n (&lt; lanes) values of a row copied into a zeroed buffer of one vector.</summary>
