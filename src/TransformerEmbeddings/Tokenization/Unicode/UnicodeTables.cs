@@ -1,5 +1,3 @@
-using System.Collections.Frozen;
-
 namespace TransformerEmbeddings.Tokenization;
 
 /// <summary>
@@ -10,32 +8,46 @@ namespace TransformerEmbeddings.Tokenization;
 /// </summary>
 internal static partial class UnicodeTables
 {
-    /// <summary>Built on first use (a nested class, so the generated arrays of the partial class exist by then).</summary>
-    private static class Maps
+    // Each map is built on its first use, in a nested class of its own (so the generated arrays of the partial class
+    // exist by then, and a tokenizer that never composes never builds the compositions). Plain dictionaries: they are
+    // read only for characters past ASCII, and frozen ones cost ~30 ms to build in the middle of a run's first pass.
+    private static class LowercaseMap
     {
-        internal static readonly FrozenDictionary<int, int> Lowercase = BuildPairs(Lowercase16);
-        internal static readonly FrozenDictionary<int, int[]> Decompositions = BuildDecompositions(CanonicalDecomposition);
-        internal static readonly FrozenDictionary<int, int[]> CompatibilityDecompositions = BuildDecompositions(CompatibilityDecomposition);
-        internal static readonly FrozenDictionary<long, int> Compositions = BuildCompositions();
+        internal static readonly Dictionary<int, int> Map = BuildPairs(Lowercase16);
     }
 
-    private static FrozenDictionary<int, int> BuildPairs(int[] pairs)
+    private static class DecompositionMap
+    {
+        internal static readonly Dictionary<int, int[]> Map = BuildDecompositions(CanonicalDecomposition);
+    }
+
+    private static class CompatibilityMap
+    {
+        internal static readonly Dictionary<int, int[]> Map = BuildDecompositions(CompatibilityDecomposition);
+    }
+
+    private static class CompositionMap
+    {
+        internal static readonly Dictionary<long, int> Map = BuildCompositions();
+    }
+
+    private static Dictionary<int, int> BuildPairs(int[] pairs)
     {
         var d = new Dictionary<int, int>(pairs.Length / 2);
         for (var i = 0; i < pairs.Length; i += 2) d[pairs[i]] = pairs[i + 1];
-        return d.ToFrozenDictionary();
+        return d;
     }
 
-    private static FrozenDictionary<long, int> BuildCompositions()
+    private static Dictionary<long, int> BuildCompositions()
     {
         var d = new Dictionary<long, int>(CompositionPairs.Length / 3);
         for (var i = 0; i < CompositionPairs.Length; i += 3) d[PairKey(CompositionPairs[i], CompositionPairs[i + 1])] = CompositionPairs[i + 2];
-        return d.ToFrozenDictionary();
+        return d;
     }
 
     private static long PairKey(int first, int second) => ((long)first << 21) | (uint)second;
 
-    private static FrozenDictionary<int, int[]> BuildDecompositions(int[] t)
+    private static Dictionary<int, int[]> BuildDecompositions(int[] t)
     {
         var d = new Dictionary<int, int[]>();
         for (var i = 0; i < t.Length;)
@@ -46,7 +58,7 @@ internal static partial class UnicodeTables
             i += 2 + n;
         }
 
-        return d.ToFrozenDictionary();
+        return d;
     }
 
     /// <summary>Whether <paramref name="cp"/> lies in one of the [start, end) pairs of a sorted range table.</summary>
@@ -113,7 +125,7 @@ internal static partial class UnicodeTables
             return 2;
         }
 
-        first = Maps.Lowercase.TryGetValue(cp, out var lower) ? lower : cp;
+        first = LowercaseMap.Map.TryGetValue(cp, out var lower) ? lower : cp;
         return 1;
     }
 
@@ -137,7 +149,7 @@ internal static partial class UnicodeTables
     /// <summary>Appends the full canonical or compatibility decomposition of <paramref name="cp"/> (Hangul included), in mapping order.</summary>
     internal static void Decompose(int cp, List<int> output, bool compatibility)
     {
-        if (compatibility && cp >= 0xA0 && Maps.CompatibilityDecompositions.TryGetValue(cp, out var k))
+        if (compatibility && cp >= 0xA0 && CompatibilityMap.Map.TryGetValue(cp, out var k))
         {
             output.AddRange(k);
             return;
@@ -158,7 +170,7 @@ internal static partial class UnicodeTables
         var s = first - sBase;
         if (s >= 0 && s < sCount && s % tCount == 0 && second > tBase && second < tBase + tCount)
             return first + second - tBase;
-        return Maps.Compositions.TryGetValue(PairKey(first, second), out var c) ? c : -1;
+        return CompositionMap.Map.TryGetValue(PairKey(first, second), out var c) ? c : -1;
     }
 
     /// <summary>Appends the full canonical decomposition of <paramref name="cp"/> (Hangul included).</summary>
@@ -180,7 +192,7 @@ internal static partial class UnicodeTables
             return;
         }
 
-        if (Maps.Decompositions.TryGetValue(cp, out var d)) output.AddRange(d);
+        if (DecompositionMap.Map.TryGetValue(cp, out var d)) output.AddRange(d);
         else output.Add(cp);
     }
 }
